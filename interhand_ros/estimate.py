@@ -1,0 +1,95 @@
+"""Plain data returned by every hand-pose estimator (InterNet engine, landmark fallback).
+
+No ROS types here: the node converts these to interhand_msgs, the offline runner to JSON/CSV.
+Units: metres and pixels of the ORIGINAL input image; 3D in the camera optical frame
+(REP-103: x right, y down, z forward).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Optional, Protocol
+
+import numpy as np
+
+from interhand_ros.skeleton import NUM_JOINTS
+
+
+class DepthSource(IntEnum):
+    """How a hand's absolute root depth was obtained (= interhand_msgs/HandPose.DEPTH_*)."""
+
+    NONE = 0
+    DEPTH_IMAGE = 1
+    HAND_SIZE = 2
+    FIXED = 3
+    OTHER_HAND = 4
+    PNP = 5
+
+
+class Estimator(IntEnum):
+    """Which estimator produced a result (= interhand_msgs/TwoHandPose.ESTIMATOR_*)."""
+
+    INTERNET = 0
+    LANDMARK = 1
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned box in image pixels: top-left corner (x, y), width w, height h."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2.0, self.y + self.h / 2.0)
+
+
+@dataclass
+class HandEstimate:
+    """One hand. Arrays are in published joint order (skeleton.JOINT_NAMES)."""
+
+    side: str                    # 'right' or 'left' (the subject's hand)
+    presence: float              # probability the hand is in the crop, 0..1
+    detected: bool               # presence >= threshold
+    joints: np.ndarray = field(default_factory=lambda: np.full((NUM_JOINTS, 3), np.nan))  # m
+    pixels: np.ndarray = field(default_factory=lambda: np.full((NUM_JOINTS, 2), np.nan))  # px
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS))          # 0..1
+    valid: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS, dtype=bool))
+    wrist_position: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))        # m
+    wrist_quaternion: np.ndarray = field(
+        default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))  # (x, y, z, w), ROS order
+    depth_source: DepthSource = DepthSource.NONE
+
+
+@dataclass
+class TwoHandEstimate:
+    """Both hands of one image; a hand that is not detected is still present (detected=False)."""
+
+    right: HandEstimate
+    left: HandEstimate
+    relative_root_depth: float       # m, left wrist depth minus right wrist depth (model output)
+    relative_root_depth_valid: bool  # both hands detected
+    right_to_left_root: np.ndarray   # (3,) m, left wrist minus right wrist; NaN unless both
+    depth_source: DepthSource        # how the scene's absolute depth was anchored
+    estimator: Estimator
+    crop: Box                        # region given to the network, original image pixels
+    inference_time: float = 0.0      # s
+
+    def hands(self) -> tuple[HandEstimate, HandEstimate]:
+        return (self.right, self.left)
+
+
+class HandPoseEstimator(Protocol):
+    """What the node and the offline runner need from an estimator."""
+
+    def estimate(self, image_rgb: np.ndarray, camera: 'CameraModel',
+                 crop: Optional[Box] = None,
+                 depth: Optional['DepthImage'] = None) -> TwoHandEstimate:
+        """Estimate both hands in an RGB uint8 (H, W, 3) image.
+
+        crop: region holding the hands (None: the whole image). depth: optional registered depth.
+        """
+        ...

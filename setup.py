@@ -1,0 +1,30 @@
+"""ament_python package `interhand_ros`: two-hand 3D pose estimation (InterNet) for ROS 2."""
+from glob import glob
+
+from setuptools import setup
+
+PACKAGE = 'interhand_ros'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=[PACKAGE, f'{PACKAGE}.ros'],
+    data_files=[
+        ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
+        (f'share/{PACKAGE}', ['package.xml']),
+        (f'share/{PACKAGE}/launch', glob('launch/*.launch.py')),
+        (f'share/{PACKAGE}/config', glob('config/*.yaml') + glob('config/*.rviz')),
+    ],
+    install_requires=['setuptools'],
+    extras_require={'test': ['pytest']},
+    zip_safe=True,
+    maintainer='interhand_ros developers',
+    maintainer_email='dev@interhand-ros.invalid',
+    description='Two-hand 3D pose estimation (InterNet) from one RGB camera for ROS 2.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'hands_node = interhand_ros.ros.hands_node:main',
+        ],
+    },
+)
