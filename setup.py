@@ -25,6 +25,7 @@ setup(
     entry_points={
         'console_scripts': [
             'hands_node = interhand_ros.ros.hands_node:main',
+            'interhand-run = interhand_ros.runner:main',
         ],
     },
 )
