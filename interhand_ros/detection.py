@@ -1,0 +1,174 @@
+"""Bundled hand detector: MediaPipe Hands (palm detector + hand-landmark model, shipped in the
+mediapipe 0.10.21 wheel, so it works offline on a robot).
+
+InterNet needs one crop holding the hands; MediaPipe finds each hand and its 21 landmarks. A hand
+box is the landmark bounding box grown 1.2x per axis (the official InterHand2.6M rule for a hand
+box made from joints, `get_bbox`), because landmarks are joint centres and the skin reaches past
+them. The engine squares and enlarges the crop x1.25 itself (crop.square_and_enlarge): not here.
+
+MediaPipe is imported lazily so the core package works without it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from interhand_ros.estimate import Box
+
+JOINT_BOX_SCALE = 1.2  # official InterHand2.6M get_bbox: joints' box extended 1.2x per axis
+SIDES = ('right', 'left')
+
+
+class MediaPipeMissingError(ImportError):
+    """MediaPipe (the bundled detector / fallback estimator) is not installed."""
+
+
+@dataclass(frozen=True)
+class LandmarkHand:
+    """One hand found by MediaPipe, in the input image's pixels.
+
+    side is the subject's hand ('right' / 'left'), already corrected for mirroring.
+    side_score is MediaPipe's probability for that label, 0..1.
+    pixels (21, 2) and world (21, 3) are in published joint order (MediaPipe's order = ours);
+    world is metric (m), origin near the hand's centre, axes roughly aligned with the camera.
+    """
+
+    side: str
+    side_score: float
+    pixels: np.ndarray
+    world: np.ndarray
+
+    def box(self, scale: float = JOINT_BOX_SCALE) -> Box:
+        """Landmark bounding box grown by `scale` per axis about its centre."""
+        return box_around_points(self.pixels, scale)
+
+
+def _import_mediapipe_hands() -> Any:
+    try:
+        from mediapipe.python.solutions import hands as mp_hands
+    except ImportError as error:  # pragma: no cover - depends on the installation
+        raise MediaPipeMissingError(
+            'mediapipe is not installed: the hand detector and the landmark fallback estimator '
+            "need it. Install mediapipe==0.10.21 (the last release bundling its hand models), "
+            'e.g. with scripts/setup_venv.sh.') from error
+    return mp_hands
+
+
+def check_image(image_rgb: np.ndarray) -> None:
+    """Raise ValueError unless image_rgb is a non-empty uint8 (H, W, 3) array."""
+    if not isinstance(image_rgb, np.ndarray):
+        raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
+    if image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise ValueError(
+            f'image must be uint8 (H, W, 3) RGB, got {image_rgb.dtype} {image_rgb.shape}')
+    if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
+        raise ValueError(f'image is empty: shape {image_rgb.shape}')
+
+
+class MediaPipeHands:
+    """Thin wrapper of mediapipe.solutions.hands returning LandmarkHand in image pixels.
+
+    MediaPipe labels handedness as if the image were mirrored (a selfie view); for a normal
+    camera image (mirrored=False) the label is swapped to give the subject's own hand.
+    static_image_mode=True treats every call as an unrelated photo (full palm detection);
+    False lets MediaPipe track landmarks between consecutive video frames.
+    """
+
+    def __init__(self, max_hands: int = 2, min_confidence: float = 0.5,
+                 mirrored: bool = False, static_image_mode: bool = True,
+                 model_complexity: int = 1) -> None:
+        if max_hands < 1:
+            raise ValueError(f'max_hands must be >= 1, got {max_hands}')
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f'min_confidence must be in [0, 1], got {min_confidence}')
+        if model_complexity not in (0, 1):
+            raise ValueError(f'model_complexity must be 0 or 1, got {model_complexity}')
+        mp_hands = _import_mediapipe_hands()
+        self.mirrored = mirrored
+        self._hands = mp_hands.Hands(
+            static_image_mode=static_image_mode, max_num_hands=max_hands,
+            model_complexity=model_complexity, min_detection_confidence=min_confidence,
+            min_tracking_confidence=min_confidence)
+
+    def process(self, image_rgb: np.ndarray) -> list[LandmarkHand]:
+        """All hands in an RGB uint8 image, most confident handedness first."""
+        check_image(image_rgb)
+        height, width = image_rgb.shape[:2]
+        result = self._hands.process(np.ascontiguousarray(image_rgb))
+        found = []
+        for landmarks, world, handedness in zip(result.multi_hand_landmarks or (),
+                                                result.multi_hand_world_landmarks or (),
+                                                result.multi_handedness or ()):
+            label = handedness.classification[0]
+            normalized = np.array([(p.x, p.y) for p in landmarks.landmark], dtype=np.float64)
+            found.append(LandmarkHand(
+                side=self._subject_side(label.label),
+                side_score=float(label.score),
+                pixels=normalized * (width, height),
+                world=np.array([(p.x, p.y, p.z) for p in world.landmark], dtype=np.float64)))
+        return sorted(found, key=lambda hand: -hand.side_score)
+
+    def _subject_side(self, mediapipe_label: str) -> str:
+        side = mediapipe_label.lower()
+        if side not in SIDES:
+            raise ValueError(f'unexpected MediaPipe handedness label {mediapipe_label!r}')
+        return side if self.mirrored else SIDES[1 - SIDES.index(side)]
+
+    def close(self) -> None:
+        self._hands.close()
+
+
+class HandDetector:
+    """Finds hand boxes in a full frame (the `detector` ROI mode of the node and the runner)."""
+
+    def __init__(self, max_hands: int = 2, min_confidence: float = 0.5,
+                 box_scale: float = JOINT_BOX_SCALE) -> None:
+        if box_scale <= 0.0:
+            raise ValueError(f'box_scale must be > 0, got {box_scale}')
+        self.box_scale = box_scale
+        self._hands = MediaPipeHands(max_hands=max_hands, min_confidence=min_confidence)
+
+    def detect(self, image_rgb: np.ndarray) -> list[Box]:
+        """Boxes (image pixels) of the hands in an RGB uint8 (H, W, 3) image; [] if none."""
+        return [hand.box(self.box_scale) for hand in self._hands.process(image_rgb)]
+
+    def close(self) -> None:
+        self._hands.close()
+
+
+def box_around_points(points: np.ndarray, scale: float = 1.0) -> Box:
+    """Bounding box of finite (N, 2) pixel points, grown by `scale` per axis about its centre."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    points = points[np.isfinite(points).all(axis=1)]
+    if len(points) == 0:
+        raise ValueError('no finite points to box')
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre, size = (low + high) / 2.0, (high - low) * scale
+    return Box(float(centre[0] - size[0] / 2), float(centre[1] - size[1] / 2),
+               float(size[0]), float(size[1]))
+
+
+def union_box(boxes: Sequence[Box]) -> Box:
+    """Smallest box holding every box: InterNet takes one crop with all hands that interact."""
+    if len(boxes) == 0:
+        raise ValueError('union_box needs at least one box')
+    for box in boxes:
+        if not all(np.isfinite((box.x, box.y, box.w, box.h))) or box.w < 0 or box.h < 0:
+            raise ValueError(f'invalid box {box}')
+    x0 = min(box.x for box in boxes)
+    y0 = min(box.y for box in boxes)
+    x1 = max(box.x + box.w for box in boxes)
+    y1 = max(box.y + box.h for box in boxes)
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when they do not overlap or are empty)."""
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    intersection = max(width, 0.0) * max(height, 0.0)
+    union = a.w * a.h + b.w * b.h - intersection
+    return intersection / union if union > 0 else 0.0
+
