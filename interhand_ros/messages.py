@@ -1,0 +1,62 @@
+"""TwoHandEstimate -> interhand_msgs/TwoHandPose (no rclpy: only message types).
+
+Every field is filled for both hands; a hand that is not detected is still published with
+detected = false, valid all false and NaN positions, so consumers index hands by side, never by
+list position.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
+from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
+from sensor_msgs.msg import RegionOfInterest
+from std_msgs.msg import Header
+
+from interhand_ros.estimate import Box, HandEstimate, TwoHandEstimate
+
+_SIDES = {'right': HandPose.RIGHT, 'left': HandPose.LEFT}
+
+
+def box_to_roi(box: Box, width: int, height: int) -> RegionOfInterest:
+    """Box in pixels -> RegionOfInterest clipped to a width x height image (whole pixels)."""
+    x0 = min(max(math.floor(box.x), 0), width)
+    y0 = min(max(math.floor(box.y), 0), height)
+    x1 = min(max(math.ceil(box.x + box.w), x0), width)
+    y1 = min(max(math.ceil(box.y + box.h), y0), height)
+    return RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
+
+
+def hand_to_msg(hand: HandEstimate) -> HandPose:
+    """One HandEstimate -> HandPose (arrays already in published joint order)."""
+    msg = HandPose(side=_SIDES[hand.side], presence=float(hand.presence),
+                   detected=bool(hand.detected), depth_source=int(hand.depth_source))
+    msg.joints = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in hand.joints]
+    msg.pixels = [Point2D(u=float(u), v=float(v)) for u, v in hand.pixels]
+    msg.confidence = np.asarray(hand.confidence, dtype=np.float32)
+    msg.valid = [bool(v) for v in hand.valid]
+    x, y, z = (float(c) for c in hand.wrist_position)
+    qx, qy, qz, qw = (float(c) for c in hand.wrist_quaternion)
+    msg.wrist_pose = Pose()
+    msg.wrist_pose.position = Point(x=x, y=y, z=z)
+    msg.wrist_pose.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
+    return msg
+
+
+def to_two_hand_pose(estimate: TwoHandEstimate, header: Header, image_width: int,
+                     image_height: int) -> TwoHandPose:
+    """Build the published message; header is the input image's header (stamp + optical frame)."""
+    dx, dy, dz = (float(c) for c in estimate.right_to_left_root)
+    return TwoHandPose(
+        header=header,
+        right=hand_to_msg(estimate.right),
+        left=hand_to_msg(estimate.left),
+        relative_root_depth=float(estimate.relative_root_depth),
+        relative_root_depth_valid=bool(estimate.relative_root_depth_valid),
+        right_to_left_root=Vector3(x=dx, y=dy, z=dz),
+        depth_source=int(estimate.depth_source),
+        estimator=int(estimate.estimator),
+        roi=box_to_roi(estimate.crop, image_width, image_height),
+        inference_time=float(estimate.inference_time),
+    )
