@@ -1,0 +1,126 @@
+"""Where the network's crop comes from (parameter `roi.mode`).
+
+InterNet sees one crop holding both hands; how well it works depends mostly on that crop.
+- full:     the whole image. For a camera framing just the hands (wrist/head camera, close-up).
+- fixed:    a configured box (pixels). For a static camera and a known workspace.
+- track:    the previous frame's 2D joints, grown and smoothed; back to the whole image when both
+            hands are lost. For hands that start in view and move slowly; no extra model.
+- topic:    a box from an external detector (sensor_msgs/RegionOfInterest); the whole image when
+            none arrived within `topic_max_age`. For a robot that already runs a hand detector.
+- detector: the bundled MediaPipe detector on every frame (union of the hand boxes). Most robust
+            for hands far from the camera; costs a detector pass per frame.
+The engine squares and enlarges whatever box it gets (crop.square_and_enlarge); boxes here are
+only clipped to the image. `None` means "the whole image".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol
+
+import numpy as np
+
+from interhand_ros.detection import box_around_points, union_box
+from interhand_ros.estimate import Box, TwoHandEstimate
+
+ROI_MODES = ('full', 'fixed', 'track', 'topic', 'detector')
+
+
+class BoxDetector(Protocol):
+    def detect(self, image_rgb: np.ndarray) -> list[Box]: ...
+
+
+@dataclass(frozen=True)
+class RoiConfig:
+    """Parameters `roi.*`; pixels and seconds."""
+
+    mode: str = 'full'
+    fixed: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # x, y, w, h
+    track_scale: float = 1.5       # joint box grown per axis (hands move between frames)
+    track_smoothing: float = 0.5   # weight of the newest box, 1 = no smoothing
+    topic_max_age: float = 0.5     # s
+    detector_min_confidence: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in ROI_MODES:
+            raise ValueError(f"roi.mode must be one of {', '.join(ROI_MODES)}, got {self.mode!r}")
+        if self.mode == 'fixed' and (len(self.fixed) != 4 or self.fixed[2] <= 0
+                                     or self.fixed[3] <= 0):
+            raise ValueError(f'roi.fixed must be [x, y, w, h] with w, h > 0 px, got '
+                             f'{list(self.fixed)}')
+        if self.track_scale < 1.0:
+            raise ValueError(f'roi.track_scale must be >= 1, got {self.track_scale}')
+        if not 0.0 < self.track_smoothing <= 1.0:
+            raise ValueError(f'roi.track_smoothing must be in (0, 1], got {self.track_smoothing}')
+        if self.topic_max_age <= 0.0:
+            raise ValueError(f'roi.topic_max_age must be > 0 s, got {self.topic_max_age}')
+
+
+def clip_box(box: Box, width: int, height: int) -> Optional[Box]:
+    """The part of box inside a width x height image, or None when nothing of it is inside."""
+    x0, y0 = max(box.x, 0.0), max(box.y, 0.0)
+    x1, y1 = min(box.x + box.w, float(width)), min(box.y + box.h, float(height))
+    if not np.isfinite((x0, y0, x1, y1)).all() or x1 <= x0 or y1 <= y0:
+        return None
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def _make_detector(min_confidence: float) -> BoxDetector:
+    from interhand_ros.detection import HandDetector  # MediaPipe: only for this mode
+    return HandDetector(max_hands=2, min_confidence=min_confidence)
+
+
+class RoiSource:
+    """Gives the crop for each frame and learns from each result (track mode)."""
+
+    def __init__(self, config: RoiConfig,
+                 detector_factory: Callable[[float], BoxDetector] = _make_detector) -> None:
+        self.config = config
+        self._tracked: Optional[np.ndarray] = None   # smoothed (x0, y0, x1, y1)
+        self._external: Optional[Box] = None
+        self._external_time = -np.inf
+        self._detector = (detector_factory(config.detector_min_confidence)
+                          if config.mode == 'detector' else None)
+
+    def crop(self, image_rgb: np.ndarray, now: float) -> Optional[Box]:
+        """Box for this image (None: whole image). now: seconds, the clock of set_external."""
+        height, width = image_rgb.shape[:2]
+        mode = self.config.mode
+        if mode == 'fixed':
+            box: Optional[Box] = Box(*self.config.fixed)
+        elif mode == 'track' and self._tracked is not None:
+            x0, y0, x1, y1 = self._tracked
+            box = Box(x0, y0, x1 - x0, y1 - y0)
+        elif mode == 'topic' and now - self._external_time <= self.config.topic_max_age:
+            box = self._external
+        elif mode == 'detector':
+            boxes = self._detector.detect(image_rgb)
+            box = union_box(boxes) if boxes else None
+        else:
+            box = None
+        return None if box is None else clip_box(box, width, height)
+
+    def set_external(self, box: Optional[Box], now: float) -> None:
+        """Box from the ROI topic (None: the whole image), received at `now` seconds."""
+        self._external, self._external_time = box, now
+
+    def update(self, estimate: TwoHandEstimate) -> None:
+        """Track mode: follow the detected hands' valid 2D joints; forget them when lost."""
+        if self.config.mode != 'track':
+            return
+        points = [hand.pixels[np.asarray(hand.valid, dtype=bool)]
+                  for hand in estimate.hands() if hand.detected]
+        points = np.concatenate(points) if points else np.empty((0, 2))
+        if not np.isfinite(points).all(axis=1).any():
+            self._tracked = None
+            return
+        box = box_around_points(points, self.config.track_scale)
+        corners = np.array([box.x, box.y, box.x + box.w, box.y + box.h])
+        if self._tracked is None:
+            self._tracked = corners
+        else:
+            alpha = self.config.track_smoothing
+            self._tracked = alpha * corners + (1.0 - alpha) * self._tracked
+
+    def close(self) -> None:
+        if self._detector is not None and hasattr(self._detector, 'close'):
+            self._detector.close()
