@@ -1,0 +1,98 @@
+"""Node health for /diagnostics: rates, latency, dropped frames and the last error.
+
+Level: ERROR while the newest frame failed (bad input or estimator error), WARN when an error
+happened within `warn_window` s but later frames succeeded or when no image arrived for that
+long, OK otherwise. All times are seconds of one monotonic clock passed in by the caller.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Optional
+
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+
+class NodeHealth:
+    """Thread-safe counters fed by the callbacks and the worker."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self._lock = threading.Lock()
+        self._inputs: deque[float] = deque()
+        self._outputs: deque[tuple[float, float, float]] = deque()  # time, latency, inference
+        self.frames_received = 0
+        self.frames_published = 0
+        self.frames_dropped = 0
+        self.frames_failed = 0
+        self.last_error = ''
+        self._last_error_time: Optional[float] = None
+        self._last_success_time: Optional[float] = None
+        self._start: Optional[float] = None
+
+    def received(self, now: float) -> None:
+        with self._lock:
+            self._start = now if self._start is None else self._start
+            self.frames_received += 1
+            self._inputs.append(now)
+
+    def dropped(self, count: int = 1) -> None:
+        with self._lock:
+            self.frames_dropped += count
+
+    def published(self, now: float, latency: float, inference_time: float) -> None:
+        with self._lock:
+            self.frames_published += 1
+            self._last_success_time = now
+            self._outputs.append((now, latency, inference_time))
+
+    def error(self, now: float, reason: str, frame_failed: bool = True) -> None:
+        """Record a problem; frame_failed: a frame was lost to it (counts as failed)."""
+        with self._lock:
+            self._start = now if self._start is None else self._start
+            self.frames_failed += int(frame_failed)
+            self.last_error = reason
+            self._last_error_time = now
+
+    def status(self, now: float, name: str, hardware_id: str) -> DiagnosticStatus:
+        with self._lock:
+            self._trim(now)
+            level, message = self._level(now)
+            span = min(self.window, now - self._start) if self._start is not None else 0.0
+            latencies = [latency for _, latency, _ in self._outputs]
+            inference = [t for _, _, t in self._outputs]
+            values = {
+                'input_rate_hz': len(self._inputs) / span if span > 0 else 0.0,
+                'output_rate_hz': len(self._outputs) / span if span > 0 else 0.0,
+                'latency_mean_s': sum(latencies) / len(latencies) if latencies else float('nan'),
+                'latency_max_s': max(latencies, default=float('nan')),
+                'inference_time_mean_s': (sum(inference) / len(inference) if inference
+                                          else float('nan')),
+                'frames_received': self.frames_received,
+                'frames_published': self.frames_published,
+                'frames_dropped': self.frames_dropped,
+                'frames_failed': self.frames_failed,
+                'last_error': self.last_error,
+            }
+        return DiagnosticStatus(
+            level=level, name=name, message=message, hardware_id=hardware_id,
+            values=[KeyValue(key=k, value=f'{v:.4g}' if isinstance(v, float) else str(v))
+                    for k, v in values.items()])
+
+    def _trim(self, now: float) -> None:
+        while self._inputs and self._inputs[0] < now - self.window:
+            self._inputs.popleft()
+        while self._outputs and self._outputs[0][0] < now - self.window:
+            self._outputs.popleft()
+
+    def _level(self, now: float) -> tuple[bytes, str]:
+        error_time, success_time = self._last_error_time, self._last_success_time
+        if error_time is not None and (success_time is None or error_time > success_time):
+            return DiagnosticStatus.ERROR, self.last_error
+        if error_time is not None and now - error_time <= self.window:
+            return DiagnosticStatus.WARN, f'recovered from: {self.last_error}'
+        if self._start is None:
+            return DiagnosticStatus.WARN, 'no image received yet'
+        if not self._inputs:
+            return DiagnosticStatus.WARN, f'no image received for {self.window:g} s'
+        return DiagnosticStatus.OK, 'running'

@@ -1,0 +1,98 @@
+"""Pairing image, camera_info and depth by header stamp when message_filters is not installed.
+
+message_filters (a ROS distro package, not on PyPI) is preferred when importable; these two small
+classes are the path for the PyPI venv and are what the tests exercise. Both favour the newest
+frame: a match makes every older message of every stream useless, so they are dropped, never
+queued.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable, Optional, Sequence
+
+
+def stamp_seconds(msg: Any) -> float:
+    """header.stamp of a message as float seconds."""
+    stamp = msg.header.stamp
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class StampSync:
+    """Emits one message per stream whose stamps all lie within `slop` s (0: exact match).
+
+    Stream 0 is the driving stream (the image): on every arrival the newest stream-0 message that
+    has a partner within slop in every other stream is emitted, with the nearest partners.
+    """
+
+    def __init__(self, num_streams: int, queue_size: int, slop: float,
+                 callback: Callable[..., None]) -> None:
+        if num_streams < 1 or queue_size < 1 or slop < 0.0:
+            raise ValueError(f'need num_streams >= 1, queue_size >= 1, slop >= 0; got '
+                             f'{num_streams}, {queue_size}, {slop}')
+        self._queues: list[deque[tuple[float, Any]]] = [
+            deque(maxlen=queue_size) for _ in range(num_streams)]
+        self._slop = slop
+        self._callback = callback
+        self.unmatched = 0  # driving-stream messages dropped without a partner
+
+    def add(self, stream: int, msg: Any) -> None:
+        queue = self._queues[stream]
+        if stream == 0 and len(queue) == queue.maxlen:
+            self.unmatched += 1
+        queue.append((stamp_seconds(msg), msg))
+        self._emit_newest_match()
+
+    def _emit_newest_match(self) -> None:
+        for stamp, msg in reversed(self._queues[0]):
+            partners = [self._nearest(queue, stamp) for queue in self._queues[1:]]
+            if any(p is None for p in partners):
+                continue
+            self._drop_up_to(0, stamp)
+            for index, (partner_stamp, _) in enumerate(partners, start=1):
+                self._drop_up_to(index, partner_stamp)
+            self._callback(msg, *(partner for _, partner in partners))
+            return
+
+    def _nearest(self, queue: Sequence[tuple[float, Any]],
+                 stamp: float) -> Optional[tuple[float, Any]]:
+        best = min(queue, key=lambda item: abs(item[0] - stamp), default=None)
+        return best if best is not None and abs(best[0] - stamp) <= self._slop + 1e-9 else None
+
+    def _drop_up_to(self, stream: int, stamp: float) -> None:
+        queue = self._queues[stream]
+        while queue and queue[0][0] <= stamp:
+            dropped_stamp, _ = queue.popleft()
+            if stream == 0 and dropped_stamp < stamp:
+                self.unmatched += 1
+
+
+class PairingError(LookupError):
+    """No usable camera_info for an image (the reason is in the message)."""
+
+
+class LatestCameraInfo:
+    """The `latest` sync mode: the most recent CameraInfo per frame_id, used up to max_age s.
+
+    The age is the image stamp minus the info stamp; max_age <= 0 accepts any age (a static
+    camera_info published once).
+    """
+
+    def __init__(self, max_age: float) -> None:
+        self._max_age = max_age
+        self._latest: dict[str, Any] = {}
+
+    def add(self, info: Any) -> None:
+        self._latest[info.header.frame_id] = info
+
+    def lookup(self, image: Any) -> Any:
+        frame = image.header.frame_id
+        info = self._latest.get(frame)
+        if info is None:
+            known = ', '.join(repr(f) for f in self._latest) or 'none'
+            raise PairingError(f'no camera_info received for frame {frame!r} '
+                               f'(camera_info frames seen: {known})')
+        age = stamp_seconds(image) - stamp_seconds(info)
+        if self._max_age > 0.0 and abs(age) > self._max_age:
+            raise PairingError(f'latest camera_info for frame {frame!r} is {age:.3f} s away from '
+                               f'the image stamp (sync.max_info_age {self._max_age} s)')
+        return info
