@@ -1,13 +1,16 @@
 # The README's two commands: `make demo` (main job end to end) and `make test`.
-VENV ?= .venv
+# Both set the venv up first (a no-op when it is already up to date). Works with `make -C`/`-f`.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV ?= $(ROOT)/.venv
 PY := $(VENV)/bin/python
+export VENV
 
 .PHONY: setup test demo
 setup:
-	bash scripts/setup_venv.sh
+	bash "$(ROOT)/scripts/setup_venv.sh"
 
 test: setup
-	$(PY) -m pytest -q test
+	cd "$(ROOT)" && "$(PY)" -m pytest -q test
 
 demo: setup
-	$(PY) -m interhand_ros.demo
+	cd "$(ROOT)" && "$(PY)" -m interhand_ros.demo
