@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Optional
 
 import cv2
 import numpy as np
 
 from interhand_ros.detection import LandmarkHand, MediaPipeHands, check_image
-from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate)
+from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.roi import clip_box
 from interhand_ros.skeleton import NUM_JOINTS, WRIST
@@ -106,8 +107,7 @@ class LandmarkEstimator:
         x0, y0 = int(region.x), int(region.y)
         found = self._hands.process(
             image_rgb[y0:y0 + int(region.h), x0:x0 + int(region.w)])
-        found = [LandmarkHand(hand.side, hand.side_score, hand.pixels + (x0, y0), hand.world)
-                 for hand in found]
+        found = [replace(hand, pixels=hand.pixels + (x0, y0)) for hand in found]
         hands = {side: _missing_hand(side) for side in ('right', 'left')}
         for side, presence, hand in assign_sides(found):
             hands[side] = self._hand_estimate(side, presence, hand, camera)

@@ -1,0 +1,512 @@
+"""`interhand-run`: the estimators on a video file, an image folder or a ROS 2 bag, offline.
+
+Outputs in --out: poses.jsonl (one TwoHandPose as JSON per frame, the message the node
+publishes, plus frame/source fields), poses.csv (one row per hand per frame, metres and pixels),
+an annotated video (annotated.mp4) or image folder (annotated/), and for bags a copy of the bag
+with /hands/pose (interhand_msgs/TwoHandPose) and /hands/markers (MarkerArray) added, so
+`ros2 bag play` shows the results in RViz. Every output is written under a temporary name and
+renamed when the run is complete.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import cv2
+import numpy as np
+
+from interhand_ros.camera_yaml import (DEFAULT_HORIZONTAL_FOV_DEG, guess_camera_info,
+                                       load_camera_yaml)
+from interhand_ros.estimate import HandPoseEstimator, TwoHandEstimate
+from interhand_ros.skeleton import JOINT_NAMES
+
+LOG = logging.getLogger('interhand-run')
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+BAG_SUFFIXES = ('.db3', '.mcap')
+POSE_TOPIC = '/hands/pose'
+MARKER_TOPIC = '/hands/markers'
+IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+NO_CHECKPOINT_HINT = (
+    'InterNet is not loaded (no --checkpoint): using the bundled MediaPipe landmark estimator, '
+    'built for single hands. For interacting hands get the official InterNet snapshot '
+    '(snapshot_20.pth.tar, linked in the README of facebookresearch/InterHand2.6M) or train one, '
+    'and pass --checkpoint PATH.')
+
+
+class InputError(ValueError):
+    """The input cannot be read (missing, unknown kind, no frames, no image topic)."""
+
+
+@dataclass
+class Frame:
+    """One input image with what the estimate needs and what the outputs record."""
+
+    index: int
+    stamp_ns: int
+    image_rgb: np.ndarray
+    frame_id: str
+    camera_info: Any = None        # CameraInfo-like, or None (then YAML or a FOV guess)
+    name: str = ''                 # file name for image folders
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def input_kind(path: Path) -> str:
+    """'bag', 'folder' or 'video' for an existing path; raises InputError otherwise."""
+    if not path.exists():
+        raise InputError(f'input {path} does not exist')
+    if path.is_dir():
+        if (path / 'metadata.yaml').exists() or any(path.glob('*.db3')) or any(
+                path.glob('*.mcap')):
+            return 'bag'
+        return 'folder'
+    if path.suffix.lower() in BAG_SUFFIXES:
+        return 'bag'
+    return 'video'
+
+
+def read_folder(path: Path, fps: float) -> Iterator[Frame]:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in folder {path}')
+    for index, file in enumerate(files):
+        bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        if bgr is None:
+            LOG.warning('skipping unreadable image %s', file)
+            continue
+        yield Frame(index, round(index * 1e9 / fps), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+                    'camera_optical_frame', name=file.name)
+
+
+def read_video(path: Path) -> Iterator[Frame]:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise InputError(f'cannot open {path} as a video (nor is it a bag or an image folder)')
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    index = 0
+    try:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            yield Frame(index, round(index * 1e9 / fps), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+                        'camera_optical_frame')
+            index += 1
+    finally:
+        capture.release()
+    if index == 0:
+        raise InputError(f'no frame could be decoded from {path}')
+
+
+def video_frame_count(path: Path) -> Optional[int]:
+    capture = cv2.VideoCapture(str(path))
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    return count if count > 0 else None
+
+
+def choose_topic(topics: dict[str, str], wanted_types: tuple[str, ...],
+                 name: Optional[str], prefer: str = '') -> Optional[str]:
+    """Topic named `name`, else the only / preferred one of the wanted types (not depth)."""
+    if name:
+        if name not in topics:
+            raise InputError(f'topic {name} is not in the bag (topics: {sorted(topics)})')
+        return name
+    candidates = sorted(t for t, kind in topics.items()
+                        if kind in wanted_types and 'depth' not in t.lower())
+    if not candidates:
+        return None
+    preferred = [t for t in candidates if prefer and t.startswith(prefer)]
+    return (preferred or candidates)[0]
+
+
+def bag_image_to_rgb(msg: Any, msgtype: str) -> np.ndarray:
+    if msgtype.endswith('CompressedImage'):
+        bgr = cv2.imdecode(np.frombuffer(memoryview(msg.data), np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f'cannot decode compressed image ({msg.format})')
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    from interhand_ros.image_encoding import image_to_rgb
+    return image_to_rgb(msg)
+
+
+class BagInput:
+    """Image (+ CameraInfo) messages of a ROS 2 bag, read with rosbags (no ROS install needed)."""
+
+    def __init__(self, path: Path, image_topic: Optional[str],
+                 camera_info_topic: Optional[str]) -> None:
+        from rosbags.highlevel import AnyReader
+        from rosbags.typesys import Stores, get_typestore
+        self.path = path
+        self.typestore = get_typestore(Stores.ROS2_KILTED)
+        try:
+            self.reader = AnyReader([path], default_typestore=self.typestore)
+            self.reader.open()
+        except Exception as error:  # rosbags raises several unrelated types
+            raise InputError(f'cannot open bag {path}: {error}') from error
+        topics = {c.topic: c.msgtype for c in self.reader.connections}
+        self.image_topic = choose_topic(topics, IMAGE_TYPES, image_topic)
+        if self.image_topic is None:
+            raise InputError(f'bag {path} has no image topic (topics: {topics})')
+        namespace = self.image_topic.rsplit('/', 1)[0] + '/'
+        self.camera_info_topic = choose_topic(topics, (CAMERA_INFO_TYPE,), camera_info_topic,
+                                              prefer=namespace)
+        self.image_count = sum(c.msgcount for c in self.reader.connections
+                               if c.topic == self.image_topic)
+
+    def frames(self) -> Iterator[Frame]:
+        """Frames in bag order; each carries the newest CameraInfo received before it."""
+        wanted = [c for c in self.reader.connections
+                  if c.topic in (self.image_topic, self.camera_info_topic)]
+        camera_info, index = None, 0
+        for connection, timestamp, raw in self.reader.messages(connections=wanted):
+            msg = self.reader.deserialize(raw, connection.msgtype)
+            if connection.topic == self.camera_info_topic:
+                camera_info = msg
+                continue
+            try:
+                rgb = bag_image_to_rgb(msg, connection.msgtype)
+            except ValueError as error:
+                LOG.warning('skipping bad image at %d ns: %s', timestamp, error)
+                continue
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            yield Frame(index, stamp or timestamp, rgb, msg.header.frame_id, camera_info)
+            index += 1
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+# ----------------------------------------------------------------------------- records
+
+def message_to_dict(msg: Any) -> Any:
+    """A ROS message as plain JSON-ready data; NaN / inf become None (JSON has no NaN)."""
+    if hasattr(msg, 'get_fields_and_field_types'):
+        return {name: message_to_dict(getattr(msg, name))
+                for name in msg.get_fields_and_field_types()}
+    if isinstance(msg, (list, tuple, np.ndarray)) or type(msg).__name__ == 'array':
+        return [message_to_dict(item) for item in msg]
+    if isinstance(msg, (bool, np.bool_)):
+        return bool(msg)
+    if isinstance(msg, (int, np.integer)):
+        return int(msg)
+    if isinstance(msg, (float, np.floating)):
+        return float(msg) if math.isfinite(msg) else None
+    return msg
+
+
+CSV_COLUMNS = (['frame', 'stamp_ns', 'name', 'estimator', 'side', 'detected', 'presence',
+                'depth_source', 'camera_guessed']
+               + [f'{joint}_{axis}' for joint in JOINT_NAMES for axis in ('x', 'y', 'z')]
+               + [f'{joint}_{axis}' for joint in JOINT_NAMES for axis in ('u', 'v')])
+
+
+def csv_rows(frame: Frame, estimate: TwoHandEstimate, camera_guessed: bool) -> list[list]:
+    """One row per hand: joints in metres (camera optical frame), pixels in the input image."""
+    rows = []
+    for hand in estimate.hands():
+        joints = np.where(hand.valid[:, None], hand.joints, np.nan)
+        pixels = np.where(hand.valid[:, None], hand.pixels, np.nan)
+        rows.append([frame.index, frame.stamp_ns, frame.name, estimate.estimator.name.lower(),
+                     hand.side, int(hand.detected), f'{hand.presence:.4f}',
+                     hand.depth_source.name.lower(), int(camera_guessed)]
+                    + [_number(v) for v in joints.ravel()] + [_number(v) for v in pixels.ravel()])
+    return rows
+
+
+def _number(value: float) -> str:
+    return f'{value:.6g}' if math.isfinite(value) else ''
+
+
+# ----------------------------------------------------------------------------- outputs
+
+class OutputSet:
+    """Files written under temporary names, renamed together by commit(), removed by discard()."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = out_dir
+        self._pending: list[tuple[Path, Path]] = []
+
+    def path(self, name: str) -> Path:
+        final = self.out_dir / name
+        temporary = self.out_dir / f'.partial-{name}'  # keeps the suffix (video container)
+        _remove(temporary)
+        self._pending.append((temporary, final))
+        return temporary
+
+    def commit(self) -> list[Path]:
+        for temporary, final in self._pending:
+            if temporary.exists():
+                _remove(final)
+                os.replace(temporary, final)
+        return [final for _, final in self._pending if final.exists()]
+
+    def discard(self) -> None:
+        for temporary, _ in self._pending:
+            _remove(temporary)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+class AnnotatedWriter:
+    """Debug images (2D skeletons) as a video (fps given) or as an image folder (fps None)."""
+
+    def __init__(self, path: Path, fps: Optional[float]) -> None:
+        self.path, self.fps = path, fps
+        self._video: Optional[cv2.VideoWriter] = None
+        self._size = (0, 0)
+        if fps is None:
+            path.mkdir(parents=True)
+
+    def write(self, frame: Frame, image_rgb: np.ndarray) -> None:
+        bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+        if self.fps is None:
+            name = Path(frame.name).stem if frame.name else f'{frame.index:06d}'
+            cv2.imwrite(str(self.path / f'{name}.jpg'), bgr)
+            return
+        if self._video is None:
+            self._size = (bgr.shape[1], bgr.shape[0])
+            self._video = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'),
+                                          self.fps, self._size)
+            if not self._video.isOpened():
+                raise OSError(f'cannot write video {self.path}')
+        if (bgr.shape[1], bgr.shape[0]) != self._size:  # a video has one frame size
+            bgr = cv2.resize(bgr, self._size)
+        self._video.write(bgr)
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()
+
+
+def interhand_msg_definitions() -> dict[str, str]:
+    """interhand_msgs .msg texts by type name, from the installed share directory."""
+    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    for prefix in prefixes + [sys.prefix]:
+        folder = Path(prefix) / 'share' / 'interhand_msgs' / 'msg'
+        files = sorted(folder.glob('*.msg'))
+        if files:
+            return {f'interhand_msgs/msg/{f.stem}': f.read_text() for f in files}
+    raise FileNotFoundError('interhand_msgs is not installed (no share/interhand_msgs/msg/*.msg '
+                            'under AMENT_PREFIX_PATH or the Python prefix)')
+
+
+class BagOutput:
+    """A copy of the input bag with the pose and marker topics added (same storage format)."""
+
+    def __init__(self, path: Path, source: BagInput) -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import get_types_from_msg
+        typestore = source.typestore
+        for name, text in interhand_msg_definitions().items():
+            typestore.register(get_types_from_msg(text, name))
+        mcap = any(file.suffix == '.mcap' for file in _bag_files(source.path))
+        plugin = StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3
+        self.source = source
+        self.writer = Writer(path, version=9, storage_plugin=plugin)
+        self.writer.open()
+        self._copies = {c.id: self.writer.add_connection(c.topic, c.msgtype, typestore=typestore)
+                        for c in source.reader.connections}
+        self._pose = self.writer.add_connection(POSE_TOPIC, 'interhand_msgs/msg/TwoHandPose',
+                                                typestore=typestore)
+        self._markers = self.writer.add_connection(
+            MARKER_TOPIC, 'visualization_msgs/msg/MarkerArray', typestore=typestore)
+
+    def copy_input(self) -> None:
+        """All messages of the input bag, unchanged."""
+        for connection, timestamp, raw in self.source.reader.messages():
+            self.writer.write(self._copies[connection.id], timestamp, raw)
+
+    def write_result(self, stamp_ns: int, pose_msg: Any, marker_msg: Any) -> None:
+        from rclpy.serialization import serialize_message  # only for the bag output
+        self.writer.write(self._pose, stamp_ns, serialize_message(pose_msg))
+        self.writer.write(self._markers, stamp_ns, serialize_message(marker_msg))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _bag_files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(path.iterdir())
+
+
+# ----------------------------------------------------------------------------- estimator
+
+def make_estimator(checkpoint: Optional[Path], video: bool, mirrored: bool,
+                   device: str = 'cpu') -> HandPoseEstimator:
+    """InterNet when a checkpoint is given, else the bundled landmark estimator (logged)."""
+    if checkpoint is not None:
+        from interhand_ros.engine import EngineConfig, InterNetEstimator
+        return InterNetEstimator(checkpoint, EngineConfig(device=device))
+    LOG.warning(NO_CHECKPOINT_HINT)
+    from interhand_ros.landmark_estimator import LandmarkEstimator
+    return LandmarkEstimator(mirrored=mirrored, video=video)
+
+
+# ----------------------------------------------------------------------------- main
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='interhand-run', description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('input', type=Path,
+                        help='video file, image folder, or ROS 2 bag (.db3 / .mcap or its folder)')
+    parser.add_argument('--out', type=Path, required=True, help='output folder')
+    parser.add_argument('--checkpoint', type=Path, default=None,
+                        help='InterNet snapshot (e.g. snapshot_20.pth.tar); none: MediaPipe')
+    parser.add_argument('--camera-info', type=Path, default=None,
+                        help='camera_calibration YAML (else the bag camera_info, else a guess)')
+    parser.add_argument('--fov', type=float, default=DEFAULT_HORIZONTAL_FOV_DEG,
+                        help='horizontal field of view GUESS (deg) when no intrinsics are known')
+    parser.add_argument('--image-topic', default=None, help='bag image topic (default: by type)')
+    parser.add_argument('--camera-info-topic', default=None, help='bag CameraInfo topic')
+    parser.add_argument('--roi', choices=('full', 'detector', 'track'), default='detector',
+                        help='InterNet crop source (the landmark estimator finds hands itself)')
+    parser.add_argument('--fps', type=float, default=10.0,
+                        help='frame rate of an image folder (time stamps only)')
+    parser.add_argument('--mirrored', action='store_true',
+                        help='input is a mirrored (selfie) view: keeps handedness as seen')
+    parser.add_argument('--device', default='cpu', help='torch device for InterNet')
+    parser.add_argument('--max-frames', type=int, default=0, help='stop after N frames (0: all)')
+    return parser.parse_args(argv)
+
+
+def camera_for(frame: Frame, yaml_info: Any, fov: float) -> tuple[Any, bool]:
+    """(CameraModel, guessed) for a frame: bag CameraInfo > YAML > field-of-view guess."""
+    from interhand_ros.camera import CameraModel
+    height, width = frame.image_rgb.shape[:2]
+    info, guessed = frame.camera_info or yaml_info, False
+    if info is None:
+        info, guessed = guess_camera_info(width, height, fov), True
+    camera = CameraModel.from_camera_info(info, rectified=False)
+    if (camera.width, camera.height) != (width, height):
+        camera = camera.scaled_to(width, height)
+    return camera, guessed
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Process the input; returns a summary (frames, hands found, outputs, seconds)."""
+    from tqdm import tqdm
+
+    from interhand_ros.drawing import draw_estimate
+    from interhand_ros.markers import to_marker_array
+    from interhand_ros.messages import to_two_hand_pose
+    from interhand_ros.roi import RoiConfig, RoiSource
+    from std_msgs.msg import Header
+
+    kind = input_kind(args.input)
+    yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
+    bag = BagInput(args.input, args.image_topic, args.camera_info_topic) if kind == 'bag' \
+        else None
+    outputs = OutputSet(args.out)
+    fps: Optional[float] = None
+    if kind == 'video':
+        capture = cv2.VideoCapture(str(args.input))
+        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        capture.release()
+        frames, total = read_video(args.input), video_frame_count(args.input)
+    elif kind == 'folder':
+        frames, total = read_folder(args.input, args.fps), None
+    else:
+        frames, total, fps = bag.frames(), bag.image_count, 30.0
+    if args.max_frames > 0:
+        total = min(total, args.max_frames) if total else args.max_frames
+
+    estimator = make_estimator(args.checkpoint, video=kind != 'folder', mirrored=args.mirrored,
+                               device=args.device)
+    roi = RoiSource(RoiConfig(mode=args.roi)) if args.checkpoint is not None else None
+    summary = {'input': str(args.input), 'kind': kind, 'frames': 0, 'hands_per_frame': [],
+               'estimator': 'internet' if args.checkpoint else 'landmark',
+               'camera_guessed': False, 'bad_frames': 0}
+    annotated = AnnotatedWriter(outputs.path('annotated.mp4' if fps else 'annotated'), fps)
+    bag_out = BagOutput(outputs.path(args.input.stem + '_hands'), bag) if bag else None
+    try:
+        with open(outputs.path('poses.jsonl'), 'w') as jsonl, \
+                open(outputs.path('poses.csv'), 'w', newline='') as csv_file:
+            table = csv.writer(csv_file)
+            table.writerow(CSV_COLUMNS)
+            for frame in tqdm(frames, total=total, unit='frame', desc='interhand-run'):
+                if args.max_frames and summary['frames'] >= args.max_frames:
+                    break
+                camera, guessed = camera_for(frame, yaml_info, args.fov)
+                summary['camera_guessed'] |= guessed
+                crop = roi.crop(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
+                try:
+                    estimate = estimator.estimate(frame.image_rgb, camera, crop)
+                except ValueError as error:  # a bad frame is skipped, never fatal
+                    LOG.warning('frame %d skipped: %s', frame.index, error)
+                    summary['bad_frames'] += 1
+                    continue
+                if roi:
+                    roi.update(estimate)
+                header = Header(frame_id=frame.frame_id)
+                header.stamp.sec, header.stamp.nanosec = divmod(frame.stamp_ns, 1_000_000_000)
+                height, width = frame.image_rgb.shape[:2]
+                pose = to_two_hand_pose(estimate, header, width, height)
+                record = {'frame': frame.index, 'name': frame.name,
+                          'camera_guessed': guessed, **message_to_dict(pose)}
+                jsonl.write(json.dumps(record, allow_nan=False) + '\n')
+                table.writerows(csv_rows(frame, estimate, guessed))
+                annotated.write(frame, draw_estimate(frame.image_rgb, estimate))
+                if bag_out:
+                    bag_out.write_result(frame.stamp_ns, pose, to_marker_array(estimate, header))
+                summary['frames'] += 1
+                summary['hands_per_frame'].append(sum(h.detected for h in estimate.hands()))
+        if summary['frames'] == 0:
+            raise InputError(f'no frame of {args.input} could be processed')
+        annotated.close()
+        if bag_out:
+            bag_out.copy_input()
+            bag_out.close()
+            bag_out = None
+        summary['outputs'] = [str(p) for p in outputs.commit()]
+        return summary
+    except BaseException:
+        annotated.close()
+        if bag_out:
+            bag_out.close()
+        outputs.discard()
+        raise
+    finally:
+        if bag:
+            bag.close()
+        if roi:
+            roi.close()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(name)s: %(levelname)s: %(message)s')
+    args = parse_args(argv)
+    try:
+        summary = run(args)
+    except (InputError, OSError, ValueError) as error:
+        LOG.error('%s', error)
+        return 2
+    found = summary['hands_per_frame']
+    LOG.info('%d frames, hands found per frame: %s; outputs: %s', summary['frames'],
+             found if len(found) <= 20 else f'mean {np.mean(found):.2f}',
+             ', '.join(summary['outputs']))
+    if summary['camera_guessed']:
+        LOG.warning('no intrinsics given: metric depth used a %.0f deg field-of-view GUESS '
+                    '(pass --camera-info for real metres)', args.fov)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""interhand-run on a generated video, image folder and ROS 2 bags (written with rosbags)."""
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from interhand_ros.runner import CSV_COLUMNS, MARKER_TOPIC, POSE_TOPIC, main
+
+pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not installed')
+
+DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
+HAND_PHOTO = DATA / 'hands' / 'handSrc.jpg'
+FRAMES = 4
+IMAGE_TOPIC, INFO_TOPIC = '/camera/color/image_raw', '/camera/color/camera_info'
+
+
+def _frames() -> list[np.ndarray]:
+    """BGR frames: the real hand photo when shared data is present, else a blank desk."""
+    if HAND_PHOTO.exists():
+        photo = cv2.imread(str(HAND_PHOTO))
+    else:
+        photo = np.full((480, 640, 3), 200, np.uint8)
+    return [np.roll(photo, 4 * i, axis=1) for i in range(FRAMES)]
+
+
+def _hands_expected() -> int:
+    return 1 if HAND_PHOTO.exists() else 0
+
+
+def _read_outputs(out: Path) -> tuple[list[dict], list[dict]]:
+    records = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
+    with open(out / 'poses.csv', newline='') as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == CSV_COLUMNS
+    return records, rows
+
+
+def _check_poses(records: list[dict], rows: list[dict]) -> None:
+    assert [r['frame'] for r in records] == list(range(FRAMES))
+    assert len(rows) == 2 * FRAMES  # one row per hand per frame
+    for record in records:
+        assert record['estimator'] == 1  # ESTIMATOR_LANDMARK
+        detected = [record[side] for side in ('right', 'left') if record[side]['detected']]
+        assert len(detected) == _hands_expected()
+        for hand in detected:
+            z = [joint['z'] for joint in hand['joints']]
+            assert len(z) == 21 and all(0.05 < value < 3.0 for value in z)
+    detected_rows = [row for row in rows if row['detected'] == '1']
+    assert len(detected_rows) == _hands_expected() * FRAMES
+    for row in detected_rows:
+        assert 0.05 < float(row['wrist_z']) < 3.0 and row['depth_source'] == 'pnp'
+
+
+def test_runner_on_a_video(tmp_path):
+    video = tmp_path / 'clip.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 10, (640, 480))
+    for frame in _frames():
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / 'out'
+    assert main([str(video), '--out', str(out)]) == 0
+    records, rows = _read_outputs(out)
+    _check_poses(records, rows)
+    assert all(record['camera_guessed'] for record in records)
+    annotated = cv2.VideoCapture(str(out / 'annotated.mp4'))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    annotated.release()
+    assert not list(out.glob('.partial-*'))
+
+
+def test_runner_on_an_image_folder_with_a_camera_yaml(tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index, frame in enumerate(_frames()):
+        cv2.imwrite(str(folder / f'img_{index:02d}.png'), frame)
+    (folder / 'notes.txt').write_text('not an image')
+    calibration = tmp_path / 'camera.yaml'
+    calibration.write_text(
+        'image_width: 640\nimage_height: 480\ncamera_name: test\n'
+        'camera_matrix: {rows: 3, cols: 3, data: [500, 0, 319.5, 0, 500, 239.5, 0, 0, 1]}\n'
+        'distortion_model: plumb_bob\n'
+        'distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}\n')
+    out = tmp_path / 'out'
+    assert main([str(folder), '--camera-info', str(calibration), '--out', str(out)]) == 0
+    records, rows = _read_outputs(out)
+    _check_poses(records, rows)
+    assert not any(record['camera_guessed'] for record in records)
+    assert [record['name'] for record in records] == [f'img_{i:02d}.png' for i in range(FRAMES)]
+    assert sorted(p.name for p in (out / 'annotated').iterdir()) == [
+        f'img_{i:02d}.jpg' for i in range(FRAMES)]
+
+
+def _write_bag(path: Path, storage: str) -> None:
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+    store = get_typestore(Stores.ROS2_KILTED)
+    Image, CameraInfo = store.types['sensor_msgs/msg/Image'], store.types[
+        'sensor_msgs/msg/CameraInfo']
+    Header, Time = store.types['std_msgs/msg/Header'], store.types['builtin_interfaces/msg/Time']
+    RegionOfInterest = store.types['sensor_msgs/msg/RegionOfInterest']
+    plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
+        images = writer.add_connection(IMAGE_TOPIC, Image.__msgtype__, typestore=store)
+        infos = writer.add_connection(INFO_TOPIC, CameraInfo.__msgtype__, typestore=store)
+        for index, bgr in enumerate(_frames()):
+            stamp_ns = 1_700_000_000_000_000_000 + index * 100_000_000
+            header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                            frame_id='camera_color_optical_frame')
+            info = CameraInfo(
+                header=header, height=480, width=640, distortion_model='plumb_bob',
+                d=np.zeros(5), k=np.array([500.0, 0, 319.5, 0, 500, 239.5, 0, 0, 1]),
+                r=np.eye(3).ravel(), p=np.array([500.0, 0, 319.5, 0, 0, 500, 239.5, 0, 0, 0, 1,
+                                                 0]),
+                binning_x=0, binning_y=0,
+                roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0,
+                                     do_rectify=False))
+            image = Image(header=header, height=480, width=640, encoding='bgr8', is_bigendian=0,
+                          step=640 * 3, data=np.ascontiguousarray(bgr).ravel())
+            writer.write(infos, stamp_ns, store.serialize_cdr(info, CameraInfo.__msgtype__))
+            writer.write(images, stamp_ns, store.serialize_cdr(image, Image.__msgtype__))
+
+
+@pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
+def test_runner_on_a_bag_adds_pose_and_marker_topics(tmp_path, storage):
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+    bag = tmp_path / 'session'
+    _write_bag(bag, storage)
+    out = tmp_path / 'out'
+    assert main([str(bag), '--out', str(out)]) == 0
+    records, rows = _read_outputs(out)
+    _check_poses(records, rows)
+    assert not any(record['camera_guessed'] for record in records)
+    assert records[0]['header']['frame_id'] == 'camera_color_optical_frame'
+    assert records[1]['header']['stamp'] == {'sec': 1_700_000_000, 'nanosec': 100_000_000}
+    result = out / 'session_hands'
+    with AnyReader([result], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+        assert counts == {IMAGE_TOPIC: FRAMES, INFO_TOPIC: FRAMES, POSE_TOPIC: FRAMES,
+                          MARKER_TOPIC: FRAMES}
+        types = {c.topic: c.msgtype for c in reader.connections}
+        assert types[POSE_TOPIC] == 'interhand_msgs/msg/TwoHandPose'
+        pose_connection = [c for c in reader.connections if c.topic == POSE_TOPIC]
+        poses = [reader.deserialize(raw, c.msgtype)
+                 for c, _, raw in reader.messages(connections=pose_connection)]
+    assert [p.header.frame_id for p in poses] == ['camera_color_optical_frame'] * FRAMES
+    assert sum(p.right.detected + p.left.detected for p in poses) == _hands_expected() * FRAMES
+    assert any(f.suffix == ('.mcap' if storage == 'mcap' else '.db3') for f in result.iterdir())
+
+
+@pytest.mark.parametrize('name', ['missing.mp4', 'broken.mp4', 'empty_folder'])
+def test_runner_rejects_unreadable_input_and_leaves_nothing(tmp_path, name, capsys):
+    source = tmp_path / name
+    if name == 'broken.mp4':
+        source.write_bytes(b'this is not a video')
+    elif name == 'empty_folder':
+        source.mkdir()
+    out = tmp_path / 'out'
+    assert main([str(source), '--out', str(out)]) == 2
+    assert not out.exists() or not any(out.iterdir())
