@@ -1,0 +1,275 @@
+"""InterNet estimator: image + calibrated camera (+ depth) -> metric two-hand 3D pose.
+
+crop (official squaring x1.25, affine to 256 x 256) -> network + decoding on the device (only
+B x 42 x 4 numbers come back) -> crop pixels to original pixels (T_inv) -> absolute root depth
+(depth image | hand-size prior | fixed) -> back-projection with the camera -> wrist orientation.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from interhand_ros.camera import CameraModel
+from interhand_ros.checkpoint import load_internet_state_dict
+from interhand_ros.crop import apply_affine, crop_image, crop_transform, square_and_enlarge
+from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
+from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate)
+from interhand_ros.model import INPUT_SIZE, InterNet, fold_batchnorm
+from interhand_ros.orientation import palm_quaternion
+from interhand_ros.root_depth import (DepthImage, root_depth_from_depth_image,
+                                      root_depth_from_hand_size)
+from interhand_ros.skeleton import NUM_JOINTS, WRIST, split_model_joints
+
+PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+DEPTH_MODES = ('auto', 'depth_image', 'hand_size', 'fixed')
+_DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the crop side
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the estimator runs. depth_mode 'auto': depth image when given, else hand size."""
+
+    device: str = 'auto'                 # auto | cpu | cuda | cuda:N
+    precision: str = 'fp32'              # fp32 | fp16 | bf16 (autocast)
+    channels_last: bool = True
+    cuda_graph: bool = False             # capture the fixed-shape forward (CUDA only)
+    presence_threshold: float = 0.5
+    depth_mode: str = 'auto'
+    fixed_depth_m: Optional[float] = None  # required by depth_mode 'fixed', unused otherwise
+    hand_scale: float = 1.0              # hand size relative to the mean adult hand
+    refine: bool = False                 # sub-voxel refinement of the heatmap argmax
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}')
+        if self.depth_mode not in DEPTH_MODES:
+            raise ValueError(f'depth_mode must be one of {DEPTH_MODES}, got {self.depth_mode!r}')
+        if self.depth_mode == 'fixed' and not (
+                self.fixed_depth_m is not None and math.isfinite(self.fixed_depth_m)
+                and self.fixed_depth_m > 0):
+            raise ValueError("depth_mode 'fixed' needs a positive fixed_depth_m")
+        if not 0.0 <= self.presence_threshold <= 1.0:
+            raise ValueError(f'presence_threshold must be in [0, 1], got {self.presence_threshold}')
+        if not (math.isfinite(self.hand_scale) and self.hand_scale > 0):
+            raise ValueError(f'hand_scale must be positive, got {self.hand_scale}')
+        if not (self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda')):
+            raise ValueError(f'device must be auto, cpu, cuda or cuda:N, got {self.device!r}')
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    """Decoded network output of one crop (host arrays, InterNet's 42-joint order)."""
+
+    crop_xy: np.ndarray        # (42, 2) crop pixels
+    depth_rel_m: np.ndarray    # (42,) metres relative to the joint's own hand root
+    confidence: np.ndarray     # (42,) 0..1
+    relative_root_m: float     # left root depth minus right root depth, metres
+    presence: np.ndarray       # (2,) [right, left]
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> the first CUDA device when there is one, else the CPU."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(name)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'device {name!r} requested but CUDA is not available')
+    return device
+
+
+class InterNetEstimator:
+    """HandPoseEstimator running InterNet; raises CheckpointError for a missing/bad checkpoint."""
+
+    def __init__(self, checkpoint_path: Union[str, Path],
+                 config: EngineConfig = EngineConfig()) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        state = load_internet_state_dict(checkpoint_path)
+        model = InterNet()
+        model.load_state_dict(state, strict=True)
+        self.model = fold_batchnorm(model.eval()).to(self.device)
+        self._memory_format = (torch.channels_last if config.channels_last
+                               else torch.contiguous_format)
+        self.model = self.model.to(memory_format=self._memory_format)
+        self._use_graph = config.cuda_graph and self.device.type == 'cuda'
+        self._graphs: dict[int, Callable[[torch.Tensor], tuple[torch.Tensor, ...]]] = {}
+
+    # -- network ---------------------------------------------------------------------------
+
+    def _forward_decoded(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Forward + decoding on the device: (crop_xy, depth_rel, confidence, root_m, presence)."""
+        autocast = torch.autocast(self.device.type, dtype=PRECISIONS[self.config.precision],
+                                  enabled=self.config.precision != 'fp32')
+        with autocast:
+            features = self.model.backbone_net(images)
+            right, left = self.model.pose_net.hand_heatmaps(features)
+            root_bins, presence = self.model.pose_net.global_heads(features)
+        decoded = [decode_heatmaps(hand, self.config.refine) for hand in (right, left)]
+        crop_xy = torch.cat([d.crop_xy for d in decoded], dim=1)
+        depth_rel = torch.cat([d.depth_rel_m for d in decoded], dim=1)
+        confidence = torch.cat([d.confidence for d in decoded], dim=1)
+        return crop_xy, depth_rel, confidence, root_bins_to_metres(root_bins), presence.float()
+
+    def _graphed(self, batch: int) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """A CUDA graph of _forward_decoded for this batch size (captured once, replayed)."""
+        if batch not in self._graphs:
+            static_in = torch.zeros(batch, 3, INPUT_SIZE, INPUT_SIZE, device=self.device
+                                    ).contiguous(memory_format=self._memory_format)
+            stream = torch.cuda.Stream(self.device)
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream), torch.inference_mode():
+                for _ in range(3):
+                    self._forward_decoded(static_in)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph), torch.inference_mode():
+                static_out = self._forward_decoded(static_in)
+
+            def replay(images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                static_in.copy_(images)
+                graph.replay()
+                return static_out
+
+            self._graphs[batch] = replay
+        return self._graphs[batch]
+
+    def infer(self, crops: np.ndarray) -> list[NetworkResult]:
+        """Run the network on B x 256 x 256 x 3 uint8 RGB crops."""
+        images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+        images = images.permute(0, 3, 1, 2).float().div_(255.0)
+        images = images.contiguous(memory_format=self._memory_format)
+        with torch.inference_mode():
+            if self._use_graph:
+                outputs = self._graphed(images.shape[0])(images)
+            else:
+                outputs = self._forward_decoded(images)
+            crop_xy, depth_rel, confidence, root_m, presence = (t.cpu().numpy() for t in outputs)
+        return [NetworkResult(crop_xy[i].astype(np.float64), depth_rel[i].astype(np.float64),
+                              confidence[i].astype(np.float64), float(root_m[i]),
+                              presence[i].astype(np.float64))
+                for i in range(crops.shape[0])]
+
+    def warmup(self, batch_size: int = 1) -> None:
+        """Run the network once so the first real frame does not pay for allocation/capture."""
+        self.infer(np.zeros((batch_size, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8))
+
+    # -- full pipeline ------------------------------------------------------------------------
+
+    def estimate(self, image_rgb: np.ndarray, camera: CameraModel, crop: Optional[Box] = None,
+                 depth: Optional[DepthImage] = None) -> TwoHandEstimate:
+        """Estimate both hands in an RGB uint8 (H, W, 3) image (see HandPoseEstimator)."""
+        return self.estimate_batch([image_rgb], [camera], [crop], [depth])[0]
+
+    def estimate_batch(self, images_rgb: Sequence[np.ndarray],
+                       cameras: Sequence[CameraModel],
+                       crops: Optional[Sequence[Optional[Box]]] = None,
+                       depths: Optional[Sequence[Optional[DepthImage]]] = None
+                       ) -> list[TwoHandEstimate]:
+        """Several images (or several crops of one image) in one network batch."""
+        start = time.perf_counter()
+        count = len(images_rgb)
+        crops = list(crops) if crops is not None else [None] * count
+        depths = list(depths) if depths is not None else [None] * count
+        if count == 0 or not len(cameras) == len(crops) == len(depths) == count:
+            raise ValueError('estimate_batch needs one camera, crop and depth entry per image')
+        patches, boxes, inverses, image_cameras = [], [], [], []
+        for image, camera, crop in zip(images_rgb, cameras, crops):
+            height, width = _check_image(image)
+            box = square_and_enlarge(crop if crop is not None else Box(0.0, 0.0, width, height))
+            transform, inverse = crop_transform(box)
+            patches.append(crop_image(image, transform))
+            boxes.append(box)
+            inverses.append(inverse)
+            image_cameras.append(camera.for_image(width, height))
+        results = self.infer(np.stack(patches))
+        estimates = [lift_two_hands(result, inverse, camera, depth, self.config, box)
+                     for result, box, inverse, camera, depth
+                     in zip(results, boxes, inverses, image_cameras, depths)]
+        per_image = (time.perf_counter() - start) / count
+        for estimate in estimates:
+            estimate.inference_time = per_image
+        return estimates
+
+
+def _check_image(image: np.ndarray) -> tuple[int, int]:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
+            or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError('image must be an RGB uint8 array of shape (H, W, 3), got '
+                         f'{getattr(image, "dtype", type(image))} {getattr(image, "shape", "")}')
+    return image.shape[0], image.shape[1]
+
+
+def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: CameraModel,
+                   depth: Optional[DepthImage], config: EngineConfig, crop: Box) -> TwoHandEstimate:
+    """Decoded network output of one crop -> TwoHandEstimate in metres and original pixels.
+
+    The left root follows the paper: right root + predicted relative root depth when the right
+    hand is present; otherwise the left hand's own estimate.
+    """
+    pixels = split_model_joints(apply_affine(crop_inverse, result.crop_xy))
+    depth_rel = split_model_joints(result.depth_rel_m)
+    confidence = split_model_joints(result.confidence)
+    detected = {'right': bool(result.presence[0] >= config.presence_threshold),
+                'left': bool(result.presence[1] >= config.presence_threshold)}
+    window = max(1, int(round(_DEPTH_WINDOW_FRACTION * crop.w)))
+    roots: dict[str, tuple[Optional[float], DepthSource]] = {}
+    for side in ('right', 'left'):
+        if not detected[side]:
+            roots[side] = (None, DepthSource.NONE)
+        elif side == 'left' and roots['right'][0] is not None:
+            roots[side] = (roots['right'][0] + result.relative_root_m, DepthSource.OTHER_HAND)
+        else:
+            roots[side] = _own_root_depth(pixels[side], depth_rel[side], camera, depth, config,
+                                          window)
+    hands = {}
+    for index, side in enumerate(('right', 'left')):
+        hand = HandEstimate(side=side, presence=float(result.presence[index]),
+                            detected=detected[side])
+        root, source = roots[side]
+        if root is not None:
+            hand.joints = camera.pixel_to_camera(pixels[side], root + depth_rel[side])
+            hand.pixels = pixels[side]
+            hand.confidence = confidence[side]
+            hand.valid = np.all(np.isfinite(hand.joints), axis=1) & np.all(
+                np.isfinite(hand.pixels), axis=1)
+            hand.wrist_position = hand.joints[WRIST].copy()
+            quaternion = palm_quaternion(hand.joints, side)
+            if quaternion is not None:
+                hand.wrist_quaternion = quaternion
+            hand.depth_source = source
+        hands[side] = hand
+    both = hands['right'].valid[WRIST] and hands['left'].valid[WRIST]
+    right_to_left = (hands['left'].wrist_position - hands['right'].wrist_position if both
+                     else np.full(3, np.nan))
+    scene_source = next((hands[s].depth_source for s in ('right', 'left')
+                         if hands[s].depth_source != DepthSource.NONE), DepthSource.NONE)
+    return TwoHandEstimate(
+        right=hands['right'], left=hands['left'],
+        relative_root_depth=float(result.relative_root_m),
+        relative_root_depth_valid=detected['right'] and detected['left'],
+        right_to_left_root=right_to_left, depth_source=scene_source,
+        estimator=Estimator.INTERNET, crop=crop)
+
+
+def _own_root_depth(pixels: np.ndarray, depth_rel: np.ndarray, camera: CameraModel,
+                    depth: Optional[DepthImage], config: EngineConfig,
+                    window: int) -> tuple[Optional[float], DepthSource]:
+    """One hand's absolute root depth from the configured source (None if it has no answer)."""
+    if config.depth_mode == 'fixed':
+        return config.fixed_depth_m, DepthSource.FIXED
+    if config.depth_mode in ('auto', 'depth_image') and depth is not None:
+        measured = root_depth_from_depth_image(depth, pixels, depth_rel,
+                                               (camera.width, camera.height), window)
+        if measured is not None:
+            return measured, DepthSource.DEPTH_IMAGE
+    if config.depth_mode == 'depth_image':
+        return None, DepthSource.NONE
+    rays = camera.pixel_to_camera(pixels, np.ones(NUM_JOINTS))[:, :2]
+    estimated = root_depth_from_hand_size(rays, depth_rel, config.hand_scale)
+    return (estimated, DepthSource.HAND_SIZE) if estimated is not None else (None, DepthSource.NONE)

@@ -1,0 +1,127 @@
+"""Absolute root (wrist) depth of a hand whose shape InterNet gives only relative to its root.
+
+Three sources, each selectable by the engine:
+- a registered depth image (REP-118): robust median around several palm joints, each corrected
+  by the network's relative depth of that joint, so the wrist need not hit the hand itself;
+- the hand-size prior: the root depth at which the back-projected skeleton's bone lengths best
+  match a mean adult hand (times a hand-scale factor), closed form + Gauss-Newton;
+- a fixed distance, chosen explicitly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from interhand_ros.skeleton import BONES, INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, PINKY_MCP, WRIST
+
+# Mean adult bone lengths (m) in published joint order, bone i = BONES[i] (parent -> child).
+# Phalanx/metacarpal lengths are the Buchholz et al. (1992) proportions of a 0.185 m hand
+# length; wrist -> base-joint distances are the palm lengths that complete that hand length.
+MEAN_BONE_LENGTHS_M: np.ndarray = np.array([
+    0.035, 0.046, 0.036, 0.029,   # wrist -> thumb CMC -> MCP -> IP -> tip
+    0.080, 0.049, 0.027, 0.018,   # wrist -> index MCP -> PIP -> DIP -> tip
+    0.080, 0.051, 0.031, 0.020,   # middle
+    0.075, 0.048, 0.031, 0.020,   # ring
+    0.070, 0.038, 0.022, 0.017,   # pinky
+])
+_RING_MCP = 13
+PALM_JOINTS = (WRIST, INDEX_MCP, MIDDLE_MCP, _RING_MCP, PINKY_MCP)
+_DEPTH_ENCODINGS_MM = ('16UC1', 'mono16')
+_DEPTH_ENCODINGS_M = ('32FC1',)
+_MIN_VALID_PIXELS = 3
+_GAUSS_NEWTON_STEPS = 3
+_MIN_DEPTH_M = 0.05
+
+
+@dataclass(frozen=True)
+class DepthImage:
+    """A depth image registered to the colour image, in metres (invalid pixels are NaN)."""
+
+    metres: np.ndarray  # (H, W) float32
+
+    @classmethod
+    def from_array(cls, array: np.ndarray, encoding: str) -> 'DepthImage':
+        """REP-118: 16UC1 (and mono16) in millimetres, 32FC1 in metres; 0 / NaN / inf invalid."""
+        array = np.asarray(array)
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = array[..., 0]
+        if array.ndim != 2 or array.size == 0:
+            raise ValueError(f'depth image must be a non-empty H x W array, got {array.shape}')
+        if encoding in _DEPTH_ENCODINGS_MM:
+            if array.dtype != np.uint16:
+                raise ValueError(f'{encoding} depth must be uint16, got {array.dtype}')
+            metres = array.astype(np.float32) / 1000.0
+        elif encoding in _DEPTH_ENCODINGS_M:
+            if array.dtype != np.float32:
+                raise ValueError(f'{encoding} depth must be float32, got {array.dtype}')
+            metres = array.astype(np.float32, copy=True)
+        else:
+            raise ValueError(f'unsupported depth encoding {encoding!r} (REP-118: 16UC1 or 32FC1)')
+        metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
+        return cls(metres)
+
+    def median_around(self, uv: np.ndarray, radius_px: int) -> float:
+        """Median of the valid depths in a (2r+1)^2 window at pixel uv (this image's pixels)."""
+        height, width = self.metres.shape
+        u, v = int(round(float(uv[0]))), int(round(float(uv[1])))
+        window = self.metres[max(0, v - radius_px):min(height, v + radius_px + 1),
+                             max(0, u - radius_px):min(width, u + radius_px + 1)]
+        valid = window[np.isfinite(window)]
+        return float(np.median(valid)) if valid.size >= _MIN_VALID_PIXELS else math.nan
+
+
+def root_depth_from_depth_image(depth: DepthImage, pixels: np.ndarray, depth_rel_m: np.ndarray,
+                                image_size: tuple[int, int], radius_px: int) -> Optional[float]:
+    """Root depth (m) measured at the palm joints, or None if the depth image has no valid data.
+
+    pixels: (21, 2) in the colour image (width, height = image_size); depth_rel_m: (21,) joint
+    depth minus root depth. A depth image of another resolution is sampled at scaled pixels.
+    """
+    height, width = depth.metres.shape
+    scale = np.array([width / image_size[0], height / image_size[1]])
+    radius = max(1, int(round(radius_px * scale.mean())))
+    estimates = [depth.median_around(pixels[joint] * scale, radius) - depth_rel_m[joint]
+                 for joint in PALM_JOINTS if np.all(np.isfinite(pixels[joint]))]
+    estimates = [value for value in estimates if math.isfinite(value) and value > _MIN_DEPTH_M]
+    return float(np.median(estimates)) if estimates else None
+
+
+def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
+                              hand_scale: float = 1.0) -> Optional[float]:
+    """Root depth (m) whose back-projected skeleton best matches the mean hand's bone lengths.
+
+    rays: (21, 2) normalised image coordinates ((u - cx) / fx, (v - cy) / fy) of undistorted
+    pixels; joint j sits at (root + depth_rel_m[j]) * (ray_x, ray_y, 1). Each bone vector is
+    affine in the root depth Z: Z * a + b. The closed form matching the summed squared lengths
+    starts a few Gauss-Newton steps on the per-bone length residuals. None if no depth fits.
+    """
+    if hand_scale <= 0:
+        raise ValueError(f'hand_scale must be positive, got {hand_scale}')
+    homogeneous = np.concatenate([rays, np.ones((NUM_JOINTS, 1))], axis=1)
+    parents, children = np.array(BONES).T
+    a = homogeneous[children] - homogeneous[parents]
+    b = (depth_rel_m[children, None] * homogeneous[children]
+         - depth_rel_m[parents, None] * homogeneous[parents])
+    lengths = MEAN_BONE_LENGTHS_M * hand_scale
+    usable = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
+    if not np.any(usable):
+        return None
+    a, b, lengths = a[usable], b[usable], lengths[usable]
+    quad_a, quad_b = float(np.sum(a * a)), float(np.sum(a * b))
+    quad_c = float(np.sum(b * b) - np.sum(lengths ** 2))
+    discriminant = quad_b ** 2 - quad_a * quad_c
+    if quad_a <= 0 or discriminant < 0:
+        return None
+    z = (-quad_b + math.sqrt(discriminant)) / quad_a
+    for _ in range(_GAUSS_NEWTON_STEPS):
+        bones = z * a + b
+        norms = np.linalg.norm(bones, axis=1)
+        jacobian = np.sum(bones * a, axis=1) / np.maximum(norms, 1e-12)
+        denominator = float(np.sum(jacobian ** 2))
+        if denominator <= 0:
+            break
+        z -= float(np.sum(jacobian * (norms - lengths))) / denominator
+    return z if math.isfinite(z) and z > _MIN_DEPTH_M else None
