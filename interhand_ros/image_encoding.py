@@ -30,6 +30,9 @@ _ENCODINGS: dict[str, tuple[int, np.dtype, Optional[int]]] = {
     'mono16': (1, np.dtype(np.uint16), cv2.COLOR_GRAY2RGB),
 }
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
+# REP-118 depth encodings: 16-bit millimetres (0 = invalid) or 32-bit float metres.
+DEPTH_ENCODINGS: dict[str, np.dtype] = {
+    '16UC1': np.dtype(np.uint16), 'mono16': np.dtype(np.uint16), '32FC1': np.dtype(np.float32)}
 
 
 class ImageEncodingError(ValueError):
@@ -81,6 +84,15 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     if to_rgb is None:
         return np.ascontiguousarray(pixels)
     return cv2.cvtColor(pixels, to_rgb)
+
+
+def depth_to_array(msg: Image) -> np.ndarray:
+    """A depth Image as an (H, W) array in its own units (see DEPTH_ENCODINGS), validated."""
+    dtype = DEPTH_ENCODINGS.get(msg.encoding)
+    if dtype is None:
+        raise ImageEncodingError(f'unsupported depth encoding {msg.encoding!r}; supported: '
+                                 f'{", ".join(DEPTH_ENCODINGS)}')
+    return image_to_array(msg, 1, dtype)
 
 
 def rgb_to_image(rgb: np.ndarray, header: Header) -> Image:

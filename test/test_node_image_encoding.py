@@ -6,7 +6,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from interhand_ros.image_encoding import (
-    SUPPORTED_ENCODINGS, ImageEncodingError, image_to_rgb, rgb_to_image)
+    SUPPORTED_ENCODINGS, ImageEncodingError, depth_to_array, image_to_rgb, rgb_to_image)
 
 RNG = np.random.default_rng(7)
 RGB = RNG.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
@@ -86,3 +86,13 @@ def test_rgb_to_image_round_trips_and_keeps_the_header():
 
 def test_supported_encodings_are_the_documented_ones():
     assert set(SUPPORTED_ENCODINGS) == {'rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8', 'mono16'}
+
+
+@pytest.mark.parametrize('encoding, dtype', [('16UC1', np.uint16), ('32FC1', np.float32)])
+def test_depth_images_keep_their_units(encoding, dtype):
+    depth = (RNG.random((4, 6)) * 3000).astype(dtype)
+    out = depth_to_array(make_image(depth, encoding, padding=4, big_endian=True))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, depth)
+    with pytest.raises(ImageEncodingError, match='unsupported depth encoding'):
+        depth_to_array(make_image(RGB, 'rgb8'))

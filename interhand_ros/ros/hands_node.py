@@ -1,0 +1,374 @@
+"""The hands node: camera image (+ camera_info, depth, ROI) in, two-hand 3D poses out.
+
+A thin rclpy adapter. Callbacks only pair messages and drop the newest frame into a one-slot
+mailbox; an inference worker thread converts, estimates and publishes, so poses lag by about one
+inference time under any camera rate. Every bad input is logged (throttled), reported on
+/diagnostics, and the next good frame is processed.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from interhand_msgs.msg import TwoHandPose
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from rcl_interfaces.msg import ParameterDescriptor
+from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
+from visualization_msgs.msg import MarkerArray
+
+from interhand_ros.camera import CameraModel
+from interhand_ros.drawing import draw_estimate
+from interhand_ros.estimate import Box, HandPoseEstimator
+from interhand_ros.image_encoding import depth_to_array, image_to_rgb, rgb_to_image
+from interhand_ros.markers import MarkerStyle, to_marker_array
+from interhand_ros.messages import to_two_hand_pose
+from interhand_ros.roi import RoiConfig, RoiSource
+from interhand_ros.root_depth import DepthImage
+from interhand_ros.ros.diagnostics import NodeHealth
+from interhand_ros.ros.mailbox import LatestMailbox, Worker
+from interhand_ros.ros.parameters import PARAMETERS
+from interhand_ros.ros.sync import LatestCameraInfo, StampSync, stamp_seconds
+
+try:  # a ROS distro package; absent from the PyPI venv, where ros/sync.py pairs instead.
+    import message_filters
+except ImportError:  # pragma: no cover - depends on the install
+    message_filters = None
+
+SYNC_MODES = ('approximate', 'exact', 'latest')
+DEPTH_MODES = ('none', 'image')
+NO_CHECKPOINT_HELP = (
+    'No checkpoint given: InterNet is NOT loaded; using the MediaPipe landmark fallback '
+    '(single-hand landmarks lifted to 3D, no two-hand interaction model). To run InterNet, '
+    'download the official InterHand2.6M InterNet snapshot_20.pth.tar (links in the '
+    'InterHand2.6M repository README) or train one (docs/training.md), then set '
+    '-p checkpoint:=/path/to/snapshot_20.pth.tar.')
+
+# REP-2003: sensor data is subscribed best-effort; depth 1 so no stale frame waits in a queue.
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.BEST_EFFORT)
+OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                        reliability=ReliabilityPolicy.RELIABLE)
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (bad parameter, checkpoint, device); the message says why."""
+
+
+@dataclass
+class Frame:
+    """One paired input, waiting in the mailbox for the worker."""
+
+    image: Image
+    info: CameraInfo
+    depth: Optional[Image]
+
+
+def resolve_device(requested: str, fallback_to_cpu: bool, warn: Callable[[str], None]) -> str:
+    """The torch device to use; CUDA requested but absent -> CPU with a warning, or an error."""
+    if not requested.startswith('cuda'):
+        if requested != 'cpu':
+            raise StartupError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {requested!r}")
+        return requested
+    import torch
+    if torch.cuda.is_available():
+        return requested
+    if not fallback_to_cpu:
+        raise StartupError(f'device {requested!r} requested but CUDA is not available '
+                           '(set cuda_fallback:=true to run on the CPU instead)')
+    warn(f'device {requested!r} requested but CUDA is not available: running on the CPU '
+         '(slow; set cuda_fallback:=false to fail instead)')
+    return 'cpu'
+
+
+def make_estimator(params: dict[str, Any], warn: Callable[[str], None]) -> HandPoseEstimator:
+    """InterNet from the checkpoint parameter, or the landmark fallback when it is empty."""
+    if not params['checkpoint']:
+        warn(NO_CHECKPOINT_HELP)
+        try:
+            from interhand_ros.landmark_estimator import LandmarkEstimator
+            return LandmarkEstimator(min_confidence=params['presence_threshold'], video=True)
+        except ImportError as error:
+            raise StartupError(f'the landmark fallback is unavailable: {error}') from error
+    from interhand_ros.checkpoint import CheckpointError
+    from interhand_ros.engine import EngineConfig, InterNetEstimator
+    device = resolve_device(params['device'], params['cuda_fallback'], warn)
+    try:
+        return InterNetEstimator(params['checkpoint'], EngineConfig(
+            device=device, precision=params['precision'],
+            presence_threshold=params['presence_threshold']))
+    except (CheckpointError, OSError, ValueError) as error:
+        raise StartupError(f"cannot load checkpoint {params['checkpoint']!r}: {error}") from error
+
+
+def require_size(name: str, width: int, height: int, image_width: int,
+                 image_height: int) -> None:
+    """camera_info and depth must describe the image they are paired with."""
+    if (width, height) != (image_width, image_height):
+        raise ValueError(f'{name} is {width}x{height} but the image is '
+                         f'{image_width}x{image_height}')
+
+
+def roi_msg_to_box(roi: RegionOfInterest) -> Optional[Box]:
+    """RegionOfInterest -> Box; all zero (the message's 'full image') -> None."""
+    if roi.width == 0 or roi.height == 0:
+        return None
+    return Box(float(roi.x_offset), float(roi.y_offset), float(roi.width), float(roi.height))
+
+
+class HandsNode(Node):
+    """rclpy node `hands`; estimator may be injected (tests), else built from parameters."""
+
+    def __init__(self, estimator: Optional[HandPoseEstimator] = None,
+                 parameter_overrides: Optional[list[Parameter]] = None,
+                 node_name: str = 'hands') -> None:
+        super().__init__(node_name, parameter_overrides=parameter_overrides or [])
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
+                description=spec.description, read_only=spec.read_only))
+        self.params = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        self._validate_params()
+        self._last_log: dict[str, float] = {}
+        self.health = NodeHealth()
+        self.roi = self._make_roi_source()
+        self.estimator = estimator or make_estimator(self.params, self.get_logger().warning)
+        self.marker_style = MarkerStyle(
+            joint_diameter=self.params['markers.joint_diameter'],
+            bone_width=self.params['markers.bone_width'],
+            lifetime=self.params['markers.lifetime'],
+            wrist_axes=self.params['markers.wrist_axes'])
+
+        overrides = QoSOverridingOptions.with_default_policies()
+        self.hands_pub = self.create_publisher(TwoHandPose, 'hands', OUTPUT_QOS,
+                                               qos_overriding_options=overrides)
+        self.markers_pub = self.create_publisher(MarkerArray, 'hands/markers', OUTPUT_QOS,
+                                                 qos_overriding_options=overrides)
+        self.debug_pub = self.create_publisher(Image, 'hands/debug_image', OUTPUT_QOS,
+                                               qos_overriding_options=overrides)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        self.mailbox: LatestMailbox[Frame] = LatestMailbox()
+        self._subscribe_inputs(overrides)
+        self.worker = Worker(self.mailbox, self._process, self._on_worker_error)
+        self.worker.start()
+        self.create_timer(self.params['diagnostics_period'], self._publish_diagnostics)
+        self.get_logger().info(
+            f"hands node ready: estimator {type(self.estimator).__name__}, sync "
+            f"{self.params['sync']}, roi {self.params['roi.mode']}, depth "
+            f"{self.params['depth.mode']}")
+
+    # ---- set-up -------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        p = self.params
+        checks = [
+            (p['sync'] in SYNC_MODES, f"sync must be one of {SYNC_MODES}, got {p['sync']!r}"),
+            (p['depth.mode'] in DEPTH_MODES,
+             f"depth.mode must be one of {DEPTH_MODES}, got {p['depth.mode']!r}"),
+            (p['sync_slop'] >= 0.0, f"sync_slop must be >= 0 s, got {p['sync_slop']}"),
+            (p['sync_queue_size'] >= 1,
+             f"sync_queue_size must be >= 1, got {p['sync_queue_size']}"),
+            (0.0 <= p['presence_threshold'] <= 1.0,
+             f"presence_threshold must be in [0, 1], got {p['presence_threshold']}"),
+            (p['diagnostics_period'] > 0.0,
+             f"diagnostics_period must be > 0 s, got {p['diagnostics_period']}"),
+            (p['markers.lifetime'] >= 0.0,
+             f"markers.lifetime must be >= 0 s, got {p['markers.lifetime']}"),
+        ]
+        for ok, reason in checks:
+            if not ok:
+                raise StartupError(reason)
+
+    def _make_roi_source(self) -> RoiSource:
+        p = self.params
+        try:
+            return RoiSource(RoiConfig(
+                mode=p['roi.mode'], fixed=tuple(p['roi.fixed']),
+                track_scale=p['roi.track_scale'], track_smoothing=p['roi.track_smoothing'],
+                topic_max_age=p['roi.topic_max_age'],
+                detector_min_confidence=p['roi.detector_min_confidence']))
+        except (ValueError, ImportError) as error:
+            raise StartupError(str(error)) from error
+
+    def _subscribe_inputs(self, overrides: QoSOverridingOptions) -> None:
+        p = self.params
+        with_depth = p['depth.mode'] == 'image'
+        self._infos_seen = 0
+        self._last_image_time = self._last_pair_time = time.monotonic()
+        if p['roi.mode'] == 'topic':
+            self.create_subscription(RegionOfInterest, 'roi', self._on_roi, SENSOR_QOS,
+                                     qos_overriding_options=overrides)
+        if p['sync'] == 'latest':
+            self._latest_info = LatestCameraInfo(p['max_info_age'])
+            self._sync = StampSync(2 if with_depth else 1, p['sync_queue_size'], p['sync_slop'],
+                                   self._on_image_and_depth)
+            self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info,
+                                     SENSOR_QOS, qos_overriding_options=overrides)
+            self.create_subscription(Image, 'image', self._on_image, SENSOR_QOS,
+                                     qos_overriding_options=overrides)
+            if with_depth:
+                self.create_subscription(Image, 'depth', lambda m: self._sync.add(1, m),
+                                         SENSOR_QOS, qos_overriding_options=overrides)
+            return
+        slop = p['sync_slop'] if p['sync'] == 'approximate' else 0.0
+        topics = [(Image, 'image'), (CameraInfo, 'camera_info')] + (
+            [(Image, 'depth')] if with_depth else [])
+        if message_filters is not None:  # pragma: no cover - only on a ROS install
+            subscribers = [message_filters.Subscriber(self, msg_type, topic,
+                                                      qos_profile=SENSOR_QOS)
+                           for msg_type, topic in topics]
+            subscribers[0].registerCallback(self._count_image)
+            subscribers[1].registerCallback(self._count_info)
+            if p['sync'] == 'approximate':
+                sync = message_filters.ApproximateTimeSynchronizer(
+                    subscribers, p['sync_queue_size'], slop)
+            else:
+                sync = message_filters.TimeSynchronizer(subscribers, p['sync_queue_size'])
+            sync.registerCallback(self._on_pair)
+            self._message_filters = (subscribers, sync)
+            return
+        self._sync = StampSync(len(topics), p['sync_queue_size'], slop, self._on_pair)
+        for stream, (msg_type, topic) in enumerate(topics):
+            self.create_subscription(msg_type, topic, self._stream_callback(stream), SENSOR_QOS,
+                                     qos_overriding_options=overrides)
+
+    def _stream_callback(self, stream: int) -> Callable[[Any], None]:
+        def callback(msg: Any) -> None:
+            if stream == 0:
+                self._count_image(msg)
+            elif stream == 1:
+                self._count_info(msg)
+            self._sync.add(stream, msg)
+        return callback
+
+    # ---- callbacks (executor thread): cheap, never block ----------------------------------
+    def _count_image(self, _: Image) -> None:
+        self._last_image_time = time.monotonic()
+        self.health.received(self._last_image_time)
+
+    def _count_info(self, _: CameraInfo) -> None:
+        self._infos_seen += 1
+
+    def _on_latest_info(self, info: CameraInfo) -> None:
+        self._count_info(info)
+        self._latest_info.add(info)
+
+    def _on_image(self, image: Image) -> None:
+        self._count_image(image)
+        self._sync.add(0, image)
+
+    def _on_image_and_depth(self, image: Image, depth: Optional[Image] = None) -> None:
+        try:
+            info = self._latest_info.lookup(image)
+        except LookupError as error:
+            self._report('camera_info', str(error))
+            return
+        self._on_pair(image, info, depth)
+
+    def _on_pair(self, image: Image, info: CameraInfo, depth: Optional[Image] = None) -> None:
+        self._last_pair_time = time.monotonic()
+        if self.mailbox.put(Frame(image, info, depth)) is not None:
+            self.health.dropped()
+
+    def _on_roi(self, roi: RegionOfInterest) -> None:
+        self.roi.set_external(roi_msg_to_box(roi), time.monotonic())
+
+    # ---- worker thread -------------------------------------------------------------------
+    def _process(self, frame: Frame) -> None:
+        try:
+            rgb, camera, depth = self._convert(frame)
+        except ValueError as error:  # bad input: image, camera_info or depth
+            self._report(type(error).__name__, str(error))
+            return
+        estimate = self.estimator.estimate(rgb, camera, self.roi.crop(rgb, time.monotonic()),
+                                           depth)
+        self.roi.update(estimate)
+        header = frame.image.header
+        height, width = rgb.shape[:2]
+        self.hands_pub.publish(to_two_hand_pose(estimate, header, width, height))
+        if self.params['publish_markers'] and self.markers_pub.get_subscription_count() > 0:
+            self.markers_pub.publish(to_marker_array(estimate, header, self.marker_style))
+        if self.params['publish_debug_image'] and self.debug_pub.get_subscription_count() > 0:
+            self.debug_pub.publish(rgb_to_image(draw_estimate(rgb, estimate), header))
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self.health.published(time.monotonic(), now - stamp_seconds(frame.image),
+                              estimate.inference_time)
+
+    def _convert(self, frame: Frame) -> tuple[np.ndarray, CameraModel, Optional[DepthImage]]:
+        """Validated RGB array, camera model and depth image of a frame (ValueError if bad)."""
+        rgb = image_to_rgb(frame.image)
+        height, width = rgb.shape[:2]
+        camera = CameraModel.from_camera_info(frame.info, rectified=self.params['rectified'])
+        require_size('camera_info', camera.width, camera.height, width, height)
+        if frame.depth is None:
+            return rgb, camera, None
+        array = depth_to_array(frame.depth)
+        require_size('depth image', array.shape[1], array.shape[0], width, height)
+        return rgb, camera, DepthImage.from_array(array, frame.depth.encoding)
+
+    def _on_worker_error(self, error: BaseException) -> None:
+        self._report('estimator', f'{type(error).__name__}: {error}',
+                     detail=''.join(traceback.format_exception(error)))
+
+    # ---- reporting -----------------------------------------------------------------------
+    def _report(self, kind: str, reason: str, detail: str = '') -> None:
+        """Throttled warning per kind of problem + diagnostics (the next frame goes on)."""
+        now = time.monotonic()
+        self.health.error(now, reason)
+        if now - self._last_log.get(kind, -float('inf')) >= self.params['log_throttle']:
+            self._last_log[kind] = now
+            self.get_logger().warning(f'frame skipped: {reason}' + (f'\n{detail}' if detail
+                                                                    else ''))
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        waiting = self._last_image_time - self._last_pair_time
+        if self.params['sync'] != 'latest' and now - self._last_image_time < 1.0 < waiting:
+            reason = ('no camera_info received (check the camera_info remap)'
+                      if not self._infos_seen else
+                      f"image and camera_info stamps differ by more than sync_slop "
+                      f"{self.params['sync_slop']} s (or use sync:=latest)")
+            self._report('pairing', f'images arrive but none pairs with camera_info: {reason}')
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [self.health.status(now, f'{self.get_name()}: hand pose estimation',
+                                           self.get_fully_qualified_name())]
+        self.diagnostics_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        self.worker.stop()
+        self.roi.close()
+        super().destroy_node()
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    """Console entry point `hands_node`: spin until Ctrl-C; exit 1 when the node cannot start."""
+    rclpy.init(args=args)
+    try:
+        node = HandsNode()
+    except StartupError as error:
+        rclpy.logging.get_logger('hands').fatal(f'cannot start: {error}')
+        rclpy.try_shutdown()
+        return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

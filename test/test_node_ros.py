@@ -1,0 +1,349 @@
+"""The hands node over real DDS (in-process executor thread): outputs, bad inputs, overload.
+
+A scripted estimator stands in for the network here so every check is exact and fast; the real
+InterNet engine runs through the node in test_node_engine.py.
+"""
+from __future__ import annotations
+
+import math
+import resource
+import threading
+from collections import deque
+import time
+from typing import Callable, Optional
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from interhand_msgs.msg import TwoHandPose
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
+from test_node_support import make_estimate
+from visualization_msgs.msg import MarkerArray
+
+from interhand_ros.estimate import Box
+from interhand_ros.ros.hands_node import HandsNode, StartupError
+
+WIDTH, HEIGHT = 64, 48
+
+
+class ScriptedEstimator:
+    """Returns a fixed two-hand estimate after `delay` s and records what it was given."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.calls: list[tuple] = []
+
+    def estimate(self, image_rgb, camera, crop=None, depth=None):
+        self.calls.append((image_rgb.shape, camera, crop, depth))
+        time.sleep(self.delay)
+        estimate = make_estimate(right=True, left=True, crop=crop or Box(0, 0, WIDTH, HEIGHT))
+        estimate.inference_time = self.delay
+        return estimate
+
+
+def camera_info(stamp, frame='cam_optical', width=WIDTH, height=HEIGHT, fx=50.0) -> CameraInfo:
+    info = CameraInfo(width=width, height=height, distortion_model='plumb_bob')
+    info.header.stamp, info.header.frame_id = stamp, frame
+    info.k = [fx, 0.0, width / 2, 0.0, fx, height / 2, 0.0, 0.0, 1.0]
+    info.p = [fx, 0.0, width / 2, 0.0, 0.0, fx, height / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.d = [0.0] * 5
+    return info
+
+
+def image(stamp, frame='cam_optical', width=WIDTH, height=HEIGHT, encoding='rgb8',
+          channels=3, dtype=np.uint8) -> Image:
+    pixels = (np.arange(height * width * channels) % 251).astype(dtype)
+    msg = Image(width=width, height=height, encoding=encoding,
+                step=width * channels * np.dtype(dtype).itemsize, data=pixels.tobytes())
+    msg.header.stamp, msg.header.frame_id = stamp, frame
+    return msg
+
+
+class Harness:
+    """The node under test plus a probe node publishing inputs and recording outputs."""
+
+    def __init__(self, estimator, **params) -> None:
+        self.estimator = estimator
+        self.node = HandsNode(estimator=estimator, parameter_overrides=[
+            Parameter(name, value=value) for name, value in params.items()])
+        self.probe = rclpy.create_node('probe')
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pub = self.probe.create_publisher(Image, 'image', qos)
+        self.info_pub = self.probe.create_publisher(CameraInfo, 'camera_info', qos)
+        self.depth_pub = self.probe.create_publisher(Image, 'depth', qos)
+        self.roi_pub = self.probe.create_publisher(RegionOfInterest, 'roi', qos)
+        self.hands: list[tuple[float, TwoHandPose]] = []
+        self.markers: deque[MarkerArray] = deque(maxlen=20)
+        self.debug: deque[Image] = deque(maxlen=5)  # large: keep memory flat
+        self.diagnostics: list[DiagnosticStatus] = []
+        self.probe.create_subscription(
+            TwoHandPose, 'hands', lambda m: self.hands.append((self.now(), m)), qos)
+        self.probe.create_subscription(MarkerArray, 'hands/markers',
+                                       lambda m: self.markers.append(m), qos)
+        self.probe.create_subscription(Image, 'hands/debug_image',
+                                       lambda m: self.debug.append(m), qos)
+        self.probe.create_subscription(
+            DiagnosticArray, '/diagnostics',
+            lambda m: self.diagnostics.extend(s for s in m.status if 'hands' in s.name), qos)
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.probe)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        self.wait_for(lambda: self.image_pub.get_subscription_count() > 0
+                      and self.node.hands_pub.get_subscription_count() > 0, 5.0, 'discovery')
+
+    def now(self) -> float:
+        return self.probe.get_clock().now().nanoseconds * 1e-9
+
+    def stamp(self):
+        return self.probe.get_clock().now().to_msg()
+
+    def send(self, img: Image, info: Optional[CameraInfo] = None,
+             depth: Optional[Image] = None) -> None:
+        if info is not None:
+            self.info_pub.publish(info)
+        if depth is not None:
+            self.depth_pub.publish(depth)
+        self.image_pub.publish(img)
+
+    def send_good(self):
+        stamp = self.stamp()
+        self.send(image(stamp), camera_info(stamp))
+        return stamp
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f'timed out waiting for {what}')
+            time.sleep(0.01)
+
+    def wait_for_stamp(self, stamp, timeout: float = 3.0) -> TwoHandPose:
+        def found():
+            return any(m.header.stamp == stamp for _, m in self.hands)
+        self.wait_for(found, timeout, f'hands message stamped {stamp}')
+        return next(m for _, m in self.hands if m.header.stamp == stamp)
+
+    def wait_for_error(self, text: str, timeout: float = 3.0) -> DiagnosticStatus:
+        def found():
+            return any(s.level == DiagnosticStatus.ERROR and text in s.message
+                       for s in self.diagnostics)
+        self.wait_for(found, timeout, f'diagnostics ERROR mentioning {text!r}')
+        return next(s for s in self.diagnostics if text in s.message)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.probe.destroy_node()
+        self.thread.join(2.0)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+@pytest.fixture
+def harness_factory():
+    made = []
+
+    def make(estimator=None, **params):
+        harness = Harness(estimator or ScriptedEstimator(), diagnostics_period=0.1, **params)
+        made.append(harness)
+        return harness
+    yield make
+    for harness in made:
+        harness.close()
+
+
+def test_outputs_follow_the_image_header_and_markers_match_joints(harness_factory):
+    h = harness_factory()
+    h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0
+               and h.node.debug_pub.get_subscription_count() > 0, 5.0, 'probe subscriptions')
+    stamp = h.send_good()
+    msg = h.wait_for_stamp(stamp)
+    assert msg.header.frame_id == 'cam_optical'
+    assert msg.right.detected and msg.left.detected
+    assert len(msg.right.joints) == 21 and len(msg.left.pixels) == 21
+    assert (msg.roi.width, msg.roi.height) == (WIDTH, HEIGHT)
+    h.wait_for(lambda: any(m.markers and m.markers[0].header.stamp == stamp
+                           for m in h.markers), 3.0, 'markers')
+    h.wait_for(lambda: any(d.header.stamp == stamp for d in h.debug), 3.0, 'debug image')
+    markers = next(m for m in h.markers if m.markers[0].header.stamp == stamp)
+    for hand_msg, side in ((msg.right, 'right'), (msg.left, 'left')):
+        joints = next(m for m in markers.markers if m.ns == side and m.id == 0)
+        assert joints.header.frame_id == 'cam_optical'
+        expected = [(p.x, p.y, p.z) for p, ok in zip(hand_msg.joints, hand_msg.valid) if ok]
+        assert [(p.x, p.y, p.z) for p in joints.points] == expected
+    debug = next(d for d in h.debug if d.header.stamp == stamp)
+    assert (debug.width, debug.height, debug.encoding) == (WIDTH, HEIGHT, 'rgb8')
+    assert debug.header.frame_id == 'cam_optical'
+    shape, camera, crop, depth = h.estimator.calls[-1]
+    assert shape == (HEIGHT, WIDTH, 3) and crop is None and depth is None
+    assert (camera.fx, camera.cx, camera.width) == (50.0, WIDTH / 2, WIDTH)
+    h.wait_for(lambda: any(s.level == DiagnosticStatus.OK for s in h.diagnostics), 3.0,
+               'diagnostics OK')
+
+
+def test_markers_and_debug_image_only_when_subscribed(harness_factory):
+    h = harness_factory()
+    h.probe.destroy_subscription(next(s for s in h.probe.subscriptions
+                                      if s.topic_name == '/hands/markers'))
+    h.probe.destroy_subscription(next(s for s in h.probe.subscriptions
+                                      if s.topic_name == '/hands/debug_image'))
+    h.wait_for(lambda: h.node.markers_pub.get_subscription_count() == 0
+               and h.node.debug_pub.get_subscription_count() == 0, 5.0, 'unsubscribe')
+    h.wait_for_stamp(h.send_good())
+    assert not h.markers and not h.debug
+
+
+def bad_inputs():
+    """(name, make the bad message set from a stamp, text expected in the error)."""
+    return [
+        ('unsupported encoding', lambda s: (image(s, encoding='yuv422', channels=2),
+                                            camera_info(s)), 'unsupported encoding'),
+        ('data length', lambda s: (_truncated(image(s)), camera_info(s)), 'data length'),
+        ('zero size', lambda s: (image(s, width=0), camera_info(s)), 'zero-size'),
+        ('uncalibrated', lambda s: (image(s), camera_info(s, fx=0.0)), 'uncalibrated'),
+        ('NaN', lambda s: (image(s), _with_nan(camera_info(s))), 'NaN'),
+        ('info size', lambda s: (image(s), camera_info(s, width=2 * WIDTH,
+                                                      height=2 * HEIGHT)), 'camera_info is'),
+    ]
+
+
+def _truncated(msg: Image) -> Image:
+    msg.data = bytes(msg.data)[:-5]
+    return msg
+
+
+def _with_nan(info: CameraInfo) -> CameraInfo:
+    info.k[2] = math.nan
+    return info
+
+
+def test_each_bad_input_is_reported_and_the_next_good_frame_is_processed(harness_factory):
+    h = harness_factory()
+    for name, make_bad, text in bad_inputs():
+        bad_stamp = h.stamp()
+        h.send(*make_bad(bad_stamp))
+        status = h.wait_for_error(text)
+        assert status.level == DiagnosticStatus.ERROR, name
+        good = h.send_good()
+        h.wait_for_stamp(good)
+        assert not any(m.header.stamp == bad_stamp for _, m in h.hands), name
+    failed = int({kv.key: kv.value for kv in h.diagnostics[-1].values}['frames_failed'])
+    assert failed >= len(bad_inputs())
+
+
+def test_missing_camera_info_is_reported(harness_factory):
+    h = harness_factory()
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:
+        h.send(image(h.stamp()))
+        time.sleep(0.05)
+    h.wait_for_error('no camera_info received')
+    h.wait_for_stamp(h.send_good())
+
+
+def test_latest_sync_uses_cached_info_of_the_same_frame(harness_factory):
+    h = harness_factory(sync='latest', max_info_age=0.0)
+    h.info_pub.publish(camera_info(h.stamp()))
+    time.sleep(0.2)
+    stamp = h.stamp()
+    h.send(image(stamp))
+    h.wait_for_stamp(stamp)
+    h.send(image(h.stamp(), frame='other_optical'))
+    h.wait_for_error("no camera_info received for frame 'other_optical'")
+
+
+def test_depth_image_of_another_size_is_rejected(harness_factory):
+    h = harness_factory(**{'depth.mode': 'image'})
+    stamp = h.stamp()
+    depth = image(stamp, width=WIDTH // 2, height=HEIGHT // 2, encoding='16UC1', channels=1,
+                  dtype=np.uint16)
+    h.send(image(stamp), camera_info(stamp), depth)
+    h.wait_for_error('depth image is 32x24')
+    stamp = h.stamp()
+    depth = image(stamp, encoding='16UC1', channels=1, dtype=np.uint16)
+    h.send(image(stamp), camera_info(stamp), depth)
+    h.wait_for_stamp(stamp)
+    metres = h.estimator.calls[-1][3].metres
+    assert metres.shape == (HEIGHT, WIDTH) and np.nanmax(metres) == pytest.approx(0.25)
+
+
+def test_estimator_exception_is_reported_and_the_node_keeps_going(harness_factory):
+    class FailingOnce(ScriptedEstimator):
+        def estimate(self, *args, **kwargs):
+            if not self.calls:
+                self.calls.append(None)
+                raise RuntimeError('simulated estimator failure')
+            return super().estimate(*args, **kwargs)
+
+    h = harness_factory(FailingOnce())
+    h.send_good()
+    h.wait_for_error('simulated estimator failure')
+    h.wait_for_stamp(h.send_good())
+
+
+def test_roi_topic_box_is_given_to_the_estimator(harness_factory):
+    h = harness_factory(**{'roi.mode': 'topic'})
+    h.wait_for(lambda: h.roi_pub.get_subscription_count() > 0, 5.0, 'roi subscription')
+    h.roi_pub.publish(RegionOfInterest(x_offset=4, y_offset=6, width=20, height=30))
+    time.sleep(0.1)
+    stamp = h.send_good()
+    msg = h.wait_for_stamp(stamp)
+    assert h.estimator.calls[-1][2] == Box(4.0, 6.0, 20.0, 30.0)
+    assert (msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height) == (4, 6, 20, 30)
+
+
+def test_bad_parameters_fail_at_start_with_the_parameter_name():
+    with pytest.raises(StartupError, match='sync must be one of'):
+        HandsNode(estimator=ScriptedEstimator(),
+                  parameter_overrides=[Parameter('sync', value='sometimes')])
+    with pytest.raises(StartupError, match='roi.fixed'):
+        HandsNode(estimator=ScriptedEstimator(),
+                  parameter_overrides=[Parameter('roi.mode', value='fixed')])
+
+
+def rss_mb() -> float:
+    with open('/proc/self/statm') as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def test_overload_keeps_pose_age_bounded_and_memory_flat(harness_factory):
+    inference = 0.15  # s, the real-size model's forward on this CPU
+    h = harness_factory(ScriptedEstimator(delay=inference))
+    width, height = 320, 240
+    frame, info = image(h.stamp(), width=width, height=height), camera_info(
+        h.stamp(), width=width, height=height)
+    rss = []
+    start = time.monotonic()
+    sent = 0
+    while time.monotonic() - start < 4.0:
+        stamp = h.stamp()
+        frame.header.stamp = info.header.stamp = stamp
+        h.send(frame, info)
+        sent += 1
+        if sent % 15 == 0:
+            rss.append(rss_mb())
+        time.sleep(max(0.0, start + sent / 30 - time.monotonic()))
+    time.sleep(0.5)
+    ages = [received - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9)
+            for received, m in h.hands]
+    steady = ages[len(ages) // 4:]
+    assert len(h.hands) >= 15, f'only {len(h.hands)} poses out of {sent} frames'
+    assert len(h.hands) < sent / 2, 'frames must be dropped, not queued'
+    # newest frame each time: age = wait for the worker (< 1 inference) + 1 inference + DDS
+    assert max(steady) < 3 * inference + 0.1, f'pose age grew: {np.round(steady, 3)}'
+    assert abs(np.mean(steady[-5:]) - np.mean(steady[:5])) < inference
+    # after warm-up (1.5 s); keeping one 320x240 frame per published pose would add > 5 MB
+    assert rss[-1] - rss[3] < 4.0, f'RSS grew: {np.round(rss, 1)} MB'
+    dropped = int({kv.key: kv.value for kv in h.diagnostics[-1].values}['frames_dropped'])
+    assert dropped > sent / 3
