@@ -1,14 +1,15 @@
 """ament_python package `interhand_ros`: two-hand 3D pose estimation (InterNet) for ROS 2."""
 from glob import glob
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 PACKAGE = 'interhand_ros'
 
 setup(
     name=PACKAGE,
     version='0.1.0',
-    packages=[PACKAGE, f'{PACKAGE}.ros'],
+    # Only interhand_ros and its subpackages: training/ and interhand_msgs/ are not installed.
+    packages=find_packages(include=[PACKAGE, f'{PACKAGE}.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
         (f'share/{PACKAGE}', ['package.xml']),
