@@ -264,7 +264,7 @@ def test_latest_sync_uses_cached_info_of_the_same_frame(harness_factory):
 
 
 def test_depth_image_of_another_size_is_rejected(harness_factory):
-    h = harness_factory(**{'depth.mode': 'image'})
+    h = harness_factory(**{'depth.mode': 'depth_image'})
     stamp = h.stamp()
     depth = image(stamp, width=WIDTH // 2, height=HEIGHT // 2, encoding='16UC1', channels=1,
                   dtype=np.uint16)

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - depends on the install
     message_filters = None
 
 SYNC_MODES = ('approximate', 'exact', 'latest')
-DEPTH_MODES = ('none', 'image')
+DEPTH_MODES = ('hand_size', 'depth_image', 'fixed')
 NO_CHECKPOINT_HELP = (
     'No checkpoint given: InterNet is NOT loaded; using the MediaPipe landmark fallback '
     '(single-hand landmarks lifted to 3D, no two-hand interaction model). To run InterNet, '
@@ -76,8 +76,9 @@ class Frame:
 def resolve_device(requested: str, fallback_to_cpu: bool, warn: Callable[[str], None]) -> str:
     """The torch device to use; CUDA requested but absent -> CPU with a warning, or an error."""
     if not requested.startswith('cuda'):
-        if requested != 'cpu':
-            raise StartupError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {requested!r}")
+        if requested not in ('auto', 'cpu'):
+            raise StartupError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got "
+                               f"{requested!r}")
         return requested
     import torch
     if torch.cuda.is_available():
@@ -103,11 +104,19 @@ def make_estimator(params: dict[str, Any], warn: Callable[[str], None]) -> HandP
     from interhand_ros.engine import EngineConfig, InterNetEstimator
     device = resolve_device(params['device'], params['cuda_fallback'], warn)
     try:
-        return InterNetEstimator(params['checkpoint'], EngineConfig(
-            device=device, precision=params['precision'],
-            presence_threshold=params['presence_threshold']))
-    except (CheckpointError, OSError, ValueError) as error:
+        config = EngineConfig(
+            device=device, precision=params['precision'], cuda_graph=params['cuda_graph'],
+            presence_threshold=params['presence_threshold'], depth_mode=params['depth.mode'],
+            fixed_depth_m=params['depth.fixed_distance'], hand_scale=params['depth.hand_scale'],
+            refine=params['refine'])
+    except ValueError as error:
+        raise StartupError(str(error)) from error
+    try:
+        estimator = InterNetEstimator(params['checkpoint'], config)
+    except (CheckpointError, OSError) as error:
         raise StartupError(f"cannot load checkpoint {params['checkpoint']!r}: {error}") from error
+    estimator.warmup()  # the first camera frame should not pay for allocations
+    return estimator
 
 
 def require_size(name: str, width: int, height: int, image_width: int,
@@ -200,7 +209,7 @@ class HandsNode(Node):
 
     def _subscribe_inputs(self, overrides: QoSOverridingOptions) -> None:
         p = self.params
-        with_depth = p['depth.mode'] == 'image'
+        with_depth = p['depth.mode'] == 'depth_image'
         self._infos_seen = 0
         self._last_image_time = self._last_pair_time = time.monotonic()
         if p['roi.mode'] == 'topic':
