@@ -1,0 +1,147 @@
+"""The hands node with the real InterNet engine (random weights) and as a separate process."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+import torch
+from interhand_msgs.msg import TwoHandPose
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from test_node_ros import Harness, camera_info, image
+
+from interhand_ros.estimate import Estimator
+from interhand_ros.model import InterNet
+from interhand_ros.ros.hands_node import StartupError, make_estimator, resolve_device
+from interhand_ros.ros.parameters import DEFAULTS
+
+REPO = Path(__file__).resolve().parents[1]
+CONSOLE_SCRIPT = REPO / '.venv' / 'bin' / 'hands_node'
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory) -> Path:
+    """A random-weight InterNet checkpoint in the official layout (about 190 MB)."""
+    path = tmp_path_factory.mktemp('ckpt') / 'random_internet.pth.tar'
+    torch.manual_seed(0)
+    torch.save({'network': InterNet().state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+def test_node_runs_internet_end_to_end(ros, checkpoint):
+    h = Harness(None, checkpoint=str(checkpoint), device='cpu', diagnostics_period=0.2)
+    try:
+        h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0, 5.0, 'markers sub')
+        width, height = 160, 120
+        stamp = h.stamp()
+        h.send(image(stamp, width=width, height=height),
+               camera_info(stamp, width=width, height=height, fx=150.0))
+        msg = h.wait_for_stamp(stamp, timeout=20.0)
+        assert msg.header.frame_id == 'cam_optical'
+        assert msg.estimator == Estimator.INTERNET
+        assert 0.0 < msg.inference_time < 10.0
+        assert (msg.roi.width, msg.roi.height) == (width, height)  # crop clipped to the image
+        for hand in (msg.right, msg.left):
+            assert len(hand.joints) == 21 and len(hand.confidence) == 21
+            assert 0.0 <= hand.presence <= 1.0
+            if hand.detected:
+                uv = np.array([[p.u, p.v] for p, ok in zip(hand.pixels, hand.valid) if ok])
+                assert np.isfinite(uv).all()
+        h.wait_for(lambda: any(m.markers and m.markers[0].header.stamp == stamp
+                               for m in h.markers), 5.0, 'markers')
+        h.wait_for(lambda: any(d.header.stamp == stamp for d in h.debug), 5.0, 'debug image')
+        debug = next(d for d in h.debug if d.header.stamp == stamp)
+        assert (debug.width, debug.height) == (width, height)
+    finally:
+        h.close()
+
+
+def test_missing_checkpoint_and_bad_device_fail_at_start(tmp_path):
+    warnings = []
+    params = dict(DEFAULTS, checkpoint=str(tmp_path / 'nope.pth.tar'), device='cpu')
+    with pytest.raises(StartupError, match='checkpoint not found'):
+        make_estimator(params, warnings.append)
+    (tmp_path / 'junk.pth.tar').write_bytes(b'not a checkpoint')
+    with pytest.raises(StartupError, match='cannot load checkpoint'):
+        make_estimator(dict(params, checkpoint=str(tmp_path / 'junk.pth.tar')), warnings.append)
+    with pytest.raises(StartupError, match="device must be"):
+        resolve_device('tpu', True, warnings.append)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the behaviour without CUDA')
+def test_cuda_requested_without_cuda_falls_back_or_fails_as_configured():
+    warnings = []
+    assert resolve_device('cuda', True, warnings.append) == 'cpu'
+    assert 'CUDA is not available' in warnings[0] and 'CPU' in warnings[0]
+    with pytest.raises(StartupError, match='cuda_fallback'):
+        resolve_device('cuda:0', False, warnings.append)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_device_is_used_when_present():
+    assert resolve_device('cuda', False, print) == 'cuda'
+
+
+def run_console_script(*ros_args: str) -> subprocess.Popen:
+    command = ([str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists()
+               else [sys.executable, '-m', 'interhand_ros.ros.hands_node'])
+    return subprocess.Popen(command + ['--ros-args', *ros_args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+
+
+def test_console_script_with_missing_checkpoint_exits_non_zero(tmp_path):
+    process = run_console_script('-p', f'checkpoint:={tmp_path}/missing.pth.tar')
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, output
+    assert 'checkpoint not found' in output and 'missing.pth.tar' in output
+
+
+def test_console_script_serves_hands_as_a_separate_process(ros, checkpoint):
+    process = run_console_script('-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
+                                 '-r', 'image:=/cam/image_raw',
+                                 '-r', 'camera_info:=/cam/camera_info', '-r', '__node:=hands_ext')
+    probe = rclpy.create_node('external_probe')
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    image_pub = probe.create_publisher(Image, '/cam/image_raw', qos)
+    info_pub = probe.create_publisher(CameraInfo, '/cam/camera_info', qos)
+    received: list[TwoHandPose] = []
+    probe.create_subscription(TwoHandPose, 'hands', received.append, qos)
+    executor = SingleThreadedExecutor()
+    executor.add_node(probe)
+    try:
+        deadline = time.monotonic() + 60.0
+        while not received and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[0]
+            if image_pub.get_subscription_count() > 0:
+                stamp = probe.get_clock().now().to_msg()
+                info_pub.publish(camera_info(stamp, width=96, height=72, fx=90.0))
+                image_pub.publish(image(stamp, width=96, height=72))
+            executor.spin_once(timeout_sec=0.3)
+        assert received, 'no hands message from the node process'
+        assert received[0].header.frame_id == 'cam_optical'
+        assert received[0].estimator == Estimator.INTERNET
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        executor.shutdown()
+        probe.destroy_node()
+    assert process.returncode == 0, output
