@@ -1,5 +1,6 @@
 # The README's two commands: `make demo` (main job end to end) and `make test`.
 # Both set the venv up first (a no-op when it is already up to date). Works with `make -C`/`-f`.
+# make demo CHECKPOINT=/path/to/snapshot_20.pth.tar ARGS="--input video.mp4"
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 VENV ?= $(ROOT)/.venv
 PY := $(VENV)/bin/python
@@ -13,4 +14,4 @@ test: setup
 	cd "$(ROOT)" && "$(PY)" -m pytest -q test
 
 demo: setup
-	cd "$(ROOT)" && "$(PY)" -m interhand_ros.demo
+	cd "$(ROOT)" && "$(PY)" -m interhand_ros.demo $(ARGS)
