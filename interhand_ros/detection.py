@@ -11,7 +11,7 @@ MediaPipe is imported lazily so the core package works without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -85,17 +85,25 @@ class MediaPipeHands:
             raise ValueError(f'min_confidence must be in [0, 1], got {min_confidence}')
         if model_complexity not in (0, 1):
             raise ValueError(f'model_complexity must be 0 or 1, got {model_complexity}')
-        mp_hands = _import_mediapipe_hands()
         self.mirrored = mirrored
-        self._hands = mp_hands.Hands(
-            static_image_mode=static_image_mode, max_num_hands=max_hands,
-            model_complexity=model_complexity, min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence)
+        self._options = dict(static_image_mode=static_image_mode, max_num_hands=max_hands,
+                             model_complexity=model_complexity,
+                             min_detection_confidence=min_confidence,
+                             min_tracking_confidence=min_confidence)
+        self._mp_hands = _import_mediapipe_hands()
+        self._hands = self._mp_hands.Hands(**self._options)
+        self._image_size: Optional[tuple[int, int]] = None
 
     def process(self, image_rgb: np.ndarray) -> list[LandmarkHand]:
         """All hands in an RGB uint8 image, most confident handedness first."""
         check_image(image_rgb)
         height, width = image_rgb.shape[:2]
+        if self._image_size not in (None, (width, height)) and \
+                not self._options['static_image_mode']:
+            # Another image size is another stream: tracked landmarks would not fit it.
+            self._hands.close()
+            self._hands = self._mp_hands.Hands(**self._options)
+        self._image_size = (width, height)
         result = self._hands.process(np.ascontiguousarray(image_rgb))
         found = []
         for landmarks, world, handedness in zip(result.multi_hand_landmarks or (),

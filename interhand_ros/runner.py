@@ -349,7 +349,7 @@ def _bag_files(path: Path) -> list[Path]:
 # ----------------------------------------------------------------------------- estimator
 
 def make_estimator(checkpoint: Optional[Path], video: bool, mirrored: bool,
-                   device: str = 'cpu') -> HandPoseEstimator:
+                   device: str = 'auto') -> HandPoseEstimator:
     """InterNet when a checkpoint is given, else the bundled landmark estimator (logged)."""
     if checkpoint is not None:
         from interhand_ros.engine import EngineConfig, InterNetEstimator
@@ -382,7 +382,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                         help='frame rate of an image folder (time stamps only)')
     parser.add_argument('--mirrored', action='store_true',
                         help='input is a mirrored (selfie) view: keeps handedness as seen')
-    parser.add_argument('--device', default='cpu', help='torch device for InterNet')
+    parser.add_argument('--device', default='auto', help='torch device for InterNet (auto: CUDA if present)')
     parser.add_argument('--max-frames', type=int, default=0, help='stop after N frames (0: all)')
     return parser.parse_args(argv)
 

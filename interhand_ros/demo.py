@@ -1,0 +1,407 @@
+"""`make demo`: the real hands node, over real DDS, on real photos played as a camera.
+
+Starts `hands_node` as its own process on a private ROS_DOMAIN_ID, publishes each photo as
+sensor_msgs/Image + CameraInfo (intrinsics from a field-of-view guess, flagged as such), and
+writes what comes back to --out (default out/demo):
+  debug/NNN_<photo>.jpg      the node's debug image (2D skeletons, crop box, handedness)
+  plot3d/NNN_<photo>.png     both hands in 3D, metres, camera optical frame
+  messages.jsonl             every TwoHandPose received, as JSON
+  summary.json, node.log     the per-frame summary (also printed) and the node's log
+Photos: --input (image, folder or video), else ../shared/data next to the repository, else the
+hand photos of Debian's opencv-doc package, downloaded once into the user cache.
+With CHECKPOINT=/path/to/snapshot_20.pth.tar (or --checkpoint) the node runs InterNet; without
+it, the bundled MediaPipe landmark fallback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+from interhand_ros.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG, guess_camera_info
+from interhand_ros.runner import IMAGE_SUFFIXES, message_to_dict
+from interhand_ros.skeleton import NUM_JOINTS
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPOSITORY / '..' / 'shared' / 'data'
+SHARED_PHOTOS = ('hands/handSrc.jpg', 'hands/Histogram_Comparison_Source_0.jpg',
+                 'hands/Histogram_Comparison_Source_1.jpg',
+                 'hands/Histogram_Comparison_Source_2.jpg', 'interhand_demo/input.jpg')
+OPENCV_DOC_PHOTOS = ('handSrc.jpg', 'Histogram_Comparison_Source_0.jpg',
+                     'Histogram_Comparison_Source_1.jpg', 'Histogram_Comparison_Source_2.jpg')
+NAMESPACE = '/demo'
+IMAGE_TOPIC = f'{NAMESPACE}/camera/image_raw'
+INFO_TOPIC = f'{NAMESPACE}/camera/camera_info'
+POSE_TOPIC = f'{NAMESPACE}/hands'
+DEBUG_TOPIC = f'{NAMESPACE}/hands/debug_image'
+FRAME_ID = 'demo_camera_optical_frame'
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run (no photos, the node died or never answered); the text says why."""
+
+
+# ----------------------------------------------------------------------------- photos
+
+def user_cache_dir() -> Path:
+    return Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache')) / 'interhand_ros'
+
+
+def fetch_opencv_doc_photos(cache: Path) -> list[Path]:
+    """Real hand photos from Debian's opencv-doc package (apt-get download, no root needed)."""
+    wanted = [cache / name for name in OPENCV_DOC_PHOTOS]
+    if all(path.exists() for path in wanted):
+        return wanted
+    if shutil.which('apt-get') is None or shutil.which('dpkg') is None:
+        raise DemoError('no photos: ../shared/data is absent and apt-get/dpkg are not available '
+                        'to fetch Debian opencv-doc; pass --input IMAGE_OR_FOLDER_OR_VIDEO')
+    print('demo: downloading Debian opencv-doc (about 96 MB) for its hand photos ...')
+    with tempfile.TemporaryDirectory() as scratch:
+        for command in (['apt-get', 'download', 'opencv-doc'],
+                        ['sh', '-c', 'dpkg -x opencv-doc_*.deb extracted']):
+            result = subprocess.run(command, cwd=scratch, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise DemoError(f'{" ".join(command)} failed: {result.stderr.strip()[-500:]}; '
+                                'pass --input IMAGE_OR_FOLDER_OR_VIDEO instead')
+        cache.mkdir(parents=True, exist_ok=True)
+        for path in wanted:
+            found = next(Path(scratch, 'extracted').rglob(path.name), None)
+            if found is None:
+                raise DemoError(f'{path.name} is not in this opencv-doc package')
+            shutil.copyfile(found, path)
+    return wanted
+
+
+def find_photos(user_input: Optional[Path]) -> list[Path]:
+    """Photo files (or one video) to play: --input, shared data, or opencv-doc photos."""
+    if user_input is not None:
+        if user_input.is_dir():
+            photos = sorted(p for p in user_input.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not photos:
+                raise DemoError(f'no images in {user_input}')
+            return photos
+        if not user_input.exists():
+            raise DemoError(f'--input {user_input} does not exist')
+        return [user_input]
+    shared = [SHARED_DATA / name for name in SHARED_PHOTOS]
+    if all(path.exists() for path in shared):
+        return shared
+    return fetch_opencv_doc_photos(user_cache_dir() / 'demo_photos')
+
+
+def load_frames(paths: list[Path], max_frames: int) -> list[tuple[str, np.ndarray]]:
+    """(name, RGB image) pairs; a video contributes up to max_frames evenly spaced frames."""
+    frames: list[tuple[str, np.ndarray]] = []
+    for path in paths:
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise DemoError(f'cannot read image {path}')
+            frames.append((path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+            continue
+        capture = cv2.VideoCapture(str(path))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if not capture.isOpened() or count <= 0:
+            raise DemoError(f'cannot read {path} as an image or a video')
+        for index in np.linspace(0, count - 1, min(max_frames, count)).astype(int):
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(index))
+            ok, bgr = capture.read()
+            if ok:
+                frames.append((f'{path.stem}_{index:05d}', cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+        capture.release()
+    if not frames:
+        raise DemoError('no frame to play')
+    return frames[:max_frames]
+
+
+# ----------------------------------------------------------------------------- the node
+
+def node_command(checkpoint: Optional[str]) -> list[str]:
+    """hands_node with the demo's topics (its console script when installed, else -m)."""
+    script = Path(sys.executable).with_name('hands_node')
+    launcher = [str(script)] if script.exists() else [sys.executable, '-m',
+                                                      'interhand_ros.ros.hands_node']
+    parameters = []  # the node's default checkpoint '' means the landmark fallback
+    if checkpoint:  # InterNet needs a crop around the hands: the bundled detector gives it
+        parameters = ['-p', f'checkpoint:={checkpoint}', '-p', 'roi.mode:=detector']
+    return launcher + ['--ros-args', '-r', f'__ns:={NAMESPACE}', '-r', f'image:={IMAGE_TOPIC}',
+                       '-r', f'camera_info:={INFO_TOPIC}', *parameters]
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Ctrl-C the node (clean shutdown), then terminate / kill it if it hangs."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.wait(5.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ----------------------------------------------------------------------------- DDS side
+
+@dataclass
+class FrameResult:
+    """What came back for one played photo."""
+
+    name: str
+    pose: Any = None
+    debug_rgb: Optional[np.ndarray] = None
+    latency_s: float = float('nan')
+    sent: list[int] = field(default_factory=list)  # stamps (ns) published for this photo
+
+
+def stamp_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class DemoCamera:
+    """An rclpy node that plays photos as a camera and collects the hands node's answers."""
+
+    def __init__(self, fov_deg: float) -> None:
+        import rclpy
+        from interhand_msgs.msg import TwoHandPose
+        from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import CameraInfo, Image
+
+        rclpy.init()
+        self._rclpy = rclpy
+        self.node = rclpy.create_node('demo_camera')
+        self.fov_deg = fov_deg
+        camera_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                                reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pub = self.node.create_publisher(Image, IMAGE_TOPIC, camera_qos)
+        self.info_pub = self.node.create_publisher(CameraInfo, INFO_TOPIC, camera_qos)
+        self.poses: dict[int, tuple[Any, float]] = {}       # stamp -> (message, receipt time)
+        self.debug_images: dict[int, Any] = {}
+        self.node.create_subscription(TwoHandPose, POSE_TOPIC, self._on_pose, 10)
+        self.node.create_subscription(Image, DEBUG_TOPIC, self._on_debug, 10)
+
+    def _on_pose(self, msg: Any) -> None:
+        self.poses[stamp_ns(msg.header.stamp)] = (msg, time.monotonic())
+
+    def _on_debug(self, msg: Any) -> None:
+        self.debug_images[stamp_ns(msg.header.stamp)] = msg
+
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._rclpy.spin_once(self.node, timeout_sec=min(0.05, seconds))
+
+    def wait_for_node(self, process: subprocess.Popen, timeout: float) -> None:
+        """Until the hands node subscribes to the image and publishes poses (DDS discovery)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise DemoError(f'hands_node exited with code {process.returncode} at start')
+            if (self.image_pub.get_subscription_count() > 0
+                    and self.node.count_publishers(POSE_TOPIC) > 0):
+                return
+            self.spin_for(0.2)
+        raise DemoError(f'hands_node did not appear on DDS within {timeout:.0f} s')
+
+    def publish(self, rgb: np.ndarray) -> tuple[int, float]:
+        """Publish one frame (Image + CameraInfo with one stamp); returns (stamp ns, time)."""
+        from sensor_msgs.msg import CameraInfo
+        from std_msgs.msg import Header
+
+        from interhand_ros.image_encoding import rgb_to_image
+        height, width = rgb.shape[:2]
+        header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=FRAME_ID)
+        guess = guess_camera_info(width, height, self.fov_deg)
+        info = CameraInfo(header=header, width=width, height=height,
+                          distortion_model=guess.distortion_model, d=list(guess.d),
+                          k=list(guess.k), r=list(guess.r), p=list(guess.p))
+        self.info_pub.publish(info)
+        self.image_pub.publish(rgb_to_image(rgb, header))
+        return stamp_ns(header.stamp), time.monotonic()
+
+    def play(self, name: str, rgb: np.ndarray, process: subprocess.Popen, timeout: float,
+             resend_every: float = 2.0) -> FrameResult:
+        """Publish a frame until its pose comes back (a best-effort node may drop one)."""
+        from interhand_ros.image_encoding import image_to_rgb
+        result = FrameResult(name)
+        sent_at: dict[int, float] = {}
+        deadline, next_send = time.monotonic() + timeout, 0.0
+        while time.monotonic() < deadline and result.pose is None:
+            if process.poll() is not None:
+                raise DemoError(f'hands_node exited with code {process.returncode}')
+            if time.monotonic() >= next_send:
+                stamp, now = self.publish(rgb)
+                sent_at[stamp] = now
+                result.sent.append(stamp)
+                next_send = now + resend_every
+            self.spin_for(0.02)
+            answered = [s for s in sent_at if s in self.poses]
+            if answered:
+                stamp = answered[-1]
+                result.pose, received = self.poses[stamp]
+                result.latency_s = received - sent_at[stamp]
+                debug_deadline = time.monotonic() + 1.0
+                while stamp not in self.debug_images and time.monotonic() < debug_deadline:
+                    self.spin_for(0.02)
+                if stamp in self.debug_images:
+                    result.debug_rgb = image_to_rgb(self.debug_images[stamp])
+        return result
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        self._rclpy.try_shutdown()
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def pose_joints(pose: Any) -> dict[str, np.ndarray]:
+    """Side -> (21, 3) joints (NaN where not valid) of each detected hand of a TwoHandPose."""
+    hands = {}
+    for side in ('right', 'left'):
+        hand = getattr(pose, side)
+        if hand.detected:
+            joints = np.array([(p.x, p.y, p.z) for p in hand.joints], dtype=np.float64)
+            joints[~np.asarray(hand.valid, dtype=bool)[:NUM_JOINTS]] = np.nan
+            hands[side] = joints
+    return hands
+
+
+def write_frame_outputs(out: Path, index: int, result: FrameResult, fov_deg: float) -> None:
+    from interhand_ros.plot3d import plot_hands_3d
+    stem = f'{index:03d}_{result.name}'
+    if result.debug_rgb is not None:
+        cv2.imwrite(str(out / 'debug' / f'{stem}.jpg'),
+                    cv2.cvtColor(result.debug_rgb, cv2.COLOR_RGB2BGR))
+    if result.pose is not None:
+        plot_hands_3d(pose_joints(result.pose), out / 'plot3d' / f'{stem}.png',
+                      title=f'{result.name} (intrinsics: {fov_deg:.0f} deg FOV guess)')
+
+
+def summarize(results: list[FrameResult], estimator_name: str) -> dict[str, Any]:
+    frames = []
+    for result in results:
+        pose = result.pose
+        frames.append({
+            'photo': result.name, 'answered': pose is not None,
+            'hands': [side for side in ('right', 'left') if pose is not None
+                      and getattr(pose, side).detected],
+            'wrist_z_m': {side: round(getattr(pose, side).wrist_pose.position.z, 3)
+                          for side in ('right', 'left')
+                          if pose is not None and getattr(pose, side).detected},
+            'latency_ms': round(result.latency_s * 1e3, 1) if pose is not None else None,
+            'inference_ms': round(pose.inference_time * 1e3, 1) if pose is not None else None,
+        })
+    latencies = [f['latency_ms'] for f in frames if f['latency_ms'] is not None]
+    return {'estimator': estimator_name, 'frames': frames,
+            'answered': sum(f['answered'] for f in frames),
+            'hands_found': sum(len(f['hands']) for f in frames),
+            'median_latency_ms': float(np.median(latencies)) if latencies else None}
+
+
+def print_summary(summary: dict[str, Any], out: Path) -> None:
+    print(f"\ndemo: estimator {summary['estimator']}, {summary['answered']}/"
+          f"{len(summary['frames'])} frames answered, {summary['hands_found']} hands found")
+    print(f"{'photo':36s} {'hands':12s} {'wrist z [m]':16s} {'latency':>9s} {'inference':>9s}")
+    for frame in summary['frames']:
+        hands = ','.join(frame['hands']) or '-'
+        depth = ','.join(f'{z:.2f}' for z in frame['wrist_z_m'].values()) or '-'
+        latency = f"{frame['latency_ms']:.0f} ms" if frame['answered'] else 'no answer'
+        inference = f"{frame['inference_ms']:.0f} ms" if frame['answered'] else ''
+        print(f"{frame['photo'][:36]:36s} {hands:12s} {depth:16s} {latency:>9s} {inference:>9s}")
+    if summary['median_latency_ms'] is not None:
+        print(f"median latency (publish -> pose received): {summary['median_latency_ms']:.0f} ms")
+    print(f'outputs in {out}/ (debug/, plot3d/, messages.jsonl, summary.json, node.log)')
+
+
+# ----------------------------------------------------------------------------- main
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='python -m interhand_ros.demo', description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--input', type=Path, default=None,
+                        help='image, image folder or video (default: real hand photos)')
+    parser.add_argument('--out', type=Path, default=Path('out/demo'), help='output folder')
+    parser.add_argument('--checkpoint', default=os.environ.get('CHECKPOINT') or None,
+                        help='InterNet checkpoint (default: $CHECKPOINT; none: MediaPipe)')
+    parser.add_argument('--fov', type=float, default=DEFAULT_HORIZONTAL_FOV_DEG,
+                        help='horizontal field of view GUESS for the CameraInfo (deg)')
+    parser.add_argument('--max-frames', type=int, default=12, help='most frames to play')
+    parser.add_argument('--frame-timeout', type=float, default=30.0,
+                        help='s to wait for the pose of one frame')
+    parser.add_argument('--startup-timeout', type=float, default=90.0,
+                        help='s to wait for the node to come up on DDS')
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='ROS_DOMAIN_ID (default: a private one from the process id)')
+    return parser.parse_args(argv)
+
+
+def run_demo(args: argparse.Namespace) -> dict[str, Any]:
+    """Play the photos through the node and write the outputs; returns the summary."""
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise DemoError(f'checkpoint {args.checkpoint} does not exist')
+    frames = load_frames(find_photos(args.input), args.max_frames)
+    out = args.out
+    for folder in ('debug', 'plot3d'):
+        shutil.rmtree(out / folder, ignore_errors=True)
+        (out / folder).mkdir(parents=True)
+    os.environ['ROS_DOMAIN_ID'] = str(args.domain_id if args.domain_id is not None
+                                      else 10 + os.getpid() % 90)
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    estimator_name = 'internet' if args.checkpoint else 'landmark (MediaPipe fallback)'
+    print(f"demo: {len(frames)} photos, estimator {estimator_name}, "
+          f"ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}; starting hands_node ...")
+    with open(out / 'node.log', 'w') as node_log:
+        process = subprocess.Popen(node_command(args.checkpoint), stdout=node_log,
+                                   stderr=subprocess.STDOUT, env=os.environ.copy())
+        camera = None
+        try:
+            camera = DemoCamera(args.fov)
+            camera.wait_for_node(process, args.startup_timeout)
+            results = []
+            with open(out / 'messages.jsonl.partial', 'w') as messages:
+                for index, (name, rgb) in enumerate(frames):
+                    result = camera.play(name, rgb, process, args.frame_timeout)
+                    results.append(result)
+                    if result.pose is not None:
+                        messages.write(json.dumps({'photo': name,
+                                                   **message_to_dict(result.pose)}) + '\n')
+                    write_frame_outputs(out, index, result, args.fov)
+            os.replace(out / 'messages.jsonl.partial', out / 'messages.jsonl')
+        finally:
+            if camera is not None:
+                camera.close()
+            stop_process(process)
+    summary = summarize(results, estimator_name)
+    (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    return summary
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        summary = run_demo(args)
+    except DemoError as error:
+        print(f'demo: ERROR: {error} (node log: {args.out / "node.log"})', file=sys.stderr)
+        return 1
+    print_summary(summary, args.out)
+    return 0 if summary['answered'] == len(summary['frames']) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
