@@ -112,7 +112,8 @@ def test_console_script_with_missing_checkpoint_exits_non_zero(tmp_path):
 
 
 def test_console_script_serves_hands_as_a_separate_process(ros, checkpoint):
-    process = run_console_script('-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
+    process = run_console_script('--params-file', str(REPO / 'config' / 'hands.yaml'),
+                                 '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
                                  '-r', 'image:=/cam/image_raw',
                                  '-r', 'camera_info:=/cam/camera_info', '-r', '__node:=hands_ext')
     probe = rclpy.create_node('external_probe')

@@ -1,0 +1,125 @@
+"""Parameter file, RViz config and launch file agree with the node and with setup.py."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+from distutils.core import run_setup
+from pathlib import Path
+
+import pytest
+import rclpy
+import yaml
+from rclpy.parameter import Parameter
+
+from interhand_ros.ros.hands_node import HandsNode
+from interhand_ros.ros.parameters import DEFAULTS
+
+REPO = Path(__file__).resolve().parents[1]
+LAUNCH_FILE = REPO / 'launch' / 'hands.launch.py'
+PACKAGE = 'interhand_ros'
+RCLPY_BUILTIN = {'use_sim_time', 'start_type_description_service'}
+
+
+def flatten(tree: dict, prefix: str = '') -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+def yaml_parameters() -> dict:
+    document = yaml.safe_load((REPO / 'config' / 'hands.yaml').read_text())
+    return flatten(document['/**']['ros__parameters'])
+
+
+def launch_constants() -> dict:
+    """Module-level literal assignments of the launch file (never executed here)."""
+    tree = ast.parse(LAUNCH_FILE.read_text())
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, (ast.Constant, ast.Dict))}
+
+
+def installed_files() -> dict[str, Path]:
+    """share/... install path -> repository file, from setup.py's data_files."""
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        distribution = run_setup('setup.py', stop_after='init')
+    finally:
+        os.chdir(cwd)
+    return {f'{target}/{Path(source).name}': REPO / source
+            for target, sources in distribution.data_files for source in sources}, distribution
+
+
+def test_yaml_defaults_equal_the_node_defaults():
+    assert yaml_parameters() == DEFAULTS
+
+
+def test_node_declares_every_yaml_parameter_with_its_value():
+    rclpy.init()
+    try:
+        node = HandsNode(estimator=object(), parameter_overrides=[
+            Parameter(name, value=value) for name, value in yaml_parameters().items()])
+        declared = {name: parameter.value
+                    for name, parameter in node.get_parameters_by_prefix('').items()
+                    if name not in RCLPY_BUILTIN and not name.startswith('qos_overrides.')}
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
+    assert declared == DEFAULTS
+
+
+def test_launch_file_names_installed_files_and_declared_parameters():
+    constants = launch_constants()
+    files, distribution = installed_files()
+    assert constants['PACKAGE'] == PACKAGE
+    scripts = [entry.split('=')[0].strip()
+               for entry in distribution.entry_points['console_scripts']]
+    assert constants['EXECUTABLE'] in scripts
+    for name in ('PARAMS_FILE', 'RVIZ_FILE'):
+        installed = f'share/{PACKAGE}/{constants[name]}'
+        assert installed in files, f'{constants[name]} is not installed by setup.py'
+        assert files[installed].is_file()
+    assert f'share/{PACKAGE}/launch/hands.launch.py' in files
+
+    yaml_values = yaml_parameters()
+    for parameter, (argument, default, _) in constants['PARAMETER_ARGUMENTS'].items():
+        assert parameter in DEFAULTS, f'launch sets undeclared parameter {parameter}'
+        assert default == str(yaml_values[parameter]).lower() if isinstance(
+            yaml_values[parameter], bool) else default == yaml_values[parameter], parameter
+    assert set(constants['TOPIC_ARGUMENTS']) == {'image', 'camera_info', 'depth'}
+
+    # parameters set outside the table: overrides['name'] = ...
+    tree = ast.parse(LAUNCH_FILE.read_text())
+    extra = {node.targets[0].slice.value for node in ast.walk(tree)
+             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
+             and isinstance(node.targets[0].slice, ast.Constant)}
+    assert extra and extra <= set(DEFAULTS)
+
+
+def test_rviz_config_shows_the_node_outputs():
+    config = yaml.safe_load((REPO / 'config' / 'hands.rviz').read_text())
+    manager = config['Visualization Manager']
+    topics = {display['Class']: display['Topic']['Value']
+              for display in manager['Displays'] if 'Topic' in display}
+    assert topics == {'rviz_default_plugins/MarkerArray': '/hands/markers',
+                      'rviz_default_plugins/Image': '/hands/debug_image'}
+    assert manager['Global Options']['Fixed Frame'].endswith('optical_frame')
+
+
+@pytest.mark.skipif(importlib.util.find_spec('launch_ros') is None,
+                    reason='launch_ros is not installable from PyPI; present on a ROS install')
+def test_launch_file_imports_and_builds_a_description():  # pragma: no cover - ROS install only
+    from launch import LaunchDescription
+    from launch_ros.actions import Node
+    spec = importlib.util.spec_from_file_location('hands_launch', LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    assert isinstance(description, LaunchDescription)
+    assert sum(isinstance(entity, Node) for entity in description.entities) == 2
