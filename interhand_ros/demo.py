@@ -292,6 +292,10 @@ def write_frame_outputs(out: Path, index: int, result: FrameResult, fov_deg: flo
                       title=f'{result.name} (intrinsics: {fov_deg:.0f} deg FOV guess)')
 
 
+def _finite(value: float) -> Optional[float]:
+    return round(float(value), 3) if np.isfinite(value) else None  # JSON has no NaN
+
+
 def summarize(results: list[FrameResult], estimator_name: str) -> dict[str, Any]:
     frames = []
     for result in results:
@@ -300,7 +304,7 @@ def summarize(results: list[FrameResult], estimator_name: str) -> dict[str, Any]
             'photo': result.name, 'answered': pose is not None,
             'hands': [side for side in ('right', 'left') if pose is not None
                       and getattr(pose, side).detected],
-            'wrist_z_m': {side: round(getattr(pose, side).wrist_pose.position.z, 3)
+            'wrist_z_m': {side: _finite(getattr(pose, side).wrist_pose.position.z)
                           for side in ('right', 'left')
                           if pose is not None and getattr(pose, side).detected},
             'latency_ms': round(result.latency_s * 1e3, 1) if pose is not None else None,
@@ -319,7 +323,8 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
     print(f"{'photo':36s} {'hands':12s} {'wrist z [m]':16s} {'latency':>9s} {'inference':>9s}")
     for frame in summary['frames']:
         hands = ','.join(frame['hands']) or '-'
-        depth = ','.join(f'{z:.2f}' for z in frame['wrist_z_m'].values()) or '-'
+        depth = ','.join('?' if z is None else f'{z:.2f}'
+                         for z in frame['wrist_z_m'].values()) or '-'
         latency = f"{frame['latency_ms']:.0f} ms" if frame['answered'] else 'no answer'
         inference = f"{frame['inference_ms']:.0f} ms" if frame['answered'] else ''
         print(f"{frame['photo'][:36]:36s} {hands:12s} {depth:16s} {latency:>9s} {inference:>9s}")

@@ -7,6 +7,8 @@ the camera is solved with PnP: first a closed-form translation assuming the worl
 camera's, then a Levenberg-Marquardt refinement of rotation and translation from there (the good
 start keeps it away from the mirror solution that nearly planar hands allow). Absolute scale comes
 from the model's metric hand size, so depth is only as good as that (about +-15 % for adults).
+With a registered depth image the hand is instead scaled about the camera centre (which keeps
+every projection) until its palm lies at the measured depth.
 
 MediaPipe was built for single hands: use InterNet for interacting hands.
 """
@@ -20,13 +22,16 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from interhand_ros.camera import CameraModel
 from interhand_ros.detection import LandmarkHand, MediaPipeHands, check_image
 from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.roi import clip_box
+from interhand_ros.root_depth import DepthImage, root_depth_from_depth_image
 from interhand_ros.skeleton import NUM_JOINTS, WRIST
 
 MIN_DEPTH = 0.05  # m: a solution nearer than this is not a hand in front of the camera
+DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the searched region
 
 
 class PoseLiftError(ValueError):
@@ -92,12 +97,13 @@ class LandmarkEstimator:
                                      mirrored=mirrored, static_image_mode=not video,
                                      model_complexity=model_complexity)
 
-    def estimate(self, image_rgb: np.ndarray, camera: 'CameraModel',
-                 crop: Optional[Box] = None, depth: Optional['DepthImage'] = None
+    def estimate(self, image_rgb: np.ndarray, camera: CameraModel,
+                 crop: Optional[Box] = None, depth: Optional[DepthImage] = None
                  ) -> TwoHandEstimate:
         """Both hands of an RGB uint8 image; crop limits the search (None: the whole image).
 
-        depth is not used: the hand's metric size from the landmark model anchors the depth.
+        depth: registered depth image; where it has valid data at the palm it sets the hands'
+        distance (DEPTH_IMAGE), elsewhere the model's metric hand size does (PNP).
         """
         started = time.perf_counter()
         check_image(image_rgb)
@@ -109,8 +115,9 @@ class LandmarkEstimator:
             image_rgb[y0:y0 + int(region.h), x0:x0 + int(region.w)])
         found = [replace(hand, pixels=hand.pixels + (x0, y0)) for hand in found]
         hands = {side: _missing_hand(side) for side in ('right', 'left')}
+        radius = max(1, round(DEPTH_WINDOW_FRACTION * max(region.w, region.h)))
         for side, presence, hand in assign_sides(found):
-            hands[side] = self._hand_estimate(side, presence, hand, camera)
+            hands[side] = self._hand_estimate(side, presence, hand, camera, depth, radius)
         right, left = hands['right'], hands['left']
         both = right.detected and left.detected
         right_to_left = (left.wrist_position - right.wrist_position) if both else np.full(3, np.nan)
@@ -119,27 +126,35 @@ class LandmarkEstimator:
             relative_root_depth=float(right_to_left[2]) if both else float('nan'),
             relative_root_depth_valid=both,
             right_to_left_root=right_to_left,
-            depth_source=DepthSource.PNP if (right.detected or left.detected) else
-            DepthSource.NONE,
+            depth_source=_scene_depth_source(right, left),
             estimator=Estimator.LANDMARK,
             crop=region,
             inference_time=time.perf_counter() - started)
 
     def _hand_estimate(self, side: str, presence: float, hand: LandmarkHand,
-                       camera: 'CameraModel') -> HandEstimate:
+                       camera: CameraModel, depth: Optional[DepthImage],
+                       radius_px: int) -> HandEstimate:
         undistorted = camera.undistort_pixels(hand.pixels)
         try:
             joints = lift_to_camera(hand.world, undistorted,
                                     (camera.fx, camera.fy, camera.cx, camera.cy))
         except PoseLiftError:
             return _missing_hand(side)
+        depth_source = DepthSource.PNP
+        if depth is not None:
+            relative = joints[:, 2] - joints[WRIST, 2]
+            measured = root_depth_from_depth_image(depth, hand.pixels, relative,
+                                                   (camera.width, camera.height), radius_px)
+            if measured is not None:
+                joints = joints * (measured / joints[WRIST, 2])
+                depth_source = DepthSource.DEPTH_IMAGE
         quaternion = palm_quaternion(joints, side)
         return HandEstimate(
             side=side, presence=presence, detected=True, joints=joints,
             pixels=hand.pixels.copy(), confidence=np.full(NUM_JOINTS, presence),
             valid=np.ones(NUM_JOINTS, dtype=bool), wrist_position=joints[WRIST].copy(),
             wrist_quaternion=quaternion if quaternion is not None else np.array([0.0, 0, 0, 1]),
-            depth_source=DepthSource.PNP)
+            depth_source=depth_source)
 
     def close(self) -> None:
         self._hands.close()
@@ -160,6 +175,15 @@ def assign_sides(hands: list[LandmarkHand]) -> list[tuple[str, float, LandmarkHa
             other = 'left' if hand.side == 'right' else 'right'
             assigned.append((other, 1.0 - hand.side_score, hand))
     return assigned
+
+
+def _scene_depth_source(right: HandEstimate, left: HandEstimate) -> DepthSource:
+    """DEPTH_IMAGE if any hand was measured, PNP if any was solved, else NONE."""
+    sources = {hand.depth_source for hand in (right, left) if hand.detected}
+    for source in (DepthSource.DEPTH_IMAGE, DepthSource.PNP):
+        if source in sources:
+            return source
+    return DepthSource.NONE
 
 
 def _missing_hand(side: str) -> HandEstimate:

@@ -183,3 +183,23 @@ def test_bad_frame_is_a_clear_error(estimator):
     camera = CameraModel(500.0, 500.0, 50.0, 50.0, 100, 100)
     with pytest.raises(ValueError, match='uint8'):
         estimator.estimate(np.zeros((100, 100, 3), np.float32), camera)
+
+
+@needs_photos
+def test_depth_image_sets_the_distance_and_keeps_the_projection(estimator):
+    from interhand_ros.root_depth import DepthImage
+    image = _read_rgb(HAND_PHOTO)
+    camera = _camera(image)
+    plain = estimator.estimate(image, camera).left
+    wall = DepthImage.from_array(np.full(image.shape[:2], 700, np.uint16), '16UC1')  # 0.7 m
+    measured = estimator.estimate(image, camera, depth=wall)
+    hand = measured.left
+    assert hand.detected and hand.depth_source == DepthSource.DEPTH_IMAGE
+    assert measured.depth_source == DepthSource.DEPTH_IMAGE
+    assert hand.wrist_position[2] == pytest.approx(0.7, abs=0.03)
+    np.testing.assert_allclose(camera.camera_to_pixel(hand.joints),
+                               camera.camera_to_pixel(plain.joints), atol=1e-6)
+    holes = DepthImage.from_array(np.zeros(image.shape[:2], np.uint16), '16UC1')
+    fallback = estimator.estimate(image, camera, depth=holes).left
+    assert fallback.depth_source == DepthSource.PNP
+    np.testing.assert_allclose(fallback.joints, plain.joints, atol=1e-9)
