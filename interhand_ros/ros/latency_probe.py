@@ -1,0 +1,179 @@
+"""Measure the hands node: end-to-end latency and throughput, and its overhead over the engine.
+
+    python -m interhand_ros.ros.latency_probe [--checkpoint snapshot_20.pth.tar] [--seconds 10]
+
+Three runs on the same 640x480 rgb8 frames (content does not change the cost):
+1. bare engine: InterNetEstimator.estimate() in a loop;
+2. closed loop through the node over DDS: send a frame, wait for its pose, repeat
+   (end-to-end latency = pose received - image stamp; overhead = that minus the engine time);
+3. open loop at --rate Hz (a camera faster than inference): output rate, pose age, dropped frames.
+Without --checkpoint a random-weight InterNet is used (same cost as the trained one).
+The node runs in this process on its own executor thread, as in a single-process launch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import rclpy
+from interhand_msgs.msg import TwoHandPose
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+
+from interhand_ros.camera import CameraModel
+from interhand_ros.engine import EngineConfig, InterNetEstimator
+from interhand_ros.ros.hands_node import HandsNode
+
+WIDTH, HEIGHT, FOCAL = 640, 480, 600.0
+
+
+def camera_info() -> CameraInfo:
+    info = CameraInfo(width=WIDTH, height=HEIGHT, distortion_model='plumb_bob', d=[0.0] * 5)
+    info.k = [FOCAL, 0.0, WIDTH / 2, 0.0, FOCAL, HEIGHT / 2, 0.0, 0.0, 1.0]
+    info.p = [FOCAL, 0.0, WIDTH / 2, 0.0, 0.0, FOCAL, HEIGHT / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.header.frame_id = 'camera_color_optical_frame'
+    return info
+
+
+def summary(values: list[float]) -> str:
+    ms = np.asarray(values) * 1e3
+    return (f'mean {ms.mean():7.1f} ms  p50 {np.percentile(ms, 50):7.1f} ms  '
+            f'p95 {np.percentile(ms, 95):7.1f} ms  (n={len(ms)})')
+
+
+def bare_engine(estimator: InterNetEstimator, rgb: np.ndarray, seconds: float) -> list[float]:
+    camera = CameraModel.from_camera_info(camera_info(), rectified=False)
+    times = []
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        began = time.perf_counter()
+        estimator.estimate(rgb, camera)
+        times.append(time.perf_counter() - began)
+    return times
+
+
+class NodeProbe:
+    """The node (injected estimator) plus a publisher/subscriber of our own."""
+
+    def __init__(self, estimator: InterNetEstimator, rgb: np.ndarray) -> None:
+        self.node = HandsNode(estimator=estimator,
+                              parameter_overrides=[Parameter('sync', value='approximate')])
+        self.probe = rclpy.create_node('latency_probe')
+        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pub = self.probe.create_publisher(Image, 'image', qos)
+        self.info_pub = self.probe.create_publisher(CameraInfo, 'camera_info', qos)
+        self.received: list[tuple[float, TwoHandPose]] = []
+        self.arrived = threading.Event()
+        self.probe.create_subscription(TwoHandPose, 'hands', self._on_hands, qos)
+        self.image = Image(width=WIDTH, height=HEIGHT, encoding='rgb8', step=WIDTH * 3,
+                           data=rgb.tobytes())
+        self.image.header.frame_id = 'camera_color_optical_frame'
+        self.info = camera_info()
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.probe)
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+        while (self.image_pub.get_subscription_count() == 0
+               or self.node.hands_pub.get_subscription_count() == 0):
+            time.sleep(0.05)
+
+    def now(self) -> float:
+        return self.probe.get_clock().now().nanoseconds * 1e-9
+
+    def _on_hands(self, msg: TwoHandPose) -> None:
+        self.received.append((self.now(), msg))
+        self.arrived.set()
+
+    def send(self) -> None:
+        stamp = self.probe.get_clock().now().to_msg()
+        self.image.header.stamp = self.info.header.stamp = stamp
+        self.info_pub.publish(self.info)
+        self.image_pub.publish(self.image)
+
+    def closed_loop(self, seconds: float) -> tuple[list[float], list[float]]:
+        """(end-to-end latency, node overhead) per frame, one frame in flight at a time."""
+        latency, overhead = [], []
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            self.arrived.clear()
+            self.send()
+            if not self.arrived.wait(10.0):
+                raise RuntimeError('no pose within 10 s')
+            received, msg = self.received[-1]
+            age = received - (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
+            latency.append(age)
+            overhead.append(age - msg.inference_time)
+        return latency, overhead
+
+    def open_loop(self, rate: float, seconds: float) -> tuple[int, int, list[float]]:
+        """(frames sent, poses received, pose ages) with a camera at `rate` Hz."""
+        first = len(self.received)
+        sent = 0
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            self.send()
+            sent += 1
+            time.sleep(max(0.0, start + sent / rate - time.monotonic()))
+        time.sleep(1.0)
+        ages = [received - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9)
+                for received, m in self.received[first:]]
+        return sent, len(ages), ages
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.probe.destroy_node()
+
+
+def random_checkpoint(directory: str) -> Path:
+    import torch
+
+    from interhand_ros.model import InterNet
+    path = Path(directory) / 'random_internet.pth.tar'
+    torch.save({'network': InterNet().state_dict()}, path)
+    return path
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--checkpoint', help='InterNet checkpoint (default: random weights)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--seconds', type=float, default=10.0, help='per measurement')
+    parser.add_argument('--rate', type=float, default=30.0, help='Hz, open-loop camera rate')
+    args = parser.parse_args(argv)
+    import torch
+    print(f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
+          f'cpus {os.cpu_count()}, device {args.device}, input {WIDTH}x{HEIGHT} rgb8')
+    rgb = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    with tempfile.TemporaryDirectory() as directory:
+        checkpoint = args.checkpoint or random_checkpoint(directory)
+        estimator = InterNetEstimator(checkpoint, EngineConfig(device=args.device))
+    estimator.warmup()
+    engine = bare_engine(estimator, rgb, args.seconds)
+    print(f'bare engine estimate():        {summary(engine)}  -> {1 / np.mean(engine):.1f} Hz')
+    rclpy.init()
+    probe = NodeProbe(estimator, rgb)
+    try:
+        latency, overhead = probe.closed_loop(args.seconds)
+        print(f'node end-to-end (closed loop): {summary(latency)}  -> '
+              f'{1 / np.mean(latency):.1f} Hz')
+        print(f'node overhead over the engine: {summary(overhead)}')
+        sent, received, ages = probe.open_loop(args.rate, args.seconds)
+        print(f'open loop at {args.rate:g} Hz: {sent} frames sent, {received} poses '
+              f'({received / args.seconds:.1f} Hz), dropped {sent - received}; pose age '
+              f'{summary(ages)}')
+    finally:
+        probe.close()
+        rclpy.shutdown()
+
+
+if __name__ == '__main__':
+    main()
