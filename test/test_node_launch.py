@@ -123,3 +123,11 @@ def test_launch_file_imports_and_builds_a_description():  # pragma: no cover - R
     description = module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
     assert sum(isinstance(entity, Node) for entity in description.entities) == 2
+
+
+def test_every_parameter_is_documented_with_its_default():
+    text = (REPO / 'docs' / 'node.md').read_text()
+    for name, default in DEFAULTS.items():
+        shown = (str(default).lower() if isinstance(default, bool)
+                 else "''" if default == '' else str(default))
+        assert f'| `{name}` | `{shown}` |' in text, name
