@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from interhand_ros.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG, guess_camera_info
-from interhand_ros.runner import IMAGE_SUFFIXES, message_to_dict
+from interhand_ros.runner import IMAGE_SUFFIXES, message_to_dict, stamp_ns
 from interhand_ros.skeleton import NUM_JOINTS
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -167,10 +167,6 @@ class FrameResult:
     debug_rgb: Optional[np.ndarray] = None
     latency_s: float = float('nan')
     sent: list[int] = field(default_factory=list)  # stamps (ns) published for this photo
-
-
-def stamp_ns(stamp: Any) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 class DemoCamera:

@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import sys
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -36,6 +37,7 @@ POSE_TOPIC = '/hands/pose'
 MARKER_TOPIC = '/hands/markers'
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+MAX_DEPTH_OFFSET_NS = 50_000_000  # a depth image pairs with an image up to 50 ms apart
 NO_CHECKPOINT_HINT = (
     'InterNet is not loaded (no --checkpoint): using the bundled MediaPipe landmark estimator, '
     'built for single hands. For interacting hands get the official InterNet snapshot '
@@ -57,6 +59,7 @@ class Frame:
     frame_id: str
     camera_info: Any = None        # CameraInfo-like, or None (then YAML or a FOV guess)
     name: str = ''                 # file name for image folders
+    depth: Any = None              # DepthImage registered to the image, or None
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -75,17 +78,37 @@ def input_kind(path: Path) -> str:
     return 'video'
 
 
-def read_folder(path: Path, fps: float) -> Iterator[Frame]:
+def read_folder(path: Path, fps: float, depth_folder: Optional[Path] = None) -> Iterator[Frame]:
+    """Images in name order; depth_folder: depth images with the same stems (16-bit mm PNG or
+    32-bit float metres TIFF, REP-118 units)."""
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise InputError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in folder {path}')
+    if depth_folder is not None and not depth_folder.is_dir():
+        raise InputError(f'--depth {depth_folder} is not a folder of depth images')
     for index, file in enumerate(files):
         bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
         if bgr is None:
             LOG.warning('skipping unreadable image %s', file)
             continue
+        depth = read_depth_file(depth_folder, file.stem) if depth_folder else None
         yield Frame(index, round(index * 1e9 / fps), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
-                    'camera_optical_frame', name=file.name)
+                    'camera_optical_frame', name=file.name, depth=depth)
+
+
+def read_depth_file(folder: Path, stem: str) -> Any:
+    """DepthImage from folder/stem.* (uint16: mm, float32: m), or None when there is none."""
+    from interhand_ros.root_depth import DepthImage
+    for file in sorted(folder.glob(f'{stem}.*')):
+        array = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+        if array is None or array.ndim != 2:
+            continue
+        if array.dtype == np.uint16:
+            return DepthImage.from_array(array, '16UC1')
+        if array.dtype == np.float32:
+            return DepthImage.from_array(array, '32FC1')
+    LOG.warning('no 16-bit or float depth image for %s in %s', stem, folder)
+    return None
 
 
 def read_video(path: Path) -> Iterator[Frame]:
@@ -144,7 +167,7 @@ class BagInput:
     """Image (+ CameraInfo) messages of a ROS 2 bag, read with rosbags (no ROS install needed)."""
 
     def __init__(self, path: Path, image_topic: Optional[str],
-                 camera_info_topic: Optional[str]) -> None:
+                 camera_info_topic: Optional[str], depth_topic: Optional[str] = None) -> None:
         from rosbags.highlevel import AnyReader
         from rosbags.typesys import Stores, get_typestore
         self.path = path
@@ -161,30 +184,68 @@ class BagInput:
         namespace = self.image_topic.rsplit('/', 1)[0] + '/'
         self.camera_info_topic = choose_topic(topics, (CAMERA_INFO_TYPE,), camera_info_topic,
                                               prefer=namespace)
+        if depth_topic is not None and topics.get(depth_topic) != 'sensor_msgs/msg/Image':
+            raise InputError(f'--depth {depth_topic} is not an Image topic of the bag '
+                             f'(topics: {topics})')
+        self.depth_topic = depth_topic
         self.image_count = sum(c.msgcount for c in self.reader.connections
                                if c.topic == self.image_topic)
 
     def frames(self) -> Iterator[Frame]:
-        """Frames in bag order; each carries the newest CameraInfo received before it."""
+        """Frames in bag order, each with the newest CameraInfo received before it and, with a
+        depth topic, the depth image nearest in stamp (at most MAX_DEPTH_OFFSET_NS away; an
+        image waits until a later depth arrives or bag time has moved past that offset)."""
         wanted = [c for c in self.reader.connections
-                  if c.topic in (self.image_topic, self.camera_info_topic)]
+                  if c.topic in (self.image_topic, self.camera_info_topic, self.depth_topic)]
         camera_info, index = None, 0
+        waiting: deque[Frame] = deque()
+        depths: deque[tuple[int, Any]] = deque(maxlen=4)  # (stamp, DepthImage), newest last
         for connection, timestamp, raw in self.reader.messages(connections=wanted):
             msg = self.reader.deserialize(raw, connection.msgtype)
+            stamp = stamp_ns(msg.header.stamp) or timestamp
             if connection.topic == self.camera_info_topic:
                 camera_info = msg
-                continue
-            try:
-                rgb = bag_image_to_rgb(msg, connection.msgtype)
-            except ValueError as error:
-                LOG.warning('skipping bad image at %d ns: %s', timestamp, error)
-                continue
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            yield Frame(index, stamp or timestamp, rgb, msg.header.frame_id, camera_info)
-            index += 1
+            elif connection.topic == self.depth_topic:
+                depths.append((stamp, self._depth(msg, timestamp)))
+            else:
+                try:
+                    rgb = bag_image_to_rgb(msg, connection.msgtype)
+                except ValueError as error:
+                    LOG.warning('skipping bad image at %d ns: %s', timestamp, error)
+                    continue
+                waiting.append(Frame(index, stamp, rgb, msg.header.frame_id, camera_info))
+                index += 1
+            while waiting and (self.depth_topic is None or stamp > waiting[0].stamp_ns
+                               + MAX_DEPTH_OFFSET_NS or (depths and depths[-1][0] >=
+                                                         waiting[0].stamp_ns)):
+                yield _with_nearest_depth(waiting.popleft(), depths)
+        while waiting:
+            yield _with_nearest_depth(waiting.popleft(), depths)
+
+    @staticmethod
+    def _depth(msg: Any, timestamp: int) -> Any:
+        from interhand_ros.image_encoding import depth_to_array
+        from interhand_ros.root_depth import DepthImage
+        try:
+            return DepthImage.from_array(depth_to_array(msg), msg.encoding)
+        except ValueError as error:
+            LOG.warning('skipping bad depth image at %d ns: %s', timestamp, error)
+            return None
 
     def close(self) -> None:
         self.reader.close()
+
+
+def _with_nearest_depth(frame: Frame, depths: deque[tuple[int, Any]]) -> Frame:
+    offsets = [(abs(stamp - frame.stamp_ns), depth) for stamp, depth in depths]
+    offset, depth = min(offsets, key=lambda item: item[0], default=(0, None))
+    frame.depth = depth if offset <= MAX_DEPTH_OFFSET_NS else None
+    return frame
+
+
+def stamp_ns(stamp: Any) -> int:
+    """A builtin_interfaces/Time as integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 # ----------------------------------------------------------------------------- records
@@ -374,6 +435,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                         help='camera_calibration YAML (else the bag camera_info, else a guess)')
     parser.add_argument('--fov', type=float, default=DEFAULT_HORIZONTAL_FOV_DEG,
                         help='horizontal field of view GUESS (deg) when no intrinsics are known')
+    parser.add_argument('--depth', default=None,
+                        help='registered depth: a bag Image topic, or for an image folder a '
+                             'folder of same-named 16-bit mm PNG / float32 m TIFF depth images')
     parser.add_argument('--image-topic', default=None, help='bag image topic (default: by type)')
     parser.add_argument('--camera-info-topic', default=None, help='bag CameraInfo topic')
     parser.add_argument('--roi', choices=('full', 'detector', 'track'), default='detector',
@@ -382,7 +446,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                         help='frame rate of an image folder (time stamps only)')
     parser.add_argument('--mirrored', action='store_true',
                         help='input is a mirrored (selfie) view: keeps handedness as seen')
-    parser.add_argument('--device', default='auto', help='torch device for InterNet (auto: CUDA if present)')
+    parser.add_argument('--device', default='auto',
+                        help='torch device for InterNet (auto: CUDA when present)')
     parser.add_argument('--max-frames', type=int, default=0, help='stop after N frames (0: all)')
     return parser.parse_args(argv)
 
@@ -412,8 +477,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     kind = input_kind(args.input)
     yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
-    bag = BagInput(args.input, args.image_topic, args.camera_info_topic) if kind == 'bag' \
-        else None
+    if args.depth and kind == 'video':
+        raise InputError('--depth needs a bag (depth topic) or an image folder (depth folder)')
+    bag = BagInput(args.input, args.image_topic, args.camera_info_topic, args.depth) \
+        if kind == 'bag' else None
     outputs = OutputSet(args.out)
     fps: Optional[float] = None
     if kind == 'video':
@@ -422,7 +489,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         capture.release()
         frames, total = read_video(args.input), video_frame_count(args.input)
     elif kind == 'folder':
-        frames, total = read_folder(args.input, args.fps), None
+        depth_folder = Path(args.depth) if args.depth else None
+        frames, total = read_folder(args.input, args.fps, depth_folder), None
     else:
         frames, total, fps = bag.frames(), bag.image_count, 30.0
     if args.max_frames > 0:
@@ -448,7 +516,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 summary['camera_guessed'] |= guessed
                 crop = roi.crop(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
                 try:
-                    estimate = estimator.estimate(frame.image_rgb, camera, crop)
+                    estimate = estimator.estimate(frame.image_rgb, camera, crop, frame.depth)
                 except ValueError as error:  # a bad frame is skipped, never fatal
                     LOG.warning('frame %d skipped: %s', frame.index, error)
                     summary['bad_frames'] += 1

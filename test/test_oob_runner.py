@@ -15,6 +15,7 @@ DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 HAND_PHOTO = DATA / 'hands' / 'handSrc.jpg'
 FRAMES = 4
 IMAGE_TOPIC, INFO_TOPIC = '/camera/color/image_raw', '/camera/color/camera_info'
+DEPTH_TOPIC = '/camera/aligned_depth_to_color/image_raw'
 
 
 def _frames() -> list[np.ndarray]:
@@ -93,7 +94,7 @@ def test_runner_on_an_image_folder_with_a_camera_yaml(tmp_path):
         f'img_{i:02d}.jpg' for i in range(FRAMES)]
 
 
-def _write_bag(path: Path, storage: str) -> None:
+def _write_bag(path: Path, storage: str, depth_mm: int = 0) -> None:
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
     store = get_typestore(Stores.ROS2_KILTED)
@@ -105,6 +106,7 @@ def _write_bag(path: Path, storage: str) -> None:
     with Writer(path, version=9, storage_plugin=plugin) as writer:
         images = writer.add_connection(IMAGE_TOPIC, Image.__msgtype__, typestore=store)
         infos = writer.add_connection(INFO_TOPIC, CameraInfo.__msgtype__, typestore=store)
+        depths = writer.add_connection(DEPTH_TOPIC, Image.__msgtype__, typestore=store)
         for index, bgr in enumerate(_frames()):
             stamp_ns = 1_700_000_000_000_000_000 + index * 100_000_000
             header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
@@ -121,6 +123,11 @@ def _write_bag(path: Path, storage: str) -> None:
                           step=640 * 3, data=np.ascontiguousarray(bgr).ravel())
             writer.write(infos, stamp_ns, store.serialize_cdr(info, CameraInfo.__msgtype__))
             writer.write(images, stamp_ns, store.serialize_cdr(image, Image.__msgtype__))
+            if depth_mm:
+                depth = Image(header=header, height=480, width=640, encoding='16UC1',
+                              is_bigendian=0, step=640 * 2,
+                              data=np.full((480, 640), depth_mm, '<u2').view(np.uint8).ravel())
+                writer.write(depths, stamp_ns, store.serialize_cdr(depth, Image.__msgtype__))
 
 
 @pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
@@ -139,8 +146,8 @@ def test_runner_on_a_bag_adds_pose_and_marker_topics(tmp_path, storage):
     result = out / 'session_hands'
     with AnyReader([result], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
         counts = {c.topic: c.msgcount for c in reader.connections}
-        assert counts == {IMAGE_TOPIC: FRAMES, INFO_TOPIC: FRAMES, POSE_TOPIC: FRAMES,
-                          MARKER_TOPIC: FRAMES}
+        assert counts == {IMAGE_TOPIC: FRAMES, INFO_TOPIC: FRAMES, DEPTH_TOPIC: 0,
+                          POSE_TOPIC: FRAMES, MARKER_TOPIC: FRAMES}
         types = {c.topic: c.msgtype for c in reader.connections}
         assert types[POSE_TOPIC] == 'interhand_msgs/msg/TwoHandPose'
         pose_connection = [c for c in reader.connections if c.topic == POSE_TOPIC]
@@ -149,6 +156,37 @@ def test_runner_on_a_bag_adds_pose_and_marker_topics(tmp_path, storage):
     assert [p.header.frame_id for p in poses] == ['camera_color_optical_frame'] * FRAMES
     assert sum(p.right.detected + p.left.detected for p in poses) == _hands_expected() * FRAMES
     assert any(f.suffix == ('.mcap' if storage == 'mcap' else '.db3') for f in result.iterdir())
+
+
+def test_runner_uses_the_bag_depth_topic(tmp_path):
+    bag = tmp_path / 'session'
+    _write_bag(bag, 'sqlite3', depth_mm=650)
+    out = tmp_path / 'out'
+    assert main([str(bag), '--depth', DEPTH_TOPIC, '--out', str(out)]) == 0
+    records, rows = _read_outputs(out)
+    assert len(records) == FRAMES
+    for row in rows:
+        if row['detected'] == '1':
+            assert row['depth_source'] == 'depth_image'
+            assert float(row['wrist_z']) == pytest.approx(0.65, abs=0.04)
+    assert main([str(bag), '--depth', '/no/such/topic', '--out', str(tmp_path / 'x')]) == 2
+
+
+def test_runner_uses_a_depth_folder_next_to_an_image_folder(tmp_path):
+    images, depths = tmp_path / 'images', tmp_path / 'depth'
+    images.mkdir()
+    depths.mkdir()
+    for index, frame in enumerate(_frames()[:2]):
+        cv2.imwrite(str(images / f'{index}.jpg'), frame)
+        cv2.imwrite(str(depths / f'{index}.png'), np.full(frame.shape[:2], 900, np.uint16))
+    out = tmp_path / 'out'
+    assert main([str(images), '--depth', str(depths), '--out', str(out)]) == 0
+    records = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
+    detected = [r[side] for r in records for side in ('right', 'left') if r[side]['detected']]
+    assert len(detected) == 2 * _hands_expected()
+    for hand in detected:
+        assert hand['depth_source'] == 1  # DEPTH_IMAGE
+        assert hand['wrist_pose']['position']['z'] == pytest.approx(0.9, abs=0.05)
 
 
 @pytest.mark.parametrize('name', ['missing.mp4', 'broken.mp4', 'empty_folder'])
