@@ -57,7 +57,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('markers.lifetime', 0.3, 's, markers vanish this long after the last update'),
     ParameterSpec('markers.joint_diameter', 0.012, 'm, joint sphere diameter'),
     ParameterSpec('markers.bone_width', 0.006, 'm, bone line width'),
-    ParameterSpec('markers.wrist_axes', False, 'also draw each wrist frame (x red, y green, z blue)'),
+    ParameterSpec('markers.wrist_axes', False,
+                  'also draw each wrist frame (x red, y green, z blue)'),
     ParameterSpec('diagnostics_period', 1.0, 's, /diagnostics publishing period'),
     ParameterSpec('log_throttle', 2.0, 's, the same kind of bad-input warning is logged at most '
                                        'once per this period'),
