@@ -347,3 +347,9 @@ def test_overload_keeps_pose_age_bounded_and_memory_flat(harness_factory):
     assert rss[-1] - rss[3] < 4.0, f'RSS grew: {np.round(rss, 1)} MB'
     dropped = int({kv.key: kv.value for kv in h.diagnostics[-1].values}['frames_dropped'])
     assert dropped > sent / 3
+
+
+def test_wrongly_typed_parameter_fails_at_start():
+    with pytest.raises(StartupError, match='device'):
+        HandsNode(estimator=ScriptedEstimator(),
+                  parameter_overrides=[Parameter('device', value=3)])

@@ -18,6 +18,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from interhand_msgs.msg import TwoHandPose
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -141,15 +142,20 @@ class HandsNode(Node):
                  parameter_overrides: Optional[list[Parameter]] = None,
                  node_name: str = 'hands') -> None:
         super().__init__(node_name, parameter_overrides=parameter_overrides or [])
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
-                description=spec.description, read_only=spec.read_only))
-        self.params = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
-        self._validate_params()
+        try:
+            for spec in PARAMETERS:
+                self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
+                    description=spec.description, read_only=spec.read_only))
+            self.params = {spec.name: self.get_parameter(spec.name).value
+                           for spec in PARAMETERS}
+            self._validate_params()
+            self.roi = self._make_roi_source()
+            self.estimator = estimator or make_estimator(self.params, self.get_logger().warning)
+        except (StartupError, ParameterException) as error:
+            super().destroy_node()
+            raise StartupError(str(error)) from error
         self._last_log: dict[str, float] = {}
         self.health = NodeHealth()
-        self.roi = self._make_roi_source()
-        self.estimator = estimator or make_estimator(self.params, self.get_logger().warning)
         self.marker_style = MarkerStyle(
             joint_diameter=self.params['markers.joint_diameter'],
             bone_width=self.params['markers.bone_width'],
