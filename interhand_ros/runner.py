@@ -292,30 +292,33 @@ def _number(value: float) -> str:
 # ----------------------------------------------------------------------------- outputs
 
 class OutputSet:
-    """Files written under temporary names, renamed together by commit(), removed by discard()."""
+    """Outputs written in a staging folder (out/.partial), moved into out by commit() only when
+    the run is complete, or deleted by discard()."""
 
     def __init__(self, out_dir: Path) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         self.out_dir = out_dir
-        self._pending: list[tuple[Path, Path]] = []
+        self.staging = out_dir / '.partial'
+        _remove(self.staging)
+        self.staging.mkdir(parents=True)
+        self._names: list[str] = []
 
     def path(self, name: str) -> Path:
-        final = self.out_dir / name
-        temporary = self.out_dir / f'.partial-{name}'  # keeps the suffix (video container)
-        _remove(temporary)
-        self._pending.append((temporary, final))
-        return temporary
+        """Where to write output `name` (its final name, so suffixes and bag files match)."""
+        self._names.append(name)
+        return self.staging / name
 
     def commit(self) -> list[Path]:
-        for temporary, final in self._pending:
-            if temporary.exists():
-                _remove(final)
-                os.replace(temporary, final)
-        return [final for _, final in self._pending if final.exists()]
+        done = []
+        for name in self._names:
+            if (self.staging / name).exists():
+                _remove(self.out_dir / name)
+                os.replace(self.staging / name, self.out_dir / name)
+                done.append(self.out_dir / name)
+        _remove(self.staging)
+        return done
 
     def discard(self) -> None:
-        for temporary, _ in self._pending:
-            _remove(temporary)
+        _remove(self.staging)
 
 
 def _remove(path: Path) -> None:

@@ -69,7 +69,7 @@ def test_runner_on_a_video(tmp_path):
     annotated = cv2.VideoCapture(str(out / 'annotated.mp4'))
     assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
     annotated.release()
-    assert not list(out.glob('.partial-*'))
+    assert sorted(p.name for p in out.iterdir()) == ['annotated.mp4', 'poses.csv', 'poses.jsonl']
 
 
 def test_runner_on_an_image_folder_with_a_camera_yaml(tmp_path):
