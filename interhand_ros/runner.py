@@ -4,8 +4,8 @@ Outputs in --out: poses.jsonl (one TwoHandPose as JSON per frame, the message th
 publishes, plus frame/source fields), poses.csv (one row per hand per frame, metres and pixels),
 an annotated video (annotated.mp4) or image folder (annotated/), and for bags a copy of the bag
 with /hands/pose (interhand_msgs/TwoHandPose) and /hands/markers (MarkerArray) added, so
-`ros2 bag play` shows the results in RViz. Every output is written under a temporary name and
-renamed when the run is complete.
+`ros2 bag play` shows the results in RViz. Outputs are written in --out/.partial and moved into
+--out only when the run is complete.
 """
 from __future__ import annotations
 
@@ -462,14 +462,11 @@ def camera_for(frame: Frame, yaml_info: Any, fov: float) -> tuple[Any, bool]:
     info, guessed = frame.camera_info or yaml_info, False
     if info is None:
         info, guessed = guess_camera_info(width, height, fov), True
-    camera = CameraModel.from_camera_info(info, rectified=False)
-    if (camera.width, camera.height) != (width, height):
-        camera = camera.scaled_to(width, height)
-    return camera, guessed
+    return CameraModel.from_camera_info(info, rectified=False).for_image(width, height), guessed
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Process the input; returns a summary (frames, hands found, outputs, seconds)."""
+    """Process the input; returns a summary (frames, hands found per frame, outputs)."""
     from tqdm import tqdm
 
     from interhand_ros.drawing import draw_estimate
@@ -515,15 +512,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for frame in tqdm(frames, total=total, unit='frame', desc='interhand-run'):
                 if args.max_frames and summary['frames'] >= args.max_frames:
                     break
-                camera, guessed = camera_for(frame, yaml_info, args.fov)
-                summary['camera_guessed'] |= guessed
-                crop = roi.crop(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
                 try:
+                    camera, guessed = camera_for(frame, yaml_info, args.fov)
+                    crop = roi.crop(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
                     estimate = estimator.estimate(frame.image_rgb, camera, crop, frame.depth)
-                except ValueError as error:  # a bad frame is skipped, never fatal
+                except ValueError as error:  # bad frame or CameraInfo: skipped, never fatal
                     LOG.warning('frame %d skipped: %s', frame.index, error)
                     summary['bad_frames'] += 1
                     continue
+                summary['camera_guessed'] |= guessed
                 if roi:
                     roi.update(estimate)
                 header = Header(frame_id=frame.frame_id)

@@ -94,7 +94,7 @@ def test_runner_on_an_image_folder_with_a_camera_yaml(tmp_path):
         f'img_{i:02d}.jpg' for i in range(FRAMES)]
 
 
-def _write_bag(path: Path, storage: str, depth_mm: int = 0) -> None:
+def _write_bag(path: Path, storage: str, depth_mm: int = 0, bad_frames: tuple = ()) -> None:
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
     store = get_typestore(Stores.ROS2_KILTED)
@@ -113,13 +113,15 @@ def _write_bag(path: Path, storage: str, depth_mm: int = 0) -> None:
                             frame_id='camera_color_optical_frame')
             info = CameraInfo(
                 header=header, height=480, width=640, distortion_model='plumb_bob',
-                d=np.zeros(5), k=np.array([500.0, 0, 319.5, 0, 500, 239.5, 0, 0, 1]),
+                d=np.zeros(5), k=np.array([0.0 if index in bad_frames else 500.0, 0, 319.5, 0,
+                                           500, 239.5, 0, 0, 1]),
                 r=np.eye(3).ravel(), p=np.array([500.0, 0, 319.5, 0, 0, 500, 239.5, 0, 0, 0, 1,
                                                  0]),
                 binning_x=0, binning_y=0,
                 roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0,
                                      do_rectify=False))
-            image = Image(header=header, height=480, width=640, encoding='bgr8', is_bigendian=0,
+            encoding = 'yuv422' if index + 1 in bad_frames else 'bgr8'  # unsupported
+            image = Image(header=header, height=480, width=640, encoding=encoding, is_bigendian=0,
                           step=640 * 3, data=np.ascontiguousarray(bgr).ravel())
             writer.write(infos, stamp_ns, store.serialize_cdr(info, CameraInfo.__msgtype__))
             writer.write(images, stamp_ns, store.serialize_cdr(image, Image.__msgtype__))
@@ -156,6 +158,17 @@ def test_runner_on_a_bag_adds_pose_and_marker_topics(tmp_path, storage):
     assert [p.header.frame_id for p in poses] == ['camera_color_optical_frame'] * FRAMES
     assert sum(p.right.detected + p.left.detected for p in poses) == _hands_expected() * FRAMES
     assert any(f.suffix == ('.mcap' if storage == 'mcap' else '.db3') for f in result.iterdir())
+
+
+def test_runner_skips_bad_frames_of_a_bag(tmp_path):
+    bag = tmp_path / 'session'
+    _write_bag(bag, 'sqlite3', bad_frames=(1,))  # frame 1: uncalibrated, frame 0: bad encoding
+    out = tmp_path / 'out'
+    assert main([str(bag), '--out', str(out)]) == 0
+    records = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
+    assert [record['frame'] for record in records] == [1, 2]  # frame 0 of the bag never decoded
+    stamps = [record['header']['stamp']['nanosec'] for record in records]
+    assert stamps == [200_000_000, 300_000_000]
 
 
 def test_runner_uses_the_bag_depth_topic(tmp_path):
