@@ -120,7 +120,7 @@ class LandmarkEstimator:
             hands[side] = self._hand_estimate(side, presence, hand, camera, depth, radius)
         right, left = hands['right'], hands['left']
         both = right.detected and left.detected
-        right_to_left = (left.wrist_position - right.wrist_position) if both else np.full(3, np.nan)
+        right_to_left = left.wrist_position - right.wrist_position if both else np.full(3, np.nan)
         return TwoHandEstimate(
             right=right, left=left,
             relative_root_depth=float(right_to_left[2]) if both else float('nan'),

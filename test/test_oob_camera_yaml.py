@@ -1,4 +1,4 @@
-"""camera_calibration YAML loading and the field-of-view guess, read by the engine's CameraModel."""
+"""camera_calibration YAML loading and the field-of-view guess, read by CameraModel."""
 import math
 
 import pytest

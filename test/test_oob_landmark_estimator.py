@@ -1,4 +1,4 @@
-"""Fallback estimator (MediaPipe landmarks lifted to metric 3D) on real photos and synthetic data."""
+"""Fallback estimator: MediaPipe landmarks lifted to metric 3D (real photos, synthetic data)."""
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,7 @@ from interhand_ros.detection import LandmarkHand
 from interhand_ros.estimate import Box, DepthSource, Estimator
 from interhand_ros.landmark_estimator import (PoseLiftError, assign_sides, lift_to_camera,
                                               translation_for_fixed_rotation)
-from interhand_ros.skeleton import NUM_JOINTS, WRIST, MIDDLE_MCP
+from interhand_ros.skeleton import MIDDLE_MCP, NUM_JOINTS, WRIST
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 HAND_PHOTO = DATA / 'hands' / 'handSrc.jpg'
