@@ -3,7 +3,8 @@
     python -m interhand_ros.ros.latency_probe [--checkpoint snapshot_20.pth.tar] [--seconds 10]
 
 Three runs on the same 640x480 rgb8 frames (content does not change the cost):
-1. bare engine: InterNetEstimator.estimate() in a loop;
+1. bare engine: InterNetEstimator.estimate() in a loop, then each of the node's own per-frame
+   steps (conversion in, message, markers, debug image) alone;
 2. closed loop through the node over DDS: send a frame, wait for its pose, repeat
    (end-to-end latency = pose received - image stamp; overhead = that minus the engine time);
 3. open loop at --rate Hz (a camera faster than inference): output rate, pose age, dropped frames.
@@ -27,9 +28,15 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
 
 from interhand_ros.camera import CameraModel
+from interhand_ros.drawing import draw_estimate
 from interhand_ros.engine import EngineConfig, InterNetEstimator
+from interhand_ros.estimate import TwoHandEstimate
+from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
+from interhand_ros.markers import to_marker_array
+from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.ros.hands_node import HandsNode
 
 WIDTH, HEIGHT, FOCAL = 640, 480, 600.0
@@ -49,8 +56,42 @@ def summary(values: list[float]) -> str:
             f'p95 {np.percentile(ms, 95):7.1f} ms  (n={len(ms)})')
 
 
+def both_hands_drawn(estimate: TwoHandEstimate) -> TwoHandEstimate:
+    """The estimate with both hands detected and all joints valid (the costliest output)."""
+    for hand in estimate.hands():
+        hand.detected = True
+        hand.valid[:] = True
+        hand.joints = np.nan_to_num(hand.joints, nan=0.5)
+        hand.pixels = np.nan_to_num(hand.pixels, nan=100.0)
+    return estimate
+
+
+def conversion_costs(estimate: TwoHandEstimate, rgb: np.ndarray,
+                     repeats: int = 50) -> dict[str, list[float]]:
+    """The node's own per-frame work besides the estimator, step by step."""
+    header = Header(frame_id='camera_color_optical_frame')
+    bgr = Image(width=WIDTH, height=HEIGHT, encoding='bgr8', step=WIDTH * 3,
+                data=rgb[..., ::-1].tobytes())
+    steps = {
+        'image_to_rgb (bgr8)': lambda: image_to_rgb(bgr),
+        'to_two_hand_pose': lambda: to_two_hand_pose(estimate, header, WIDTH, HEIGHT),
+        'to_marker_array': lambda: to_marker_array(estimate, header),
+        'debug image (draw + msg)': lambda: rgb_to_image(draw_estimate(rgb, estimate), header),
+    }
+    costs: dict[str, list[float]] = {}
+    for name, step in steps.items():
+        costs[name] = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            step()
+            costs[name].append(time.perf_counter() - began)
+    return costs
+
+
 def bare_engine(estimator: InterNetEstimator, rgb: np.ndarray, seconds: float) -> list[float]:
     camera = CameraModel.from_camera_info(camera_info(), rectified=False)
+    for _ in range(2):  # first calls pay for allocator / oneDNN primitive set-up
+        estimator.estimate(rgb, camera)
     times = []
     start = time.monotonic()
     while time.monotonic() - start < seconds:
@@ -159,6 +200,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     estimator.warmup()
     engine = bare_engine(estimator, rgb, args.seconds)
     print(f'bare engine estimate():        {summary(engine)}  -> {1 / np.mean(engine):.1f} Hz')
+    camera = CameraModel.from_camera_info(camera_info(), rectified=False)
+    for name, costs in conversion_costs(both_hands_drawn(estimator.estimate(rgb, camera)),
+                                        rgb).items():
+        print(f'  node step {name:26s} {summary(costs)}')
     rclpy.init()
     probe = NodeProbe(estimator, rgb)
     try:
