@@ -15,6 +15,7 @@ from typing import Callable, Optional
 import numpy as np
 import pytest
 import rclpy
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from interhand_msgs.msg import TwoHandPose
 from rclpy.executors import MultiThreadedExecutor
@@ -353,3 +354,16 @@ def test_wrongly_typed_parameter_fails_at_start():
     with pytest.raises(StartupError, match='device'):
         HandsNode(estimator=ScriptedEstimator(),
                   parameter_overrides=[Parameter('device', value=3)])
+
+
+def test_exact_sync_reports_stamps_that_never_match(harness_factory):
+    h = harness_factory(sync='exact')
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:
+        stamp = h.stamp()
+        h.send(image(stamp), camera_info(Time(sec=stamp.sec,
+                                              nanosec=(stamp.nanosec + 1_000_000) % 10**9)))
+        time.sleep(0.05)
+    h.wait_for_error('stamps differ by more than sync_slop')
+    assert not h.hands
+    h.wait_for_stamp(h.send_good())
