@@ -238,7 +238,8 @@ class HandsNode(Node):
             [(Image, 'depth')] if with_depth else [])
         if message_filters is not None:  # pragma: no cover - only on a ROS install
             subscribers = [message_filters.Subscriber(self, msg_type, topic,
-                                                      qos_profile=SENSOR_QOS)
+                                                      qos_profile=SENSOR_QOS,
+                                                      qos_overriding_options=overrides)
                            for msg_type, topic in topics]
             subscribers[0].registerCallback(self._count_image)
             subscribers[1].registerCallback(self._count_info)
