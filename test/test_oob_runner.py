@@ -13,6 +13,7 @@ pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not ins
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 HAND_PHOTO = DATA / 'hands' / 'handSrc.jpg'
+PALM_PHOTO = DATA / 'hands' / 'Histogram_Comparison_Source_0.jpg'
 FRAMES = 4
 IMAGE_TOPIC, INFO_TOPIC = '/camera/color/image_raw', '/camera/color/camera_info'
 DEPTH_TOPIC = '/camera/aligned_depth_to_color/image_raw'
@@ -212,3 +213,36 @@ def test_runner_rejects_unreadable_input_and_leaves_nothing(tmp_path, name, caps
     out = tmp_path / 'out'
     assert main([str(source), '--out', str(out)]) == 2
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.fixture(scope='module')
+def random_checkpoint(tmp_path_factory):
+    """An InterNet checkpoint with random weights: exercises the InterNet path, not accuracy."""
+    torch = pytest.importorskip('torch')
+    from interhand_ros.model import InterNet
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('checkpoint') / 'random_internet.pth.tar'
+    torch.save({'network': InterNet().state_dict()}, path)
+    return path
+
+
+def test_runner_with_a_checkpoint_runs_internet_on_the_detector_crop(tmp_path, random_checkpoint):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    canvas = np.full((480, 640, 3), 128, np.uint8)  # a small hand in a larger frame
+    if PALM_PHOTO.exists():
+        canvas[150:350, 300:500] = cv2.imread(str(PALM_PHOTO))
+    cv2.imwrite(str(folder / 'hand.png'), canvas)
+    out = tmp_path / 'out'
+    assert main([str(folder), '--checkpoint', str(random_checkpoint), '--device', 'cpu',
+                 '--out', str(out)]) == 0
+    [record] = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
+    assert record['estimator'] == 0  # ESTIMATOR_INTERNET
+    roi = record['roi']
+    if PALM_PHOTO.exists():  # the detector's crop holds the pasted hand, not the whole frame
+        x0, y0 = roi['x_offset'], roi['y_offset']
+        x1, y1 = x0 + roi['width'], y0 + roi['height']
+        assert x0 <= 310 and x1 >= 490 and y0 <= 160 and y1 >= 340
+        assert roi['width'] < 400 and roi['height'] < 400
+    else:  # nothing detected: the whole image
+        assert (roi['width'], roi['height']) == (640, 480)
