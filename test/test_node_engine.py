@@ -146,3 +146,17 @@ def test_console_script_serves_hands_as_a_separate_process(ros, checkpoint):
         executor.shutdown()
         probe.destroy_node()
     assert process.returncode == 0, output
+
+
+def test_without_checkpoint_the_landmark_fallback_serves_and_says_so(ros):
+    warnings = []
+    estimator = make_estimator(dict(DEFAULTS), warnings.append)
+    assert 'InterNet is NOT loaded' in warnings[0] and 'snapshot_20.pth.tar' in warnings[0]
+    h = Harness(estimator, diagnostics_period=0.2)
+    try:
+        stamp = h.send_good()
+        msg = h.wait_for_stamp(stamp, timeout=20.0)
+        assert msg.estimator == Estimator.LANDMARK
+        assert not msg.right.detected and not msg.left.detected  # a synthetic pattern, no hands
+    finally:
+        h.close()
