@@ -48,7 +48,7 @@ class LandmarkHand:
 def _import_mediapipe_hands() -> Any:
     try:
         from mediapipe.python.solutions import hands as mp_hands
-    except ImportError as error:  # pragma: no cover - depends on the installation
+    except ImportError as error:
         raise MediaPipeMissingError(
             'mediapipe is not installed: the hand detector and the landmark fallback estimator '
             "need it. Install mediapipe==0.10.21 (the last release bundling its hand models), "

@@ -91,3 +91,12 @@ def test_detector_returns_nothing_on_a_blank_frame(detector):
 def test_detector_rejects_a_bad_frame(detector):
     with pytest.raises(ValueError):
         detector.detect(np.zeros((10, 10), np.uint8))
+
+
+def test_missing_mediapipe_is_a_clear_error(monkeypatch):
+    import sys
+
+    from interhand_ros.detection import HandDetector, MediaPipeMissingError
+    monkeypatch.setitem(sys.modules, 'mediapipe.python.solutions', None)  # as if not installed
+    with pytest.raises(MediaPipeMissingError, match='mediapipe==0.10.21'):
+        HandDetector()
