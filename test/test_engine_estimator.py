@@ -60,6 +60,19 @@ def demo_image() -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(DEMO_IMAGE)), cv2.COLOR_BGR2RGB)
 
 
+@pytest.fixture(scope='module')
+def demo_crop(demo_image) -> np.ndarray:
+    """The official crop of the demo box, batch of one."""
+    transform, _ = crop_transform(square_and_enlarge(DEMO_BOX))
+    return crop_image(demo_image, transform)[None]
+
+
+@pytest.fixture(scope='module')
+def reference(estimator, demo_crop):
+    """The default estimator's network result on the demo crop."""
+    return estimator.infer(demo_crop)[0]
+
+
 def demo_camera() -> CameraModel:
     return CameraModel.from_intrinsics(np.array([[1200.0, 0, 166.5], [0, 1200.0, 255.5],
                                                  [0, 0, 1]]), 334, 512)
@@ -89,7 +102,7 @@ def test_cuda_device_without_cuda_is_a_clear_error(checkpoint):
         InterNetEstimator(checkpoint, EngineConfig(device='cuda'))
 
 
-def test_estimate_fills_every_field(estimator, demo_image):
+def test_estimate_fills_every_field(estimator, demo_image, reference):
     estimate = estimator.estimate(demo_image, demo_camera(), crop=DEMO_BOX)
     assert isinstance(estimate, TwoHandEstimate)
     assert estimate.estimator == Estimator.INTERNET
@@ -104,9 +117,7 @@ def test_estimate_fills_every_field(estimator, demo_image):
         np.testing.assert_array_equal(hand.wrist_position, hand.joints[WRIST])
         assert np.isclose(np.linalg.norm(hand.wrist_quaternion), 1.0)
     # official lifting: Z_j = root depth + z_rel_j for every joint (the wrist's own z_rel too)
-    transform, _ = crop_transform(estimate.crop)
-    network = estimator.infer(crop_image(demo_image, transform)[None])[0]
-    right_rel, left_rel = network.depth_rel_m[20], network.depth_rel_m[41]
+    right_rel, left_rel = reference.depth_rel_m[20], reference.depth_rel_m[41]
     assert estimate.right.depth_source == DepthSource.FIXED
     assert estimate.right.joints[WRIST, 2] == pytest.approx(0.6 + right_rel)
     assert estimate.left.depth_source == DepthSource.OTHER_HAND
@@ -114,13 +125,11 @@ def test_estimate_fills_every_field(estimator, demo_image):
         0.6 + estimate.relative_root_depth + left_rel)
 
 
-def test_engine_equals_the_plain_network_and_official_decoding(estimator, checkpoint, demo_image):
+def test_engine_equals_the_plain_network_and_official_decoding(reference, checkpoint, demo_crop):
     """Folded BN + per-branch decoding == strict-loaded InterNet forward + argmax, to rounding."""
-    transform, _ = crop_transform(square_and_enlarge(DEMO_BOX))
-    crop = crop_image(demo_image, transform)
-    engine_result = estimator.infer(crop[None])[0]
+    engine_result = reference
     plain = load_internet(checkpoint)
-    images = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255.0
+    images = torch.from_numpy(demo_crop).permute(0, 3, 1, 2).float() / 255.0
     with torch.inference_mode():
         output = plain(images)
     decoded = decode_heatmaps(output.heatmaps)
@@ -134,8 +143,8 @@ def test_engine_equals_the_plain_network_and_official_decoding(estimator, checkp
 def test_batch_equals_single_images(estimator, demo_image):
     camera = demo_camera()
     flipped = np.ascontiguousarray(demo_image[:, ::-1])
-    batch = estimator.estimate_batch([demo_image, flipped], [camera, camera], [DEMO_BOX, None])
-    single = [estimator.estimate(demo_image, camera, DEMO_BOX), estimator.estimate(flipped, camera)]
+    batch = estimator.estimate_batch([flipped, demo_image], [camera, camera], [None, DEMO_BOX])
+    single = [estimator.estimate(flipped, camera), estimator.estimate(demo_image, camera, DEMO_BOX)]
     for together, alone in zip(batch, single):
         assert together.crop == alone.crop
         for a, b in zip(together.hands(), alone.hands()):
@@ -156,12 +165,10 @@ def test_mismatched_batch_lists_are_rejected(estimator, demo_image):
 
 
 @pytest.mark.parametrize('kwargs', [dict(channels_last=False), dict(refine=True)])
-def test_cpu_layout_and_refinement_paths_agree_with_the_default(checkpoint, estimator, demo_image,
+def test_cpu_layout_and_refinement_paths_agree_with_the_default(checkpoint, reference, demo_crop,
                                                                 kwargs):
     other = InterNetEstimator(checkpoint, EngineConfig(device='cpu', **kwargs))
-    transform, _ = crop_transform(square_and_enlarge(DEMO_BOX))
-    crop = crop_image(demo_image, transform)[None]
-    reference, result = estimator.infer(crop)[0], other.infer(crop)[0]
+    result = other.infer(demo_crop)[0]
     np.testing.assert_allclose(result.presence, reference.presence, atol=1e-4)
     np.testing.assert_allclose(result.relative_root_m, reference.relative_root_m, atol=1e-4)
     # refinement moves each coordinate by at most half a voxel (2 crop pixels)
@@ -174,18 +181,15 @@ _NATIVE_CPU = {'bf16': torch.ops.mkldnn._is_mkldnn_bf16_supported(),
 
 
 @pytest.mark.parametrize('precision', ['bf16', 'fp16'])
-def test_cpu_reduced_precision_runs_where_native_and_is_refused_elsewhere(checkpoint, estimator,
-                                                                          demo_image, precision):
+def test_cpu_reduced_precision_runs_where_native_and_is_refused_elsewhere(checkpoint, reference,
+                                                                          demo_crop, precision):
     config = EngineConfig(device='cpu', precision=precision)
     if not _NATIVE_CPU[precision]:
         with pytest.raises(ValueError, match='no native kernels'):
             InterNetEstimator(checkpoint, config)
         return
-    other = InterNetEstimator(checkpoint, config)
-    transform, _ = crop_transform(square_and_enlarge(DEMO_BOX))
-    crop = crop_image(demo_image, transform)[None]
-    result = other.infer(crop)[0]
-    np.testing.assert_allclose(result.presence, estimator.infer(crop)[0].presence, atol=0.05)
+    result = InterNetEstimator(checkpoint, config).infer(demo_crop)[0]
+    np.testing.assert_allclose(result.presence, reference.presence, atol=0.05)
     assert np.isfinite(result.crop_xy).all() and np.isfinite(result.depth_rel_m).all()
 
 
@@ -217,14 +221,11 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA de
 @cuda
 @pytest.mark.parametrize('kwargs', [dict(), dict(precision='fp16'), dict(precision='bf16'),
                                     dict(cuda_graph=True), dict(cuda_graph=True, precision='fp16')])
-def test_cuda_paths_agree_with_the_cpu(checkpoint, estimator, demo_image, kwargs):
+def test_cuda_paths_agree_with_the_cpu(checkpoint, reference, demo_crop, kwargs):
     gpu = InterNetEstimator(checkpoint, EngineConfig(device='cuda', **kwargs))
     gpu.warmup()
-    transform, _ = crop_transform(square_and_enlarge(DEMO_BOX))
-    crop = crop_image(demo_image, transform)[None]
-    reference = estimator.infer(crop)[0]
     for _ in range(2):  # a captured graph must replay with new data correctly
-        result = gpu.infer(crop)[0]
+        result = gpu.infer(demo_crop)[0]
         np.testing.assert_allclose(result.presence, reference.presence, atol=0.05)
-    other = gpu.infer(np.ascontiguousarray(crop[:, ::-1]))[0]
+    other = gpu.infer(np.ascontiguousarray(demo_crop[:, ::-1]))[0]
     assert not np.allclose(other.presence, result.presence, atol=1e-6)
