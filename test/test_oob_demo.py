@@ -63,3 +63,25 @@ def test_demo_reports_a_missing_checkpoint_clearly(tmp_path):
     result = _run_demo(tmp_path, ['--checkpoint', str(tmp_path / 'absent.pth.tar')])
     assert result.returncode == 1
     assert 'does not exist' in result.stderr
+
+
+def test_photos_come_from_input_then_shared_data_then_the_opencv_doc_cache(tmp_path,
+                                                                           monkeypatch):
+    from interhand_ros import demo
+    monkeypatch.setattr(demo, 'SHARED_DATA', tmp_path / 'no_shared_data')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    cached = tmp_path / 'cache' / 'interhand_ros' / 'demo_photos'
+    cached.mkdir(parents=True)
+    for name in demo.OPENCV_DOC_PHOTOS:  # already fetched: no download
+        cv2.imwrite(str(cached / name), np.zeros((8, 8, 3), np.uint8))
+    assert demo.find_photos(None) == [cached / name for name in demo.OPENCV_DOC_PHOTOS]
+    user = tmp_path / 'mine'
+    user.mkdir()
+    cv2.imwrite(str(user / 'b.png'), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(user / 'a.jpg'), np.zeros((8, 8, 3), np.uint8))
+    assert demo.find_photos(user) == [user / 'a.jpg', user / 'b.png']
+    with pytest.raises(demo.DemoError, match='does not exist'):
+        demo.find_photos(tmp_path / 'absent.mp4')
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(demo.DemoError, match='no images'):
+        demo.find_photos(tmp_path / 'empty')
