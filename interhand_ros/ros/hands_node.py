@@ -214,28 +214,37 @@ class HandsNode(Node):
             raise StartupError(str(error)) from error
 
     def _subscribe_inputs(self, overrides: QoSOverridingOptions) -> None:
-        p = self.params
-        with_depth = p['depth.mode'] == 'depth_image'
         self._infos_seen = 0
         self._last_image_time = self._last_pair_time = time.monotonic()
-        if p['roi.mode'] == 'topic':
+        if self.params['roi.mode'] == 'topic':
             self.create_subscription(RegionOfInterest, 'roi', self._on_roi, SENSOR_QOS,
                                      qos_overriding_options=overrides)
-        if p['sync'] == 'latest':
-            self._latest_info = LatestCameraInfo(p['max_info_age'])
-            self._sync = StampSync(2 if with_depth else 1, p['sync_queue_size'], p['sync_slop'],
-                                   self._on_image_and_depth)
-            self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info,
+        if self.params['sync'] == 'latest':
+            self._subscribe_latest(overrides)
+        else:
+            self._subscribe_synchronized(overrides)
+
+    def _subscribe_latest(self, overrides: QoSOverridingOptions) -> None:
+        """Each image (with its nearest depth) + the cached camera_info of its frame."""
+        p = self.params
+        with_depth = p['depth.mode'] == 'depth_image'
+        self._latest_info = LatestCameraInfo(p['max_info_age'])
+        self._sync = StampSync(2 if with_depth else 1, p['sync_queue_size'], p['sync_slop'],
+                               self._on_image_and_depth)
+        self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info, SENSOR_QOS,
+                                 qos_overriding_options=overrides)
+        self.create_subscription(Image, 'image', self._on_image, SENSOR_QOS,
+                                 qos_overriding_options=overrides)
+        if with_depth:
+            self.create_subscription(Image, 'depth', lambda m: self._sync.add(1, m),
                                      SENSOR_QOS, qos_overriding_options=overrides)
-            self.create_subscription(Image, 'image', self._on_image, SENSOR_QOS,
-                                     qos_overriding_options=overrides)
-            if with_depth:
-                self.create_subscription(Image, 'depth', lambda m: self._sync.add(1, m),
-                                         SENSOR_QOS, qos_overriding_options=overrides)
-            return
+
+    def _subscribe_synchronized(self, overrides: QoSOverridingOptions) -> None:
+        """Image, camera_info (and depth) paired by stamp: approximate or exact."""
+        p = self.params
         slop = p['sync_slop'] if p['sync'] == 'approximate' else 0.0
         topics = [(Image, 'image'), (CameraInfo, 'camera_info')] + (
-            [(Image, 'depth')] if with_depth else [])
+            [(Image, 'depth')] if p['depth.mode'] == 'depth_image' else [])
         if message_filters is not None:  # pragma: no cover - only on a ROS install
             subscribers = [message_filters.Subscriber(self, msg_type, topic,
                                                       qos_profile=SENSOR_QOS,
