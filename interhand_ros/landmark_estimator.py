@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from interhand_ros.camera import CameraModel
-from interhand_ros.detection import LandmarkHand, MediaPipeHands, check_image
+from interhand_ros.detection import SIDES, LandmarkHand, MediaPipeHands, check_image
 from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.roi import clip_box
@@ -114,10 +114,10 @@ class LandmarkEstimator:
         found = self._hands.process(
             image_rgb[y0:y0 + int(region.h), x0:x0 + int(region.w)])
         found = [replace(hand, pixels=hand.pixels + (x0, y0)) for hand in found]
-        hands = {side: _missing_hand(side) for side in ('right', 'left')}
+        hands = {side: _missing_hand(side) for side in SIDES}
         radius = max(1, round(DEPTH_WINDOW_FRACTION * max(region.w, region.h)))
-        for side, presence, hand in assign_sides(found):
-            hands[side] = self._hand_estimate(side, presence, hand, camera, depth, radius)
+        for side, hand in assign_sides(found):
+            hands[side] = self._hand_estimate(side, hand, camera, depth, radius)
         right, left = hands['right'], hands['left']
         both = right.detected and left.detected
         right_to_left = left.wrist_position - right.wrist_position if both else np.full(3, np.nan)
@@ -131,7 +131,7 @@ class LandmarkEstimator:
             crop=region,
             inference_time=time.perf_counter() - started)
 
-    def _hand_estimate(self, side: str, presence: float, hand: LandmarkHand,
+    def _hand_estimate(self, side: str, hand: LandmarkHand,
                        camera: CameraModel, depth: Optional[DepthImage],
                        radius_px: int) -> HandEstimate:
         undistorted = camera.undistort_pixels(hand.pixels)
@@ -149,6 +149,9 @@ class LandmarkEstimator:
                 joints = joints * (measured / joints[WRIST, 2])
                 depth_source = DepthSource.DEPTH_IMAGE
         quaternion = palm_quaternion(joints, side)
+        # MediaPipe exposes no presence score (every hand it returns passed min_confidence); its
+        # handedness score, >= 0.5 for the chosen label, is the confidence it does give.
+        presence = hand.side_score
         return HandEstimate(
             side=side, presence=presence, detected=True, joints=joints,
             pixels=hand.pixels.copy(), confidence=np.full(NUM_JOINTS, presence),
@@ -160,20 +163,17 @@ class LandmarkEstimator:
         self._hands.close()
 
 
-def assign_sides(hands: list[LandmarkHand]) -> list[tuple[str, float, LandmarkHand]]:
-    """(side, presence, hand) for at most one right and one left hand.
+def assign_sides(hands: list[LandmarkHand]) -> list[tuple[str, LandmarkHand]]:
+    """(side, hand) for at most one right and one left hand.
 
-    The most confident label wins its side; a second hand given the same label goes to the
-    other side with presence 1 - its score (the probability MediaPipe left for that side).
+    The most confident handedness label wins its side; a second hand given the same label is
+    the other hand (MediaPipe found two distinct hands), so it takes the other side.
     """
-    assigned: list[tuple[str, float, LandmarkHand]] = []
+    assigned: list[tuple[str, LandmarkHand]] = []
     for hand in sorted(hands, key=lambda h: -h.side_score)[:2]:
-        taken = {side for side, _, _ in assigned}
-        if hand.side not in taken:
-            assigned.append((hand.side, hand.side_score, hand))
-        else:
-            other = 'left' if hand.side == 'right' else 'right'
-            assigned.append((other, 1.0 - hand.side_score, hand))
+        taken = {side for side, _ in assigned}
+        assigned.append((hand.side if hand.side not in taken else
+                         SIDES[1 - SIDES.index(hand.side)], hand))
     return assigned
 
 

@@ -68,12 +68,9 @@ def _landmark_hand(side: str, score: float) -> LandmarkHand:
 
 def test_assign_sides_keeps_one_hand_per_side():
     right, also_right = _landmark_hand('right', 0.9), _landmark_hand('right', 0.7)
-    assigned = assign_sides([also_right, right])
-    assert [(side, hand) for side, _, hand in assigned] == [('right', right),
-                                                          ('left', also_right)]
-    assert assigned[1][1] == pytest.approx(0.3)
+    assert assign_sides([also_right, right]) == [('right', right), ('left', also_right)]
     left = _landmark_hand('left', 0.8)
-    assert [side for side, _, _ in assign_sides([left, right])] == ['right', 'left']
+    assert assign_sides([left, right]) == [('right', right), ('left', left)]
     assert assign_sides([]) == []
 
 
