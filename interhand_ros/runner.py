@@ -3,7 +3,7 @@
 Outputs in --out: poses.jsonl (one TwoHandPose as JSON per frame, the message the node
 publishes, plus frame/source fields), poses.csv (one row per hand per frame, metres and pixels),
 an annotated video (annotated.mp4) or image folder (annotated/), and for bags a copy of the bag
-with /hands/pose (interhand_msgs/TwoHandPose) and /hands/markers (MarkerArray) added, so
+with /hands (interhand_msgs/TwoHandPose) and /hands/markers (MarkerArray) added, so
 `ros2 bag play` shows the results in RViz. Outputs are written in --out/.partial and moved into
 --out only when the run is complete.
 """
@@ -33,7 +33,7 @@ from interhand_ros.skeleton import JOINT_NAMES
 LOG = logging.getLogger('interhand-run')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 BAG_SUFFIXES = ('.db3', '.mcap')
-POSE_TOPIC = '/hands/pose'
+POSE_TOPIC = '/hands'  # the node's topic names, so RViz set-ups work for both
 MARKER_TOPIC = '/hands/markers'
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
@@ -427,7 +427,9 @@ def make_estimator(checkpoint: Optional[Path], video: bool, mirrored: bool,
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog='interhand-run', description=__doc__.split('\n\n')[0],
+        prog='interhand-run',
+        description='Run the hand-pose estimator offline on a video file, an image folder or a '
+                    'ROS 2 bag.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('input', type=Path,
                         help='video file, image folder, or ROS 2 bag (.db3 / .mcap or its folder)')
