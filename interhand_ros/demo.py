@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -166,7 +166,6 @@ class FrameResult:
     pose: Any = None
     debug_rgb: Optional[np.ndarray] = None
     latency_s: float = float('nan')
-    sent: list[int] = field(default_factory=list)  # stamps (ns) published for this photo
 
 
 class DemoCamera:
@@ -243,7 +242,6 @@ class DemoCamera:
             if time.monotonic() >= next_send:
                 stamp, now = self.publish(rgb)
                 sent_at[stamp] = now
-                result.sent.append(stamp)
                 next_send = now + resend_every
             self.spin_for(0.02)
             answered = [s for s in sent_at if s in self.poses]
