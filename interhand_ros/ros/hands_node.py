@@ -344,10 +344,11 @@ class HandsNode(Node):
                      detail=''.join(traceback.format_exception(error)))
 
     # ---- reporting -----------------------------------------------------------------------
-    def _report(self, kind: str, reason: str, detail: str = '') -> None:
+    def _report(self, kind: str, reason: str, detail: str = '',
+                frame_failed: bool = True) -> None:
         """Throttled warning per kind of problem + diagnostics (the next frame goes on)."""
         now = time.monotonic()
-        self.health.error(now, reason)
+        self.health.error(now, reason, frame_failed)
         if now - self._last_log.get(kind, -float('inf')) >= self.params['log_throttle']:
             self._last_log[kind] = now
             self.get_logger().warning(f'frame skipped: {reason}' + (f'\n{detail}' if detail
@@ -361,7 +362,8 @@ class HandsNode(Node):
                       if not self._infos_seen else
                       f"image and camera_info stamps differ by more than sync_slop "
                       f"{self.params['sync_slop']} s (or use sync:=latest)")
-            self._report('pairing', f'images arrive but none pairs with camera_info: {reason}')
+            self._report('pairing', f'images arrive but none pairs with camera_info: {reason}',
+                         frame_failed=False)
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         array.status = [self.health.status(now, f'{self.get_name()}: hand pose estimation',
