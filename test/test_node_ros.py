@@ -367,3 +367,20 @@ def test_exact_sync_reports_stamps_that_never_match(harness_factory):
     h.wait_for_error('stamps differ by more than sync_slop')
     assert not h.hands
     h.wait_for_stamp(h.send_good())
+
+
+def test_qos_is_rep2003_and_overridable_per_topic():
+    overridden = HandsNode(estimator=ScriptedEstimator(), parameter_overrides=[
+        Parameter('qos_overrides./image.subscription.reliability', value='reliable')])
+    plain = HandsNode(estimator=ScriptedEstimator(), node_name='hands_plain')
+    try:
+        def reliability(node):
+            return {s.topic_name: s.qos_profile.reliability for s in node.subscriptions}
+        assert reliability(overridden) == {'/image': ReliabilityPolicy.RELIABLE,
+                                           '/camera_info': ReliabilityPolicy.BEST_EFFORT}
+        assert set(reliability(plain).values()) == {ReliabilityPolicy.BEST_EFFORT}
+        assert all(s.qos_profile.depth == 1 for s in plain.subscriptions)
+        assert plain.hands_pub.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    finally:
+        overridden.destroy_node()
+        plain.destroy_node()

@@ -50,15 +50,24 @@ DEPTH_MODES = ('hand_size', 'depth_image', 'fixed')
 NO_CHECKPOINT_HELP = (
     'No checkpoint given: InterNet is NOT loaded; using the MediaPipe landmark fallback '
     '(single-hand landmarks lifted to 3D, no two-hand interaction model). To run InterNet, '
-    'download the official InterHand2.6M InterNet snapshot_20.pth.tar (links in the '
-    'InterHand2.6M repository README) or train one (docs/training.md), then set '
-    '-p checkpoint:=/path/to/snapshot_20.pth.tar.')
+    'download the official pretrained snapshot_20.pth.tar (Google Drive links in the '
+    'facebookresearch/InterHand2.6M README, "InterHand2.6M 5 fps v1.0 H+M") or train one '
+    '(python -m training.train), then set -p checkpoint:=/path/to/snapshot_20.pth.tar.')
 
-# REP-2003: sensor data is subscribed best-effort; depth 1 so no stale frame waits in a queue.
-SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                        reliability=ReliabilityPolicy.BEST_EFFORT)
-OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                        reliability=ReliabilityPolicy.RELIABLE)
+
+def sensor_qos() -> QoSProfile:
+    """REP-2003: sensor data is subscribed best effort; depth 1 so no stale frame waits.
+
+    A new profile per call: QoS overrides are written into the profile object they are given.
+    """
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def output_qos() -> QoSProfile:
+    """REP-2003: outputs are reliable (a new profile per call, see sensor_qos)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                      reliability=ReliabilityPolicy.RELIABLE)
 
 
 class StartupError(RuntimeError):
@@ -163,11 +172,11 @@ class HandsNode(Node):
             wrist_axes=self.params['markers.wrist_axes'])
 
         overrides = QoSOverridingOptions.with_default_policies()
-        self.hands_pub = self.create_publisher(TwoHandPose, 'hands', OUTPUT_QOS,
+        self.hands_pub = self.create_publisher(TwoHandPose, 'hands', output_qos(),
                                                qos_overriding_options=overrides)
-        self.markers_pub = self.create_publisher(MarkerArray, 'hands/markers', OUTPUT_QOS,
+        self.markers_pub = self.create_publisher(MarkerArray, 'hands/markers', output_qos(),
                                                  qos_overriding_options=overrides)
-        self.debug_pub = self.create_publisher(Image, 'hands/debug_image', OUTPUT_QOS,
+        self.debug_pub = self.create_publisher(Image, 'hands/debug_image', output_qos(),
                                                qos_overriding_options=overrides)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
@@ -217,7 +226,7 @@ class HandsNode(Node):
         self._infos_seen = 0
         self._last_image_time = self._last_pair_time = time.monotonic()
         if self.params['roi.mode'] == 'topic':
-            self.create_subscription(RegionOfInterest, 'roi', self._on_roi, SENSOR_QOS,
+            self.create_subscription(RegionOfInterest, 'roi', self._on_roi, sensor_qos(),
                                      qos_overriding_options=overrides)
         if self.params['sync'] == 'latest':
             self._subscribe_latest(overrides)
@@ -231,13 +240,13 @@ class HandsNode(Node):
         self._latest_info = LatestCameraInfo(p['max_info_age'])
         self._sync = StampSync(2 if with_depth else 1, p['sync_queue_size'], p['sync_slop'],
                                self._on_image_and_depth)
-        self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info, SENSOR_QOS,
-                                 qos_overriding_options=overrides)
-        self.create_subscription(Image, 'image', self._on_image, SENSOR_QOS,
+        self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info,
+                                 sensor_qos(), qos_overriding_options=overrides)
+        self.create_subscription(Image, 'image', self._on_image, sensor_qos(),
                                  qos_overriding_options=overrides)
         if with_depth:
             self.create_subscription(Image, 'depth', lambda m: self._sync.add(1, m),
-                                     SENSOR_QOS, qos_overriding_options=overrides)
+                                     sensor_qos(), qos_overriding_options=overrides)
 
     def _subscribe_synchronized(self, overrides: QoSOverridingOptions) -> None:
         """Image, camera_info (and depth) paired by stamp: approximate or exact."""
@@ -247,7 +256,7 @@ class HandsNode(Node):
             [(Image, 'depth')] if p['depth.mode'] == 'depth_image' else [])
         if message_filters is not None:  # pragma: no cover - only on a ROS install
             subscribers = [message_filters.Subscriber(self, msg_type, topic,
-                                                      qos_profile=SENSOR_QOS,
+                                                      qos_profile=sensor_qos(),
                                                       qos_overriding_options=overrides)
                            for msg_type, topic in topics]
             subscribers[0].registerCallback(self._count_image)
@@ -262,8 +271,8 @@ class HandsNode(Node):
             return
         self._sync = StampSync(len(topics), p['sync_queue_size'], slop, self._on_pair)
         for stream, (msg_type, topic) in enumerate(topics):
-            self.create_subscription(msg_type, topic, self._stream_callback(stream), SENSOR_QOS,
-                                     qos_overriding_options=overrides)
+            self.create_subscription(msg_type, topic, self._stream_callback(stream),
+                                     sensor_qos(), qos_overriding_options=overrides)
 
     def _stream_callback(self, stream: int) -> Callable[[Any], None]:
         def callback(msg: Any) -> None:
