@@ -11,7 +11,7 @@ setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
 test: setup
-	cd "$(ROOT)" && "$(PY)" -m pytest -q test
+	cd "$(ROOT)" && "$(PY)" -m pytest -q -rs test
 
 demo: setup
 	cd "$(ROOT)" && "$(PY)" -m interhand_ros.demo $(ARGS)
