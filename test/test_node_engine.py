@@ -160,3 +160,37 @@ def test_without_checkpoint_the_landmark_fallback_serves_and_says_so(ros):
         assert not msg.right.detected and not msg.left.detected  # a synthetic pattern, no hands
     finally:
         h.close()
+
+
+PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
+
+
+@pytest.mark.skipif(not PHOTO.exists(), reason=f'test photo {PHOTO} is absent')
+def test_real_photo_through_the_node_gives_a_hand_with_matching_markers(ros):
+    import cv2
+    bgr = cv2.imread(str(PHOTO))
+    height, width = bgr.shape[:2]
+    h = Harness(make_estimator(dict(DEFAULTS), lambda _: None), diagnostics_period=0.2)
+    try:
+        h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0, 5.0, 'markers sub')
+        stamp = h.stamp()
+        photo = Image(width=width, height=height, encoding='bgr8', step=width * 3,
+                      data=bgr.tobytes())
+        photo.header.stamp, photo.header.frame_id = stamp, 'cam_optical'
+        h.send(photo, camera_info(stamp, width=width, height=height, fx=600.0))
+        msg = h.wait_for_stamp(stamp, timeout=20.0)
+        hands = [hand for hand in (msg.right, msg.left) if hand.detected]
+        assert len(hands) == 1, 'the photo shows one hand'
+        hand = hands[0]
+        side = 'right' if hand is msg.right else 'left'
+        uv = np.array([[p.u, p.v] for p in hand.pixels])
+        assert ((uv >= 0) & (uv < [width, height])).all()
+        assert 0.1 < hand.wrist_pose.position.z < 3.0  # metres in front of the camera
+        h.wait_for(lambda: any(m.markers and m.markers[0].header.stamp == stamp
+                               for m in h.markers), 5.0, 'markers')
+        markers = next(m for m in h.markers if m.markers[0].header.stamp == stamp)
+        joints = next(m for m in markers.markers if m.ns == side and m.id == 0)
+        assert [(p.x, p.y, p.z) for p in joints.points] == [
+            (p.x, p.y, p.z) for p, ok in zip(hand.joints, hand.valid) if ok]
+    finally:
+        h.close()

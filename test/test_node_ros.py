@@ -18,7 +18,7 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from interhand_msgs.msg import TwoHandPose
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
@@ -90,7 +90,7 @@ class Harness:
         self.probe.create_subscription(
             DiagnosticArray, '/diagnostics',
             lambda m: self.diagnostics.extend(s for s in m.status if 'hands' in s.name), qos)
-        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.executor.add_node(self.probe)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -138,10 +138,11 @@ class Harness:
         return next(s for s in self.diagnostics if text in s.message)
 
     def close(self) -> None:
+        self.node.worker.stop()  # no publishing while the executor winds down
         self.executor.shutdown()
+        self.thread.join(2.0)
         self.node.destroy_node()
         self.probe.destroy_node()
-        self.thread.join(2.0)
 
 
 @pytest.fixture(scope='module', autouse=True)

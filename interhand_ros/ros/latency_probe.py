@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 import rclpy
 from interhand_msgs.msg import TwoHandPose
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -118,7 +118,7 @@ class NodeProbe:
                            data=rgb.tobytes())
         self.image.header.frame_id = 'camera_color_optical_frame'
         self.info = camera_info()
-        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.executor.add_node(self.probe)
         threading.Thread(target=self.executor.spin, daemon=True).start()
@@ -169,6 +169,7 @@ class NodeProbe:
         return sent, len(ages), ages
 
     def close(self) -> None:
+        self.node.worker.stop()
         self.executor.shutdown()
         self.node.destroy_node()
         self.probe.destroy_node()
