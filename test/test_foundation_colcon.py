@@ -36,7 +36,7 @@ NOT_SOURCE = shutil.ignore_patterns('.git', '.venv', 'build', 'install', 'log', 
 pytestmark = pytest.mark.skipif(not COLCON.exists(), reason=f'colcon not installed in {VENV}')
 
 
-def _venv_env() -> dict[str, str]:
+def venv_env() -> dict[str, str]:
     env = dict(os.environ, VIRTUAL_ENV=str(VENV), AMENT_PREFIX_PATH=str(VENV),
                CMAKE_PREFIX_PATH=str(VENV))
     env['PATH'] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
@@ -48,7 +48,7 @@ def workspace(tmp_path_factory) -> Path:
     """A colcon workspace with this repository in src/, built with the README's command."""
     root = tmp_path_factory.mktemp('colcon_ws')
     shutil.copytree(REPO, root / 'src' / 'interhand_ros', ignore=NOT_SOURCE)
-    result = subprocess.run(COLCON_BUILD, cwd=root, env=_venv_env(), capture_output=True,
+    result = subprocess.run(COLCON_BUILD, cwd=root, env=venv_env(), capture_output=True,
                             text=True, timeout=540)
     assert result.returncode == 0, f'colcon build failed:\n{result.stdout}\n{result.stderr}'
     return root
@@ -144,10 +144,29 @@ def test_workspace_messages_interoperate_with_the_venv_build(workspace):
     assert all(path.startswith(install) for path in loaded), loaded
 
 
-def test_venv_bin_has_the_entry_points():
+def require_module(workspace: Path, module: str) -> None:
+    """Skip until another area's module has landed in the built copy of the repository."""
+    if not (workspace / 'src' / 'interhand_ros' / module).exists():
+        pytest.skip(f'{module} has not landed yet')
+
+
+def test_venv_bin_entry_points_run():
     for script in ENTRY_POINTS:
         path = VENV / 'bin' / script
         assert path.exists() and os.access(path, os.X_OK), f'{path} missing: run make setup'
+    if not (REPO / 'interhand_ros' / 'runner.py').exists():
+        pytest.skip('interhand_ros/runner.py has not landed yet')
+    result = subprocess.run([str(VENV / 'bin' / 'interhand-run'), '--help'],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith('usage: interhand-run'), result
+
+
+def test_installed_runner_entry_point_runs_from_the_workspace(workspace):
+    require_module(workspace, 'interhand_ros/runner.py')
+    script = workspace / 'install' / 'interhand_ros' / 'lib' / 'interhand_ros' / 'interhand-run'
+    result = subprocess.run([str(script), '--help'], cwd=workspace, env=workspace_env(workspace),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith('usage: interhand-run'), result
 
 
 def installed_hands_node(workspace: Path, *ros_args: str) -> subprocess.Popen:
@@ -164,12 +183,6 @@ def publishes_hands(observer: Node, node_name: str) -> bool:
     except rclpy.node.NodeNameNonExistentError:
         return False
     return ('/hands', ['interhand_msgs/msg/TwoHandPose']) in topics
-
-
-def require_module(workspace: Path, module: str) -> None:
-    """Skip until another area's module has landed in the built copy of the repository."""
-    if not (workspace / 'src' / 'interhand_ros' / module).exists():
-        pytest.skip(f'{module} has not landed yet')
 
 
 def test_installed_hands_node_starts_and_exits_cleanly_on_sigint(workspace):
