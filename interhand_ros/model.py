@@ -126,13 +126,15 @@ class PoseNet(nn.Module):
         self.register_buffer('_bin_index', torch.arange(ROOT_DEPTH_BINS, dtype=torch.float32),
                              persistent=False)
 
-    def hand_heatmaps(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-hand heatmaps (right, left), each B x 21 x 64 x 64 x 64 (joint, z, y, x)."""
-        batch = features.shape[0]
-        shape = (batch, NUM_JOINTS, HEATMAP_SIZE, HEATMAP_SIZE, HEATMAP_SIZE)
-        right = self.joint_conv_1(self.joint_deconv_1(features)).reshape(shape)
-        left = self.joint_conv_2(self.joint_deconv_2(features)).reshape(shape)
-        return right, left
+    def hand_heatmaps(self, features: torch.Tensor, side: int) -> torch.Tensor:
+        """One hand's heatmaps (side 0: right, branch 1; 1: left, branch 2), B x 21 x 64^3.
+
+        Axes (joint, z, y, x): channel c of the 1x1 conv is joint c // 64, depth c % 64.
+        """
+        deconv, conv = ((self.joint_deconv_1, self.joint_conv_1) if side == 0
+                        else (self.joint_deconv_2, self.joint_conv_2))
+        shape = (features.shape[0], NUM_JOINTS, HEATMAP_SIZE, HEATMAP_SIZE, HEATMAP_SIZE)
+        return conv(deconv(features)).reshape(shape)
 
     def global_heads(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(root depth in bins B, hand presence B x 2) from the globally pooled features."""
@@ -143,9 +145,9 @@ class PoseNet(nn.Module):
         return root_bins, presence
 
     def forward(self, features: torch.Tensor) -> InterNetOutput:
-        right, left = self.hand_heatmaps(features)
+        heatmaps = torch.cat([self.hand_heatmaps(features, side) for side in (0, 1)], dim=1)
         root_bins, presence = self.global_heads(features)
-        return InterNetOutput(torch.cat([right, left], dim=1), root_bins, presence)
+        return InterNetOutput(heatmaps, root_bins, presence)
 
 
 class InterNet(nn.Module):

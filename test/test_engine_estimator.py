@@ -229,3 +229,19 @@ def test_cuda_paths_agree_with_the_cpu(checkpoint, reference, demo_crop, kwargs)
         np.testing.assert_allclose(result.presence, reference.presence, atol=0.05)
     other = gpu.infer(np.ascontiguousarray(demo_crop[:, ::-1]))[0]
     assert not np.allclose(other.presence, result.presence, atol=1e-6)
+
+
+def test_absent_hand_branch_is_skipped_and_present_hand_unchanged(checkpoint, reference,
+                                                                   demo_crop):
+    """With a threshold between the two presences only one branch runs; its joints are exact."""
+    low, high = sorted(reference.presence)
+    assert high - low > 1e-3, 'random weights gave equal presences; pick another seed'
+    config = EngineConfig(device='cpu', presence_threshold=(low + high) / 2)
+    result = InterNetEstimator(checkpoint, config).infer(demo_crop)[0]
+    present = int(np.argmax(reference.presence))
+    joints = slice(21 * present, 21 * present + 21)
+    absent = slice(21 * (1 - present), 21 * (1 - present) + 21)
+    np.testing.assert_allclose(result.crop_xy[joints], reference.crop_xy[joints], atol=1e-4)
+    np.testing.assert_allclose(result.depth_rel_m[joints], reference.depth_rel_m[joints],
+                               atol=1e-6)
+    assert np.isnan(result.crop_xy[absent]).all() and (result.confidence[absent] == 0).all()
