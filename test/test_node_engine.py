@@ -166,11 +166,14 @@ PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
 
 
 @pytest.mark.skipif(not PHOTO.exists(), reason=f'test photo {PHOTO} is absent')
-def test_real_photo_through_the_node_gives_a_hand_with_matching_markers(ros):
+def test_real_photo_with_detector_roi_gives_a_hand_with_matching_markers(ros):
     import cv2
-    bgr = cv2.imread(str(PHOTO))
+    small = cv2.resize(cv2.imread(str(PHOTO)), (320, 240), interpolation=cv2.INTER_AREA)
+    bgr = np.full((480, 640, 3), 255, np.uint8)  # the hand in the lower right of a white frame
+    bgr[220:460, 300:620] = small
     height, width = bgr.shape[:2]
-    h = Harness(make_estimator(dict(DEFAULTS), lambda _: None), diagnostics_period=0.2)
+    h = Harness(make_estimator(dict(DEFAULTS), lambda _: None), diagnostics_period=0.2,
+                **{'roi.mode': 'detector'})
     try:
         h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0, 5.0, 'markers sub')
         stamp = h.stamp()
@@ -185,6 +188,10 @@ def test_real_photo_through_the_node_gives_a_hand_with_matching_markers(ros):
         side = 'right' if hand is msg.right else 'left'
         uv = np.array([[p.u, p.v] for p in hand.pixels])
         assert ((uv >= 0) & (uv < [width, height])).all()
+        roi = msg.roi  # from the MediaPipe detector: around the hand, not the whole image
+        assert roi.x_offset > 200 and roi.y_offset > 150 and roi.width < 400
+        assert ((uv >= [roi.x_offset - 5, roi.y_offset - 5])
+                & (uv <= [roi.x_offset + roi.width + 5, roi.y_offset + roi.height + 5])).all()
         assert 0.1 < hand.wrist_pose.position.z < 3.0  # metres in front of the camera
         h.wait_for(lambda: any(m.markers and m.markers[0].header.stamp == stamp
                                for m in h.markers), 5.0, 'markers')
