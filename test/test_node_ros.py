@@ -342,8 +342,10 @@ def test_overload_keeps_pose_age_bounded_and_memory_flat(harness_factory):
     steady = ages[len(ages) // 4:]
     assert len(h.hands) >= 15, f'only {len(h.hands)} poses out of {sent} frames'
     assert len(h.hands) < sent / 2, 'frames must be dropped, not queued'
-    # newest frame each time: age = wait for the worker (< 1 inference) + 1 inference + DDS
-    assert max(steady) < 3 * inference + 0.1, f'pose age grew: {np.round(steady, 3)}'
+    # newest frame each time: age = wait for the worker (< 1 inference) + 1 inference + DDS;
+    # a queue would add 30 Hz x 4 s of backlog (seconds). Bounds leave room for a busy CPU.
+    assert np.percentile(steady, 90) < 3 * inference + 0.1, f'pose age: {np.round(steady, 3)}'
+    assert max(steady) < 1.0, f'pose age grew: {np.round(steady, 3)}'
     assert abs(np.mean(steady[-5:]) - np.mean(steady[:5])) < inference
     # after warm-up (1.5 s); keeping one 320x240 frame per published pose would add > 5 MB
     assert rss[-1] - rss[3] < 4.0, f'RSS grew: {np.round(rss, 1)} MB'
