@@ -387,3 +387,14 @@ def test_qos_is_rep2003_and_overridable_per_topic():
     finally:
         overridden.destroy_node()
         plain.destroy_node()
+
+
+def test_non_optical_frame_id_is_warned_about_once(harness_factory, capfd):
+    h = harness_factory()
+    for _ in range(2):
+        stamp = h.stamp()
+        h.send(image(stamp, frame='camera_link'), camera_info(stamp, frame='camera_link'))
+        h.wait_for_stamp(stamp)
+    time.sleep(0.2)
+    log = capfd.readouterr().err
+    assert log.count("image frame_id 'camera_link' does not look like an optical frame") == 1

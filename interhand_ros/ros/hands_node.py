@@ -164,6 +164,7 @@ class HandsNode(Node):
             super().destroy_node()
             raise StartupError(str(error)) from error
         self._last_log: dict[str, float] = {}
+        self._frames_checked: set[str] = set()
         self.health = NodeHealth()
         self.marker_style = MarkerStyle(
             joint_diameter=self.params['markers.joint_diameter'],
@@ -322,6 +323,7 @@ class HandsNode(Node):
         except ValueError as error:  # bad input: image, camera_info or depth
             self._report(type(error).__name__, str(error))
             return
+        self._check_frame_id(frame.image.header.frame_id)
         estimate = self.estimator.estimate(rgb, camera, self.roi.crop(rgb, time.monotonic()),
                                            depth)
         self.roi.update(estimate)
@@ -335,6 +337,15 @@ class HandsNode(Node):
         now = self.get_clock().now().nanoseconds * 1e-9
         self.health.published(time.monotonic(), now - stamp_seconds(frame.image),
                               estimate.inference_time)
+
+    def _check_frame_id(self, frame_id: str) -> None:
+        """Warn once per frame_id that does not look like a camera optical frame (REP-103)."""
+        if 'optical' in frame_id or frame_id in self._frames_checked:
+            return
+        self._frames_checked.add(frame_id)
+        self.get_logger().warning(
+            f'image frame_id {frame_id!r} does not look like an optical frame: hands are '
+            'published in it as if it were one (REP-103: z forward, x right, y down)')
 
     def _convert(self, frame: Frame) -> tuple[np.ndarray, CameraModel, Optional[DepthImage]]:
         """Validated RGB array, camera model and depth image of a frame (ValueError if bad)."""
