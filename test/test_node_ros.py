@@ -398,3 +398,15 @@ def test_non_optical_frame_id_is_warned_about_once(harness_factory, capfd):
     time.sleep(0.2)
     log = capfd.readouterr().err
     assert log.count("image frame_id 'camera_link' does not look like an optical frame") == 1
+
+
+@pytest.mark.parametrize('sync', ['approximate', 'latest'])
+def test_missing_depth_is_reported(harness_factory, sync):
+    h = harness_factory(sync=sync, **{'depth.mode': 'depth_image'})
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:
+        stamp = h.stamp()
+        h.send(image(stamp), camera_info(stamp))
+        time.sleep(0.05)
+    h.wait_for_error('no depth image received')
+    assert not h.hands

@@ -224,7 +224,7 @@ class HandsNode(Node):
             raise StartupError(str(error)) from error
 
     def _subscribe_inputs(self, overrides: QoSOverridingOptions) -> None:
-        self._infos_seen = 0
+        self._seen = {'camera_info': 0, 'depth': 0}  # partner messages, for diagnostics
         self._last_image_time = self._last_pair_time = time.monotonic()
         if self.params['roi.mode'] == 'topic':
             self.create_subscription(RegionOfInterest, 'roi', self._on_roi, sensor_qos(),
@@ -246,8 +246,8 @@ class HandsNode(Node):
         self.create_subscription(Image, 'image', self._on_image, sensor_qos(),
                                  qos_overriding_options=overrides)
         if with_depth:
-            self.create_subscription(Image, 'depth', lambda m: self._sync.add(1, m),
-                                     sensor_qos(), qos_overriding_options=overrides)
+            self.create_subscription(Image, 'depth', self._on_latest_depth, sensor_qos(),
+                                     qos_overriding_options=overrides)
 
     def _subscribe_synchronized(self, overrides: QoSOverridingOptions) -> None:
         """Image, camera_info (and depth) paired by stamp: approximate or exact."""
@@ -262,6 +262,8 @@ class HandsNode(Node):
                            for msg_type, topic in topics]
             subscribers[0].registerCallback(self._count_image)
             subscribers[1].registerCallback(self._count_info)
+            if len(subscribers) > 2:
+                subscribers[2].registerCallback(self._count_depth)
             if p['sync'] == 'approximate':
                 sync = message_filters.ApproximateTimeSynchronizer(
                     subscribers, p['sync_queue_size'], slop)
@@ -277,10 +279,7 @@ class HandsNode(Node):
 
     def _stream_callback(self, stream: int) -> Callable[[Any], None]:
         def callback(msg: Any) -> None:
-            if stream == 0:
-                self._count_image(msg)
-            elif stream == 1:
-                self._count_info(msg)
+            (self._count_image, self._count_info, self._count_depth)[stream](msg)
             self._sync.add(stream, msg)
         return callback
 
@@ -290,11 +289,18 @@ class HandsNode(Node):
         self.health.received(self._last_image_time)
 
     def _count_info(self, _: CameraInfo) -> None:
-        self._infos_seen += 1
+        self._seen['camera_info'] += 1
+
+    def _count_depth(self, _: Image) -> None:
+        self._seen['depth'] += 1
 
     def _on_latest_info(self, info: CameraInfo) -> None:
         self._count_info(info)
         self._latest_info.add(info)
+
+    def _on_latest_depth(self, depth: Image) -> None:
+        self._count_depth(depth)
+        self._sync.add(1, depth)
 
     def _on_image(self, image: Image) -> None:
         self._count_image(image)
@@ -377,18 +383,27 @@ class HandsNode(Node):
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         waiting = self._last_image_time - self._last_pair_time
-        if self.params['sync'] != 'latest' and now - self._last_image_time < 1.0 < waiting:
-            reason = ('no camera_info received (check the camera_info remap)'
-                      if not self._infos_seen else
-                      f"image and camera_info stamps differ by more than sync_slop "
-                      f"{self.params['sync_slop']} s (or use sync:=latest)")
-            self._report('pairing', f'images arrive but none pairs with camera_info: {reason}',
+        with_depth = self.params['depth.mode'] == 'depth_image'
+        if ((self.params['sync'] != 'latest' or with_depth)
+                and now - self._last_image_time < 1.0 < waiting):
+            self._report('pairing', f'images arrive but none is paired: {self._unpaired_reason()}',
                          frame_failed=False)
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         array.status = [self.health.status(now, f'{self.get_name()}: hand pose estimation',
                                            self.get_fully_qualified_name())]
         self.diagnostics_pub.publish(array)
+
+    def _unpaired_reason(self) -> str:
+        if self.params['depth.mode'] == 'depth_image' and not self._seen['depth']:
+            return 'no depth image received (check the depth remap)'
+        if not self._seen['camera_info']:
+            return 'no camera_info received (check the camera_info remap)'
+        with_depth = self.params['depth.mode'] == 'depth_image'
+        partners = ('depth' if self.params['sync'] == 'latest' else
+                    'camera_info/depth' if with_depth else 'camera_info')
+        return (f"image and {partners} stamps differ by more than sync_slop "
+                f"{self.params['sync_slop']} s (or use sync:=latest)")
 
     def destroy_node(self) -> None:
         self.worker.stop()
