@@ -1,4 +1,5 @@
-"""The hands node with the real InterNet engine (random weights) and as a separate process."""
+"""The hands node with real estimators: InterNet (random weights) behind the console script
+as a separate process, the landmark fallback in process; start-up failures."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from test_node_ros import Harness, camera_info, image
+from visualization_msgs.msg import Marker, MarkerArray
 
 from interhand_ros.estimate import Estimator
 from interhand_ros.model import InterNet
@@ -41,34 +43,6 @@ def ros():
     rclpy.init()
     yield
     rclpy.shutdown()
-
-
-def test_node_runs_internet_end_to_end(ros, checkpoint):
-    h = Harness(None, checkpoint=str(checkpoint), device='cpu', diagnostics_period=0.2)
-    try:
-        h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0, 5.0, 'markers sub')
-        width, height = 160, 120
-        stamp = h.stamp()
-        h.send(image(stamp, width=width, height=height),
-               camera_info(stamp, width=width, height=height, fx=150.0))
-        msg = h.wait_for_stamp(stamp, timeout=20.0)
-        assert msg.header.frame_id == 'cam_optical'
-        assert msg.estimator == Estimator.INTERNET
-        assert 0.0 < msg.inference_time < 10.0
-        assert (msg.roi.width, msg.roi.height) == (width, height)  # crop clipped to the image
-        for hand in (msg.right, msg.left):
-            assert len(hand.joints) == 21 and len(hand.confidence) == 21
-            assert 0.0 <= hand.presence <= 1.0
-            if hand.detected:
-                uv = np.array([[p.u, p.v] for p, ok in zip(hand.pixels, hand.valid) if ok])
-                assert np.isfinite(uv).all()
-        h.wait_for(lambda: any(m.markers and m.markers[0].header.stamp == stamp
-                               for m in h.markers), 5.0, 'markers')
-        h.wait_for(lambda: any(d.header.stamp == stamp for d in h.debug), 5.0, 'debug image')
-        debug = next(d for d in h.debug if d.header.stamp == stamp)
-        assert (debug.width, debug.height) == (width, height)
-    finally:
-        h.close()
 
 
 def test_missing_checkpoint_and_bad_device_fail_at_start(tmp_path):
@@ -111,7 +85,9 @@ def test_console_script_with_missing_checkpoint_exits_non_zero(tmp_path):
     assert 'checkpoint not found' in output and 'missing.pth.tar' in output
 
 
-def test_console_script_serves_hands_as_a_separate_process(ros, checkpoint):
+def test_console_script_runs_internet_end_to_end_as_a_separate_process(ros, checkpoint):
+    """The real engine behind the console script: hands, markers and debug image per frame."""
+    width, height = 96, 72
     process = run_console_script('--params-file', str(REPO / 'config' / 'hands.yaml'),
                                  '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
                                  '-r', 'image:=/cam/image_raw',
@@ -120,22 +96,47 @@ def test_console_script_serves_hands_as_a_separate_process(ros, checkpoint):
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     image_pub = probe.create_publisher(Image, '/cam/image_raw', qos)
     info_pub = probe.create_publisher(CameraInfo, '/cam/camera_info', qos)
-    received: list[TwoHandPose] = []
-    probe.create_subscription(TwoHandPose, 'hands', received.append, qos)
+    outputs: dict[str, dict] = {'hands': {}, 'markers': {}, 'debug': {}}
+
+    def keep(kind):
+        def callback(msg):
+            header = msg.markers[0].header if kind == 'markers' else msg.header
+            outputs[kind][(header.stamp.sec, header.stamp.nanosec)] = msg
+        return callback
+
+    probe.create_subscription(TwoHandPose, 'hands', keep('hands'), qos)
+    probe.create_subscription(MarkerArray, 'hands/markers', keep('markers'), qos)
+    probe.create_subscription(Image, 'hands/debug_image', keep('debug'), qos)
+
+    def complete():
+        return set(outputs['hands']) & set(outputs['markers']) & set(outputs['debug'])
+
     executor = SingleThreadedExecutor()
     executor.add_node(probe)
     try:
         deadline = time.monotonic() + 60.0
-        while not received and time.monotonic() < deadline:
+        while not complete() and time.monotonic() < deadline:
             assert process.poll() is None, process.communicate()[0]
             if image_pub.get_subscription_count() > 0:
                 stamp = probe.get_clock().now().to_msg()
-                info_pub.publish(camera_info(stamp, width=96, height=72, fx=90.0))
-                image_pub.publish(image(stamp, width=96, height=72))
+                info_pub.publish(camera_info(stamp, width=width, height=height, fx=90.0))
+                image_pub.publish(image(stamp, width=width, height=height))
             executor.spin_once(timeout_sec=0.3)
-        assert received, 'no hands message from the node process'
-        assert received[0].header.frame_id == 'cam_optical'
-        assert received[0].estimator == Estimator.INTERNET
+        assert complete(), f'outputs from the node process: {[len(v) for v in outputs.values()]}'
+        key = min(complete())
+        msg, markers, debug = (outputs[kind][key] for kind in ('hands', 'markers', 'debug'))
+        assert msg.header.frame_id == 'cam_optical' and msg.estimator == Estimator.INTERNET
+        assert 0.0 < msg.inference_time < 30.0
+        assert (msg.roi.width, msg.roi.height) == (width, height)  # crop clipped to the image
+        assert (debug.width, debug.height, debug.encoding) == (width, height, 'rgb8')
+        for hand, side in ((msg.right, 'right'), (msg.left, 'left')):
+            assert 0.0 <= hand.presence <= 1.0 and len(hand.joints) == 21
+            joints = next(m for m in markers.markers if m.ns == side and m.id == 0)
+            if hand.detected:
+                assert [(p.x, p.y, p.z) for p in joints.points] == [
+                    (p.x, p.y, p.z) for p, ok in zip(hand.joints, hand.valid) if ok]
+            else:
+                assert joints.action == Marker.DELETE and not any(hand.valid)
     finally:
         process.send_signal(signal.SIGINT)
         try:
