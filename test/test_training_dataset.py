@@ -9,7 +9,8 @@ import pytest
 from training.augment import Augmentation
 from training.dataset import (HAND_TYPES, DatasetError, DatasetOptions, LEFT_ROOT, RIGHT_ROOT,
                               image_dir, load_index)
-from training.samples import InterHandSamples, augmented_crop, hand_type_vector, read_rgb
+from training.samples import (InterHandSamples, SampleError, augmented_crop, hand_type_vector,
+                              read_rgb)
 from training.synthetic import write_dataset
 from training.targets import sample_targets
 
@@ -160,3 +161,17 @@ def test_bad_options_and_missing_files_raise_clear_errors(data_root, tmp_path):
         load_index(data_root, DatasetOptions('train', annot_subset='H'))
     with pytest.raises(DatasetError, match='no images/train'):
         image_dir(tmp_path, DatasetOptions('train'))
+
+
+def test_an_unreadable_image_is_reported_and_replaced_by_the_next_sample(tmp_path):
+    root = write_dataset(tmp_path, frames=2, cameras=1, splits=('train',))
+    options = DatasetOptions('train')
+    index = load_index(root, options)
+    samples = InterHandSamples(index, image_dir(root, options), augment=False)
+    (image_dir(root, options) / index.image_path[0]).write_bytes(b'not a jpeg')
+    with pytest.warns(UserWarning, match='cannot read image'):
+        sample = samples[0]
+    assert int(sample['row']) == 1
+    (image_dir(root, options) / index.image_path[1]).unlink()
+    with pytest.raises(SampleError, match='no readable image'), pytest.warns(UserWarning):
+        samples[0]

@@ -6,6 +6,7 @@ joints follow the same transform and lose validity outside the crop.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
@@ -90,8 +91,20 @@ class InterHandSamples(Dataset):
         return sample_augmentation(sample_generator(self.seed, self.epoch, row))
 
     def __getitem__(self, row: int) -> dict[str, torch.Tensor]:
+        """The sample of `row`; an unreadable image is reported and replaced by the next
+        readable row, so one bad file among millions does not stop a multi-day run."""
+        for offset in range(len(self.index)):
+            candidate = (row + offset) % len(self.index)
+            try:
+                image = read_rgb(self.image_root / str(self.index.image_path[candidate]))
+            except SampleError as error:
+                warnings.warn(f'{error}; using the next sample instead', stacklevel=2)
+                continue
+            return self._build(candidate, image)
+        raise SampleError(f'no readable image among the {len(self.index)} samples')
+
+    def _build(self, row: int, image: np.ndarray) -> dict[str, torch.Tensor]:
         ix = self.index
-        image = read_rgb(self.image_root / str(ix.image_path[row]))
         crop = augmented_crop(image, ix.bbox[row], ix.joint_img[row], ix.joint_cam[row, :, 2],
                               ix.joint_valid[row], hand_type_vector(int(ix.hand_type[row])),
                               self.augmentation(row))
