@@ -278,8 +278,11 @@ class HandsNode(Node):
                                      sensor_qos(), qos_overriding_options=overrides)
 
     def _stream_callback(self, stream: int) -> Callable[[Any], None]:
+        """Callback of stream 0 image, 1 camera_info, 2 depth: count it, then pair it."""
+        count = (self._count_image, self._count_info, self._count_depth)[stream]
+
         def callback(msg: Any) -> None:
-            (self._count_image, self._count_info, self._count_depth)[stream](msg)
+            count(msg)
             self._sync.add(stream, msg)
         return callback
 
