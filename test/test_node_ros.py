@@ -410,3 +410,15 @@ def test_missing_depth_is_reported(harness_factory, sync):
         time.sleep(0.05)
     h.wait_for_error('no depth image received')
     assert not h.hands
+
+
+def test_a_pair_older_than_the_last_taken_frame_is_dropped(harness_factory):
+    h = harness_factory(ScriptedEstimator(delay=0.3))
+    first = h.send_good()
+    h.wait_for(lambda: h.estimator.calls, 3.0, 'worker busy with the first frame')
+    newer, older = h.stamp(), Time(sec=first.sec, nanosec=first.nanosec)
+    h.node._on_pair(image(newer), camera_info(newer))
+    h.node._on_pair(image(older), camera_info(older))  # completes late, after a newer one
+    h.wait_for_stamp(newer)
+    time.sleep(0.4)
+    assert [m.header.stamp for _, m in h.hands] == [first, newer]

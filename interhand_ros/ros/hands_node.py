@@ -226,6 +226,7 @@ class HandsNode(Node):
     def _subscribe_inputs(self, overrides: QoSOverridingOptions) -> None:
         self._seen = {'camera_info': 0, 'depth': 0}  # partner messages, for diagnostics
         self._last_image_time = self._last_pair_time = time.monotonic()
+        self._newest_stamp = -float('inf')
         if self.params['roi.mode'] == 'topic':
             self.create_subscription(RegionOfInterest, 'roi', self._on_roi, sensor_qos(),
                                      qos_overriding_options=overrides)
@@ -318,7 +319,13 @@ class HandsNode(Node):
         self._on_pair(image, info, depth)
 
     def _on_pair(self, image: Image, info: CameraInfo, depth: Optional[Image] = None) -> None:
+        """Newest frame into the mailbox; a set older than one already taken is dropped."""
         self._last_pair_time = time.monotonic()
+        stamp = stamp_seconds(image)
+        if stamp < self._newest_stamp:  # e.g. a late camera_info completing an old image
+            self.health.dropped()
+            return
+        self._newest_stamp = stamp
         if self.mailbox.put(Frame(image, info, depth)) is not None:
             self.health.dropped()
 
