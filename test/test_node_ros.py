@@ -422,3 +422,12 @@ def test_a_pair_older_than_the_last_taken_frame_is_dropped(harness_factory):
     h.wait_for_stamp(newer)
     time.sleep(0.4)
     assert [m.header.stamp for _, m in h.hands] == [first, newer]
+
+
+def test_stamps_jumping_back_like_a_looped_bag_are_served(harness_factory):
+    h = harness_factory()
+    h.wait_for_stamp(h.send_good())
+    earlier = h.stamp()
+    earlier.sec -= 60
+    h.send(image(earlier), camera_info(earlier))
+    h.wait_for_stamp(earlier)

@@ -46,6 +46,7 @@ except ImportError:  # pragma: no cover - depends on the install
     message_filters = None
 
 SYNC_MODES = ('approximate', 'exact', 'latest')
+TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clock went back
 DEPTH_MODES = ('hand_size', 'depth_image', 'fixed')
 NO_CHECKPOINT_HELP = (
     'No checkpoint given: InterNet is NOT loaded; using the MediaPipe landmark fallback '
@@ -319,12 +320,14 @@ class HandsNode(Node):
         self._on_pair(image, info, depth)
 
     def _on_pair(self, image: Image, info: CameraInfo, depth: Optional[Image] = None) -> None:
-        """Newest frame into the mailbox; a set older than one already taken is dropped."""
+        """Newest frame into the mailbox; a set slightly older than one already taken is dropped."""
         self._last_pair_time = time.monotonic()
         stamp = stamp_seconds(image)
-        if stamp < self._newest_stamp:  # e.g. a late camera_info completing an old image
-            self.health.dropped()
+        if self._newest_stamp - TIME_JUMP < stamp < self._newest_stamp:
+            self.health.dropped()  # e.g. a late camera_info completing an old image
             return
+        if stamp < self._newest_stamp:
+            self.get_logger().info('image stamps jumped back (looped bag or restarted clock)')
         self._newest_stamp = stamp
         if self.mailbox.put(Frame(image, info, depth)) is not None:
             self.health.dropped()
