@@ -17,8 +17,9 @@ from std_msgs.msg import Header
 
 try:  # a real ROS install has cv_bridge; the PyPI venv does not.
     from cv_bridge import CvBridge
+    _BRIDGE: Optional[CvBridge] = CvBridge()
 except ImportError:  # pragma: no cover - depends on the install
-    CvBridge = None
+    _BRIDGE = None
 
 # encoding -> (channels, numpy dtype, OpenCV code to RGB or None when already RGB)
 _ENCODINGS: dict[str, tuple[int, np.dtype, Optional[int]]] = {
@@ -76,8 +77,8 @@ def image_to_rgb(msg: Image) -> np.ndarray:
             f'unsupported encoding {msg.encoding!r}; supported: {", ".join(SUPPORTED_ENCODINGS)}')
     channels, dtype, to_rgb = spec
     pixels = image_to_array(msg, channels, dtype)
-    if CvBridge is not None:  # pragma: no cover - only on a ROS install
-        return np.ascontiguousarray(CvBridge().imgmsg_to_cv2(msg, desired_encoding='rgb8'))
+    if _BRIDGE is not None:  # pragma: no cover - only on a ROS install
+        return np.ascontiguousarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding='rgb8'))
     if dtype == np.uint16:
         # cv_bridge: convertTo(CV_8U, 255/65535), i.e. rounded to nearest (never a tie here).
         pixels = np.rint(pixels.astype(np.float32) * np.float32(255.0 / 65535.0)).astype(np.uint8)
@@ -100,8 +101,8 @@ def rgb_to_image(rgb: np.ndarray, header: Header) -> Image:
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageEncodingError(
             f'expected uint8 (H, W, 3) RGB, got {rgb.dtype} {tuple(rgb.shape)}')
-    if CvBridge is not None:  # pragma: no cover - only on a ROS install
-        return CvBridge().cv2_to_imgmsg(np.ascontiguousarray(rgb), encoding='rgb8', header=header)
+    if _BRIDGE is not None:  # pragma: no cover - only on a ROS install
+        return _BRIDGE.cv2_to_imgmsg(np.ascontiguousarray(rgb), encoding='rgb8', header=header)
     height, width = rgb.shape[:2]
     return Image(header=header, height=height, width=width, encoding='rgb8', is_bigendian=0,
                  step=width * 3, data=np.ascontiguousarray(rgb).tobytes())
