@@ -22,7 +22,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from interhand_msgs.msg import TwoHandPose
-from test_foundation_messages import filled_two_hand_pose, spin_until
+from test_foundation_messages import (RECEIVE_TIMEOUT_S, filled_two_hand_pose, spin_until,
+                                      stop_child)
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
@@ -127,16 +128,15 @@ def test_workspace_messages_interoperate_with_the_venv_build(workspace):
     executor.add_node(node)
     loaded: set[str] = set()
     try:
-        spin_until(executor, lambda: bool(received) or child.poll() is not None, 20.0,
-                   tick=lambda: publisher.publish(filled_two_hand_pose()))
+        spin_until(executor, lambda: bool(received) or child.poll() is not None,
+                   RECEIVE_TIMEOUT_S, tick=lambda: publisher.publish(filled_two_hand_pose()))
         if child.poll() is None:
             loaded = loaded_interhand_msgs_files(child.pid)
     finally:
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)
-        child.terminate()
-        output, _ = child.communicate(timeout=10)
+        output = stop_child(child)
     assert received, f'no echo from the workspace process; its output:\n{output}'
     assert received[0] == filled_two_hand_pose()
     install = str(workspace / 'install') + os.sep
