@@ -3,7 +3,7 @@
 # make demo CHECKPOINT=/path/to/snapshot_20.pth.tar ARGS="--input video.mp4"
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 VENV ?= $(ROOT)/.venv
-PY := $(VENV)/bin/python
+PY := $(abspath $(VENV))/bin/python
 export VENV
 
 .PHONY: setup test demo

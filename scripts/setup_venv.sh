@@ -5,7 +5,7 @@
 # Environment: VENV (default <repo>/.venv), PYTHON (default python3.11, else python3).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${VENV:-$root/.venv}"
+venv="$(realpath -m "${VENV:-$root/.venv}")"
 python="${PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
 stamps="$venv/.interhand_stamps"
 scripts=(hands_node interhand-run)
