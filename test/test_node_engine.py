@@ -57,6 +57,14 @@ def test_missing_checkpoint_and_bad_device_fail_at_start(tmp_path):
         resolve_device('tpu', True, warnings.append)
 
 
+@pytest.mark.skipif(torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+                    reason='this CPU runs bf16 natively')
+def test_precision_the_cpu_cannot_run_fails_at_start(checkpoint):
+    params = dict(DEFAULTS, checkpoint=str(checkpoint), device='cpu', precision='bf16')
+    with pytest.raises(StartupError, match='bf16'):
+        make_estimator(params, print)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the behaviour without CUDA')
 def test_cuda_requested_without_cuda_falls_back_or_fails_as_configured():
     warnings = []

@@ -126,6 +126,8 @@ def make_estimator(params: dict[str, Any], warn: Callable[[str], None]) -> HandP
         estimator = InterNetEstimator(params['checkpoint'], config)
     except (CheckpointError, OSError) as error:
         raise StartupError(f"cannot load checkpoint {params['checkpoint']!r}: {error}") from error
+    except ValueError as error:  # device / precision this machine cannot run
+        raise StartupError(str(error)) from error
     estimator.warmup()  # the first camera frame should not pay for allocations
     return estimator
 
