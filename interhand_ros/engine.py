@@ -134,7 +134,7 @@ class InterNetEstimator:
         depth_rel = torch.full((batch, NUM_MODEL_JOINTS), math.nan, device=images.device)
         confidence = torch.zeros((batch, NUM_MODEL_JOINTS), device=images.device)
         for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
-            rows = torch.arange(batch, device=images.device)
+            rows: Union[slice, torch.Tensor] = slice(None)  # static indexing for graph capture
             if skip_absent:
                 rows = (presence[:, side] >= self.config.presence_threshold).nonzero()[:, 0]
                 if rows.numel() == 0:
