@@ -3,8 +3,8 @@
     ros2 launch interhand_ros hands.launch.py camera:=/camera/camera/color \
         checkpoint:=/path/to/snapshot_20.pth.tar use_rviz:=true
 
-Topics are wired by remapping the node's generic names (image, camera_info, depth, roi) to
-<camera>/<topic>. Launch arguments override the parameter file; their defaults equal it.
+Topics are wired by remapping the node's generic names (image, camera_info, depth, depth_info)
+to <camera>/<topic> and roi to roi_topic. Launch arguments override the parameter file; their defaults equal it.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -34,6 +34,7 @@ TOPIC_ARGUMENTS = {
     'image': ('image_topic', 'image_raw'),
     'camera_info': ('camera_info_topic', 'camera_info'),
     'depth': ('depth_topic', 'aligned_depth_to_color/image_raw'),
+    'depth_info': ('depth_info_topic', 'aligned_depth_to_color/camera_info'),
 }
 
 

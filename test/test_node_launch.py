@@ -92,7 +92,7 @@ def test_launch_file_names_installed_files_and_declared_parameters():
         assert parameter in DEFAULTS, f'launch sets undeclared parameter {parameter}'
         assert default == str(yaml_values[parameter]).lower() if isinstance(
             yaml_values[parameter], bool) else default == yaml_values[parameter], parameter
-    assert set(constants['TOPIC_ARGUMENTS']) == {'image', 'camera_info', 'depth'}
+    assert set(constants['TOPIC_ARGUMENTS']) == {'image', 'camera_info', 'depth', 'depth_info'}
 
     # parameters set outside the table: overrides['name'] = ...
     tree = ast.parse(LAUNCH_FILE.read_text())

@@ -76,6 +76,7 @@ class Harness:
         self.image_pub = self.probe.create_publisher(Image, 'image', qos)
         self.info_pub = self.probe.create_publisher(CameraInfo, 'camera_info', qos)
         self.depth_pub = self.probe.create_publisher(Image, 'depth', qos)
+        self.depth_info_pub = self.probe.create_publisher(CameraInfo, 'depth_info', qos)
         self.roi_pub = self.probe.create_publisher(RegionOfInterest, 'roi', qos)
         self.hands: list[tuple[float, TwoHandPose]] = []
         self.markers: deque[MarkerArray] = deque(maxlen=20)
@@ -105,11 +106,11 @@ class Harness:
         return self.probe.get_clock().now().to_msg()
 
     def send(self, img: Image, info: Optional[CameraInfo] = None,
-             depth: Optional[Image] = None) -> None:
-        if info is not None:
-            self.info_pub.publish(info)
-        if depth is not None:
-            self.depth_pub.publish(depth)
+             depth: Optional[Image] = None, depth_info: Optional[CameraInfo] = None) -> None:
+        for publisher, msg in ((self.info_pub, info), (self.depth_pub, depth),
+                               (self.depth_info_pub, depth_info)):
+            if msg is not None:
+                publisher.publish(msg)
         self.image_pub.publish(img)
 
     def send_good(self):
@@ -265,16 +266,23 @@ def test_latest_sync_uses_cached_info_of_the_same_frame(harness_factory):
     h.wait_for_error("no camera_info received for frame 'other_optical'")
 
 
-def test_depth_image_of_another_size_is_rejected(harness_factory):
-    h = harness_factory(**{'depth.mode': 'depth_image'})
-    stamp = h.stamp()
-    depth = image(stamp, width=WIDTH // 2, height=HEIGHT // 2, encoding='16UC1', channels=1,
-                  dtype=np.uint16)
-    h.send(image(stamp), camera_info(stamp), depth)
+@pytest.mark.parametrize('sync', ['approximate', 'latest'])
+def test_depth_of_another_size_or_camera_is_rejected_and_good_depth_used(harness_factory, sync):
+    h = harness_factory(sync=sync, **{'depth.mode': 'depth_image'})
+
+    def send(depth_size=(WIDTH, HEIGHT), info_size=(WIDTH, HEIGHT), fx=50.0):
+        stamp = h.stamp()
+        depth = image(stamp, width=depth_size[0], height=depth_size[1], encoding='16UC1',
+                      channels=1, dtype=np.uint16)
+        h.send(image(stamp), camera_info(stamp), depth,
+               camera_info(stamp, width=info_size[0], height=info_size[1], fx=fx))
+        return stamp
+
+    send(depth_size=(WIDTH // 2, HEIGHT // 2), info_size=(WIDTH // 2, HEIGHT // 2))
     h.wait_for_error('depth image is 32x24')
-    stamp = h.stamp()
-    depth = image(stamp, encoding='16UC1', channels=1, dtype=np.uint16)
-    h.send(image(stamp), camera_info(stamp), depth)
+    send(fx=80.0)  # same size, but the depth camera's intrinsics: not registered
+    h.wait_for_error('depth image is not registered to the colour image')
+    stamp = send()
     h.wait_for_stamp(stamp)
     metres = h.estimator.calls[-1][3].metres
     assert metres.shape == (HEIGHT, WIDTH) and np.nanmax(metres) == pytest.approx(0.25)
@@ -409,6 +417,14 @@ def test_missing_depth_is_reported(harness_factory, sync):
         h.send(image(stamp), camera_info(stamp))
         time.sleep(0.05)
     h.wait_for_error('no depth image received')
+    assert not h.hands
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:  # depth now, but without its camera_info
+        stamp = h.stamp()
+        h.send(image(stamp), camera_info(stamp),
+               image(stamp, encoding='16UC1', channels=1, dtype=np.uint16))
+        time.sleep(0.05)
+    h.wait_for_error('no depth camera_info received')
     assert not h.hands
 
 

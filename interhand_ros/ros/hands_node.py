@@ -1,4 +1,4 @@
-"""The hands node: camera image (+ camera_info, depth, ROI) in, two-hand 3D poses out.
+"""The hands node: camera image (+ camera_info, depth + its camera_info, ROI) in, 3D hands out.
 
 A thin rclpy adapter. Callbacks only pair messages and drop the newest frame into a one-slot
 mailbox; an inference worker thread converts, estimates and publishes, so poses lag by about one
@@ -46,6 +46,7 @@ except ImportError:  # pragma: no cover - depends on the install
     message_filters = None
 
 SYNC_MODES = ('approximate', 'exact', 'latest')
+REGISTRATION_TOLERANCE = 0.01  # relative: focal lengths, principal point (x image width)
 TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clock went back
 DEPTH_MODES = ('hand_size', 'depth_image', 'fixed')
 NO_CHECKPOINT_HELP = (
@@ -81,7 +82,8 @@ class Frame:
 
     image: Image
     info: CameraInfo
-    depth: Optional[Image]
+    depth: Optional[Image] = None
+    depth_info: Optional[CameraInfo] = None
 
 
 def resolve_device(requested: str, fallback_to_cpu: bool, warn: Callable[[str], None]) -> str:
@@ -138,6 +140,22 @@ def require_size(name: str, width: int, height: int, image_width: int,
     if (width, height) != (image_width, image_height):
         raise ValueError(f'{name} is {width}x{height} but the image is '
                          f'{image_width}x{image_height}')
+
+
+def require_registered(depth_camera: CameraModel, camera: CameraModel) -> None:
+    """The depth image must be registered to the colour image: same size and intrinsics."""
+    same_focal = all(abs(a - b) <= REGISTRATION_TOLERANCE * b for a, b in (
+        (depth_camera.fx, camera.fx), (depth_camera.fy, camera.fy)))
+    same_centre = all(abs(a - b) <= REGISTRATION_TOLERANCE * camera.width for a, b in (
+        (depth_camera.cx, camera.cx), (depth_camera.cy, camera.cy)))
+    if (depth_camera.width, depth_camera.height) != (camera.width, camera.height) or not (
+            same_focal and same_centre):
+        raise ValueError(
+            'depth image is not registered to the colour image: depth camera_info '
+            f'{depth_camera.width}x{depth_camera.height} fx={depth_camera.fx:.1f} '
+            f'cx={depth_camera.cx:.1f} cy={depth_camera.cy:.1f}, colour {camera.width}x'
+            f'{camera.height} fx={camera.fx:.1f} cx={camera.cx:.1f} cy={camera.cy:.1f} '
+            '(use the depth topic aligned to the colour camera)')
 
 
 def roi_msg_to_box(roi: RegionOfInterest) -> Optional[Box]:
@@ -227,7 +245,7 @@ class HandsNode(Node):
             raise StartupError(str(error)) from error
 
     def _subscribe_inputs(self, overrides: QoSOverridingOptions) -> None:
-        self._seen = {'camera_info': 0, 'depth': 0}  # partner messages, for diagnostics
+        self._seen = {'camera_info': 0, 'depth': 0, 'depth_info': 0}  # for diagnostics
         self._last_image_time = self._last_pair_time = time.monotonic()
         self._newest_stamp = -float('inf')
         if self.params['roi.mode'] == 'topic':
@@ -239,11 +257,11 @@ class HandsNode(Node):
             self._subscribe_synchronized(overrides)
 
     def _subscribe_latest(self, overrides: QoSOverridingOptions) -> None:
-        """Each image (with its nearest depth) + the cached camera_info of its frame."""
+        """Each image (with its nearest depth + depth camera_info) + the cached camera_info."""
         p = self.params
         with_depth = p['depth.mode'] == 'depth_image'
         self._latest_info = LatestCameraInfo(p['max_info_age'])
-        self._sync = StampSync(2 if with_depth else 1, p['sync_queue_size'], p['sync_slop'],
+        self._sync = StampSync(3 if with_depth else 1, p['sync_queue_size'], p['sync_slop'],
                                self._on_image_and_depth)
         self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info,
                                  sensor_qos(), qos_overriding_options=overrides)
@@ -252,13 +270,16 @@ class HandsNode(Node):
         if with_depth:
             self.create_subscription(Image, 'depth', self._on_latest_depth, sensor_qos(),
                                      qos_overriding_options=overrides)
+            self.create_subscription(CameraInfo, 'depth_info', self._on_latest_depth_info,
+                                     sensor_qos(), qos_overriding_options=overrides)
 
     def _subscribe_synchronized(self, overrides: QoSOverridingOptions) -> None:
-        """Image, camera_info (and depth) paired by stamp: approximate or exact."""
+        """Image, camera_info (and depth, depth_info) paired by stamp: approximate or exact."""
         p = self.params
         slop = p['sync_slop'] if p['sync'] == 'approximate' else 0.0
         topics = [(Image, 'image'), (CameraInfo, 'camera_info')] + (
-            [(Image, 'depth')] if p['depth.mode'] == 'depth_image' else [])
+            [(Image, 'depth'), (CameraInfo, 'depth_info')]
+            if p['depth.mode'] == 'depth_image' else [])
         if message_filters is not None:  # pragma: no cover - only on a ROS install
             subscribers = [message_filters.Subscriber(self, msg_type, topic,
                                                       qos_profile=sensor_qos(),
@@ -268,6 +289,7 @@ class HandsNode(Node):
             subscribers[1].registerCallback(self._count_info)
             if len(subscribers) > 2:
                 subscribers[2].registerCallback(self._count_depth)
+                subscribers[3].registerCallback(self._count_depth_info)
             if p['sync'] == 'approximate':
                 sync = message_filters.ApproximateTimeSynchronizer(
                     subscribers, p['sync_queue_size'], slop)
@@ -282,8 +304,9 @@ class HandsNode(Node):
                                      sensor_qos(), qos_overriding_options=overrides)
 
     def _stream_callback(self, stream: int) -> Callable[[Any], None]:
-        """Callback of stream 0 image, 1 camera_info, 2 depth: count it, then pair it."""
-        count = (self._count_image, self._count_info, self._count_depth)[stream]
+        """Callback of stream 0 image, 1 camera_info, 2 depth, 3 depth_info: count, pair."""
+        count = (self._count_image, self._count_info, self._count_depth,
+                 self._count_depth_info)[stream]
 
         def callback(msg: Any) -> None:
             count(msg)
@@ -301,6 +324,9 @@ class HandsNode(Node):
     def _count_depth(self, _: Image) -> None:
         self._seen['depth'] += 1
 
+    def _count_depth_info(self, _: CameraInfo) -> None:
+        self._seen['depth_info'] += 1
+
     def _on_latest_info(self, info: CameraInfo) -> None:
         self._count_info(info)
         self._latest_info.add(info)
@@ -309,19 +335,25 @@ class HandsNode(Node):
         self._count_depth(depth)
         self._sync.add(1, depth)
 
+    def _on_latest_depth_info(self, depth_info: CameraInfo) -> None:
+        self._count_depth_info(depth_info)
+        self._sync.add(2, depth_info)
+
     def _on_image(self, image: Image) -> None:
         self._count_image(image)
         self._sync.add(0, image)
 
-    def _on_image_and_depth(self, image: Image, depth: Optional[Image] = None) -> None:
+    def _on_image_and_depth(self, image: Image, depth: Optional[Image] = None,
+                            depth_info: Optional[CameraInfo] = None) -> None:
         try:
             info = self._latest_info.lookup(image)
         except LookupError as error:
             self._report('camera_info', str(error))
             return
-        self._on_pair(image, info, depth)
+        self._on_pair(image, info, depth, depth_info)
 
-    def _on_pair(self, image: Image, info: CameraInfo, depth: Optional[Image] = None) -> None:
+    def _on_pair(self, image: Image, info: CameraInfo, depth: Optional[Image] = None,
+                 depth_info: Optional[CameraInfo] = None) -> None:
         """Newest frame into the mailbox; a set slightly older than one already taken is dropped."""
         self._last_pair_time = time.monotonic()
         stamp = stamp_seconds(image)
@@ -331,7 +363,7 @@ class HandsNode(Node):
         if stamp < self._newest_stamp:
             self.get_logger().info('image stamps jumped back (looped bag or restarted clock)')
         self._newest_stamp = stamp
-        if self.mailbox.put(Frame(image, info, depth)) is not None:
+        if self.mailbox.put(Frame(image, info, depth, depth_info)) is not None:
             self.health.dropped()
 
     def _on_roi(self, roi: RegionOfInterest) -> None:
@@ -378,6 +410,8 @@ class HandsNode(Node):
             return rgb, camera, None
         array = depth_to_array(frame.depth)
         require_size('depth image', array.shape[1], array.shape[0], width, height)
+        require_registered(CameraModel.from_camera_info(
+            frame.depth_info, rectified=self.params['rectified']), camera)
         return rgb, camera, DepthImage.from_array(array, frame.depth.encoding)
 
     def _on_worker_error(self, error: BaseException) -> None:
@@ -412,11 +446,13 @@ class HandsNode(Node):
     def _unpaired_reason(self) -> str:
         if self.params['depth.mode'] == 'depth_image' and not self._seen['depth']:
             return 'no depth image received (check the depth remap)'
+        if self.params['depth.mode'] == 'depth_image' and not self._seen['depth_info']:
+            return 'no depth camera_info received (check the depth_info remap)'
         if not self._seen['camera_info']:
             return 'no camera_info received (check the camera_info remap)'
         with_depth = self.params['depth.mode'] == 'depth_image'
-        partners = ('depth' if self.params['sync'] == 'latest' else
-                    'camera_info/depth' if with_depth else 'camera_info')
+        partners = ('depth/depth_info' if self.params['sync'] == 'latest' else
+                    'camera_info/depth/depth_info' if with_depth else 'camera_info')
         return (f"image and {partners} stamps differ by more than sync_slop "
                 f"{self.params['sync_slop']} s (or use sync:=latest)")
 
