@@ -39,8 +39,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "s, 'latest' mode: largest image/camera_info stamp difference; 0 = any"),
     ParameterSpec('depth.mode', 'hand_size',
                   "absolute hand depth: 'hand_size' (bone lengths vs a mean adult hand), "
-                  "'depth_image' (subscribe to a depth image registered to the colour image, "
-                  "REP-118) or 'fixed' (depth.fixed_distance)"),
+                  "'depth_image' (subscribe to depth + depth_info, registered to the colour "
+                  "image, REP-118) or 'fixed' (depth.fixed_distance)"),
     ParameterSpec('depth.fixed_distance', 0.5, "m, wrist distance for depth.mode 'fixed'"),
     ParameterSpec('depth.hand_scale', 1.0,
                   "hand size relative to the mean adult hand, for depth.mode 'hand_size'"),
