@@ -67,7 +67,7 @@ def test_torchrun_two_processes_train_and_the_checkpoint_loads_in_the_engine(tmp
                '--epochs', '1', '--device', 'cpu', '--lr', '1e-4']
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=240)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
     assert '2 process(es)' in result.stdout
     snapshot = tmp_path / 'run' / 'snapshot_0.pth'
     state = load_training_checkpoint(snapshot)
