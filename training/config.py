@@ -22,7 +22,7 @@ class TrainConfig:
     """Everything a training run depends on. Batch size is per process (per GPU)."""
 
     data_root: str = ''
-    output_dir: str = 'output/train'
+    output_dir: str = 'out/train'
     cache_dir: str = ''                  # index cache; '' -> <output_dir>/cache
     annot_subset: str = 'H+M'
     hand_set: str = 'all'

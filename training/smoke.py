@@ -1,6 +1,6 @@
 """One-command smoke run without the dataset: synthetic data -> short training -> evaluation.
 
-    python -m training.smoke [--out output/smoke] [--steps 6] [--precision fp32|bf16]
+    python -m training.smoke [--out out/smoke] [--steps 6] [--precision fp32|bf16]
 
 Writes a small synthetic InterHand2.6M (official layout) under OUT/data, trains the real
 InterNet for a few steps on it (CPU or GPU), evaluates the last checkpoint on the synthetic
@@ -24,7 +24,7 @@ from training.train import LAST_CHECKPOINT, train
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', type=Path, default=Path('output/smoke'))
+    parser.add_argument('--out', type=Path, default=Path('out/smoke'))
     parser.add_argument('--steps', type=int, default=6)
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
