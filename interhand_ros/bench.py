@@ -67,7 +67,8 @@ def machine_description() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    return (f'{cpu}, {os.cpu_count()} logical CPUs, ISA {torch.backends.cpu.get_cpu_capability()}, '
+    isa = torch.backends.cpu.get_cpu_capability()
+    return (f'{cpu}, {os.cpu_count()} logical CPUs, ISA {isa}, '
             f'torch {torch.__version__}, load average {load:.2f} at start')
 
 
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
                     compiled = torch.compile(folded)
                     wall, cpu = bench_forward(compiled, device, precision, True, args.batch,
                                               args.repeats, args.warmup)
-                    print(f'  (torch.compile incl. first call: {time.perf_counter() - start:.0f} s)')
+                    compile_s = time.perf_counter() - start
+                    print(f'  (torch.compile incl. first call: {compile_s:.0f} s)')
                     report(f'forward {precision} b{args.batch} torch.compile', wall, cpu, threads,
                            flops * args.batch)
                 for size in PIPELINE_SIZES:

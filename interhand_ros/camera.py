@@ -43,7 +43,8 @@ class CameraModel:
         if not all(math.isfinite(v) for v in values):
             raise CameraInfoError(f'camera intrinsics must be finite, got {values}')
         if self.fx <= 0 or self.fy <= 0:
-            raise CameraInfoError(f'focal lengths must be positive, got fx={self.fx}, fy={self.fy}')
+            raise CameraInfoError(
+                f'focal lengths must be positive, got fx={self.fx}, fy={self.fy}')
         if self.width <= 0 or self.height <= 0:
             raise CameraInfoError(f'image size must be positive, got {self.width}x{self.height}')
         if self.distortion is not None:
@@ -137,7 +138,7 @@ class CameraModel:
         return ideal.reshape(uv.shape)
 
     def pixel_to_camera(self, uv: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Observed pixels (..., 2) at depths z (...) in metres -> optical-frame points (..., 3)."""
+        """Observed pixels (..., 2) at depths z (...), metres -> optical-frame points (..., 3)."""
         ideal = self.undistort_pixels(uv)
         z = np.asarray(z, dtype=np.float64)
         x = (ideal[..., 0] - self.cx) / self.fx * z

@@ -53,7 +53,8 @@ def crop_transform(box: Box, output_size: int = INPUT_SIZE, scale: float = 1.0,
     return cv2.getAffineTransform(src, dst), cv2.getAffineTransform(dst, src)
 
 
-def crop_image(image: np.ndarray, transform: np.ndarray, output_size: int = INPUT_SIZE) -> np.ndarray:
+def crop_image(image: np.ndarray, transform: np.ndarray,
+               output_size: int = INPUT_SIZE) -> np.ndarray:
     """Warp the image with T into an output_size square (bilinear, zeros outside the image)."""
     return cv2.warpAffine(image, transform, (output_size, output_size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -50,8 +50,9 @@ def refine_subvoxel(heatmaps: torch.Tensor, voxels: torch.Tensor) -> torch.Tenso
     """Per-axis log-parabola peak offsets (each within +-0.5 voxel) added to the argmax voxels."""
     batch, joints, depth, height, width = heatmaps.shape
     index = voxels.long()
-    batch_index = torch.arange(batch, device=heatmaps.device).view(batch, 1).expand(batch, joints)
-    joint_index = torch.arange(joints, device=heatmaps.device).view(1, joints).expand(batch, joints)
+    device = heatmaps.device
+    batch_index = torch.arange(batch, device=device).view(batch, 1).expand(batch, joints)
+    joint_index = torch.arange(joints, device=device).view(1, joints).expand(batch, joints)
 
     def log_value(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         value = heatmaps[batch_index, joint_index, z, y, x].float()

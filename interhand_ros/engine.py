@@ -48,7 +48,8 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}')
+            raise ValueError(
+                f'precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}')
         if self.depth_mode not in DEPTH_MODES:
             raise ValueError(f'depth_mode must be one of {DEPTH_MODES}, got {self.depth_mode!r}')
         if self.depth_mode == 'fixed' and not (
@@ -56,7 +57,8 @@ class EngineConfig:
                 and self.fixed_depth_m > 0):
             raise ValueError("depth_mode 'fixed' needs a positive fixed_depth_m")
         if not 0.0 <= self.presence_threshold <= 1.0:
-            raise ValueError(f'presence_threshold must be in [0, 1], got {self.presence_threshold}')
+            raise ValueError(
+                f'presence_threshold must be in [0, 1], got {self.presence_threshold}')
         if not (math.isfinite(self.hand_scale) and self.hand_scale > 0):
             raise ValueError(f'hand_scale must be positive, got {self.hand_scale}')
         if not (self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda')):
@@ -237,7 +239,8 @@ def _check_image(image: np.ndarray) -> tuple[int, int]:
 
 
 def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: CameraModel,
-                   depth: Optional[DepthImage], config: EngineConfig, crop: Box) -> TwoHandEstimate:
+                   depth: Optional[DepthImage], config: EngineConfig,
+                   crop: Box) -> TwoHandEstimate:
     """Decoded network output of one crop -> TwoHandEstimate in metres and original pixels.
 
     The left root follows the paper: right root + predicted relative root depth when the right
@@ -303,4 +306,6 @@ def _own_root_depth(pixels: np.ndarray, depth_rel: np.ndarray, camera: CameraMod
         return None, DepthSource.NONE
     rays = camera.pixel_to_camera(pixels, np.ones(NUM_JOINTS))[:, :2]
     estimated = root_depth_from_hand_size(rays, depth_rel, config.hand_scale)
-    return (estimated, DepthSource.HAND_SIZE) if estimated is not None else (None, DepthSource.NONE)
+    if estimated is None:
+        return None, DepthSource.NONE
+    return estimated, DepthSource.HAND_SIZE

@@ -1,4 +1,4 @@
-"""InterNet (Moon et al., ECCV 2020): ResNet-50 + per-hand 3D heatmap heads + root depth + hand type.
+"""InterNet (Moon et al., ECCV 2020): ResNet-50, per-hand 3D heatmap heads, root depth, hand type.
 
 Submodule names equal the official snapshot's keys without `module.` so its state dict loads
 strictly. The backbone is torchvision's ResNet-50 layout ("v1.5": stride in the 3x3 conv of the

@@ -113,7 +113,8 @@ def test_estimate_fills_every_field(estimator, demo_image, reference):
         assert hand.joints.shape == (NUM_JOINTS, 3) and np.isfinite(hand.joints).all()
         assert hand.valid.all() and ((hand.confidence >= 0) & (hand.confidence <= 1)).all()
         box = estimate.crop  # every decoded pixel lies inside the crop
-        assert (hand.pixels[:, 0] >= box.x - 1e-6).all() and (hand.pixels[:, 0] < box.x + box.w).all()
+        assert (hand.pixels[:, 0] >= box.x - 1e-6).all()
+        assert (hand.pixels[:, 0] < box.x + box.w).all()
         np.testing.assert_array_equal(hand.wrist_position, hand.joints[WRIST])
         assert np.isclose(np.linalg.norm(hand.wrist_quaternion), 1.0)
     # official lifting: Z_j = root depth + z_rel_j for every joint (the wrist's own z_rel too)
@@ -144,7 +145,8 @@ def test_batch_equals_single_images(estimator, demo_image):
     camera = demo_camera()
     flipped = np.ascontiguousarray(demo_image[:, ::-1])
     batch = estimator.estimate_batch([flipped, demo_image], [camera, camera], [None, DEMO_BOX])
-    single = [estimator.estimate(flipped, camera), estimator.estimate(demo_image, camera, DEMO_BOX)]
+    single = [estimator.estimate(flipped, camera),
+              estimator.estimate(demo_image, camera, DEMO_BOX)]
     for together, alone in zip(batch, single):
         assert together.crop == alone.crop
         for a, b in zip(together.hands(), alone.hands()):
@@ -203,8 +205,10 @@ def test_resized_image_through_the_estimator(estimator, monkeypatch):
 
     scene = make_scene(rng, camera, root_depth=0.6, pixel_map=halve)
     shift = 0.6 - scene.right[WRIST, 2]  # put the right root exactly at the fixed depth
-    scene.right = camera.pixel_to_camera(camera.camera_to_pixel(scene.right), scene.right[:, 2] + shift)
-    scene.left = camera.pixel_to_camera(camera.camera_to_pixel(scene.left), scene.left[:, 2] + shift)
+    for side in ('right', 'left'):
+        joints = getattr(scene, side)
+        setattr(scene, side,
+                camera.pixel_to_camera(camera.camera_to_pixel(joints), joints[:, 2] + shift))
     result, _, box = perfect_network_output(scene, pixel_map=halve)
     monkeypatch.setattr(estimator, 'infer', lambda crops: [result] * len(crops))
     estimate = estimator.estimate(np.zeros((480, 640, 3), dtype=np.uint8), camera, crop=scene.box)
@@ -220,7 +224,8 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA de
 
 @cuda
 @pytest.mark.parametrize('kwargs', [dict(), dict(precision='fp16'), dict(precision='bf16'),
-                                    dict(cuda_graph=True), dict(cuda_graph=True, precision='fp16')])
+                                    dict(cuda_graph=True),
+                                    dict(cuda_graph=True, precision='fp16')])
 def test_cuda_paths_agree_with_the_cpu(checkpoint, reference, demo_crop, kwargs):
     gpu = InterNetEstimator(checkpoint, EngineConfig(device='cuda', **kwargs))
     gpu.warmup()

@@ -46,7 +46,8 @@ def test_rotated_crop_round_trips_points_and_maps_box_corners():
     points = np.random.default_rng(0).uniform(0, 300, size=(50, 2))
     np.testing.assert_allclose(apply_affine(inverse, apply_affine(transform, points)), points,
                                atol=1e-3)
-    np.testing.assert_allclose(apply_affine(transform, np.array(box.center)), [128, 128], atol=1e-4)
+    np.testing.assert_allclose(apply_affine(transform, np.array(box.center)), [128, 128],
+                               atol=1e-4)
 
 
 def test_crop_image_samples_the_box_and_fills_outside_with_zeros():
@@ -91,7 +92,8 @@ def test_distorted_projection_and_back_projection_round_trip(model, d):
     camera = CameraModel.from_camera_info(_info(distortion_model=model, d=d), rectified=False)
     points = np.array([[0.1, -0.05, 0.6], [-0.25, 0.15, 1.0], [0.0, 0.0, 0.4]])
     pixels = camera.camera_to_pixel(points)
-    ideal = CameraModel(camera.fx, camera.fy, camera.cx, camera.cy, 640, 480).camera_to_pixel(points)
+    pinhole = CameraModel(camera.fx, camera.fy, camera.cx, camera.cy, 640, 480)
+    ideal = pinhole.camera_to_pixel(points)
     assert np.max(np.abs(pixels - ideal)) > 1.0  # the distortion really moves the pixels
     np.testing.assert_allclose(camera.pixel_to_camera(pixels, points[:, 2]), points, atol=1e-6)
     np.testing.assert_allclose(camera.undistort_pixels(pixels), ideal, atol=1e-3)

@@ -237,7 +237,8 @@ def test_hand_size_solver_is_exact_on_exact_input_and_follows_hand_scale():
 
 
 def test_hand_size_solver_handles_degenerate_input():
-    assert root_depth_from_hand_size(np.full((NUM_JOINTS, 2), np.nan), np.zeros(NUM_JOINTS)) is None
+    no_depth = np.zeros(NUM_JOINTS)
+    assert root_depth_from_hand_size(np.full((NUM_JOINTS, 2), np.nan), no_depth) is None
     assert root_depth_from_hand_size(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS)) is None
     with pytest.raises(ValueError):
         root_depth_from_hand_size(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS), 0.0)
