@@ -187,7 +187,7 @@ class DemoCamera:
         self.info_pub = self.node.create_publisher(CameraInfo, INFO_TOPIC, camera_qos)
         self.poses: dict[int, tuple[Any, float]] = {}       # stamp -> (message, receipt time)
         self.debug_images: dict[int, Any] = {}
-        self.node.create_subscription(TwoHandPose, POSE_TOPIC, self._on_pose, 10)
+        self.pose_sub = self.node.create_subscription(TwoHandPose, POSE_TOPIC, self._on_pose, 10)
         self.node.create_subscription(Image, DEBUG_TOPIC, self._on_debug, 10)
 
     def _on_pose(self, msg: Any) -> None:
@@ -202,13 +202,13 @@ class DemoCamera:
             self._rclpy.spin_once(self.node, timeout_sec=min(0.05, seconds))
 
     def wait_for_node(self, process: subprocess.Popen, timeout: float) -> None:
-        """Until the hands node subscribes to the image and publishes poses (DDS discovery)."""
+        """Until the hands node's image reader and pose writer are matched with ours (DDS)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise DemoError(f'hands_node exited with code {process.returncode} at start')
             if (self.image_pub.get_subscription_count() > 0
-                    and self.node.count_publishers(POSE_TOPIC) > 0):
+                    and self.pose_sub.get_publisher_count() > 0):
                 return
             self.spin_for(0.2)
         raise DemoError(f'hands_node did not appear on DDS within {timeout:.0f} s')
