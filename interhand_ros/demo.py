@@ -166,6 +166,7 @@ class FrameResult:
     pose: Any = None
     debug_rgb: Optional[np.ndarray] = None
     latency_s: float = float('nan')
+    sends: int = 0  # times the frame was published (> 1: the node dropped or missed one)
 
 
 class DemoCamera:
@@ -242,6 +243,7 @@ class DemoCamera:
             if time.monotonic() >= next_send:
                 stamp, now = self.publish(rgb)
                 sent_at[stamp] = now
+                result.sends += 1
                 next_send = now + resend_every
             self.spin_for(0.02)
             answered = [s for s in sent_at if s in self.poses]
@@ -303,6 +305,7 @@ def summarize(results: list[FrameResult], estimator_name: str) -> dict[str, Any]
                           if pose is not None and getattr(pose, side).detected},
             'latency_ms': round(result.latency_s * 1e3, 1) if pose is not None else None,
             'inference_ms': round(pose.inference_time * 1e3, 1) if pose is not None else None,
+            'sends': result.sends,
         })
     latencies = [f['latency_ms'] for f in frames if f['latency_ms'] is not None]
     return {'estimator': estimator_name, 'frames': frames,

@@ -52,7 +52,7 @@ def test_demo_plays_photos_through_the_node_and_writes_every_output(tmp_path):
     assert found == expected_hands
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['answered'] == 2 and summary['hands_found'] == expected_hands
-    assert all(frame['latency_ms'] > 0 for frame in summary['frames'])
+    assert all(frame['latency_ms'] > 0 and frame['sends'] >= 1 for frame in summary['frames'])
     debug_images = sorted((out / 'debug').iterdir())
     plots = sorted((out / 'plot3d').iterdir())
     assert len(debug_images) == 2 and len(plots) == 2
