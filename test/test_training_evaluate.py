@@ -1,4 +1,4 @@
-"""Evaluation chain (decode -> original pixels -> camera mm -> official metrics) on synthetic data."""
+"""Evaluation chain (decode -> image pixels -> camera mm -> official metrics) on synthetic data."""
 import json
 from pathlib import Path
 
@@ -9,7 +9,8 @@ from torch import nn
 
 from interhand_ros.model import InterNet, InterNetOutput
 from training.checkpointing import save_atomically
-from training.dataset import HAND_TYPES, LEFT_ROOT, RIGHT_ROOT, DatasetOptions, image_dir, load_index
+from training.dataset import (HAND_TYPES, LEFT_ROOT, RIGHT_ROOT, DatasetOptions, image_dir,
+                              load_index)
 from training.evaluate import (EvaluationError, evaluate, format_table, lift_predictions, main,
                                rootnet_depths)
 from training.metrics import Metrics

@@ -77,3 +77,14 @@ def test_torchrun_two_processes_train_and_the_checkpoint_loads_in_the_engine(tmp
     with torch.no_grad():
         output = model(torch.rand(1, 3, 256, 256))
     assert output.heatmaps.shape == (1, 42, 64, 64, 64)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+@pytest.mark.parametrize('precision', ['bf16', 'fp16'])
+def test_mixed_precision_steps_on_cuda_reduce_the_loss(data_root, tmp_path, precision):
+    trainer = Trainer(_config(data_root, tmp_path, augment=False, lr=3e-4, batch_size=2,
+                              device='cuda', precision=precision),
+                      Process(0, 1, torch.device('cuda')))
+    batch = next(iter(trainer.batches()))
+    losses = [trainer.train_step(batch)['total'] for _ in range(5)]
+    assert losses[-1] < losses[0], losses

@@ -8,7 +8,7 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 
@@ -93,9 +93,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One --flag per TrainConfig field (default None = not given), plus --config."""
     parser.add_argument('--config', type=Path, help='JSON or YAML file of settings')
+    defaults = TrainConfig()
     for item in fields(TrainConfig):
         flag = '--' + item.name.replace('_', '-')
-        default = TrainConfig().__getattribute__(item.name)
+        default = getattr(defaults, item.name)
         if isinstance(default, bool):
             parser.add_argument(flag, type=_parse_bool, metavar='{true,false}')
         elif isinstance(default, list):
@@ -121,7 +122,3 @@ def _parse_bool(text: str) -> bool:
         return False
     raise argparse.ArgumentTypeError(f'expected true or false, got {text!r}')
 
-
-def optional_path(text: str) -> Optional[Path]:
-    """'' -> None, else a Path."""
-    return Path(text) if text else None

@@ -224,7 +224,8 @@ def load_index(data_root: Path, options: DatasetOptions,
     if cache_dir is not None:
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        cache_path = cache_dir / f'interhand_{options.split}_{_cache_key(folder, options.split)}.npz'
+        key = _cache_key(folder, options.split)
+        cache_path = cache_dir / f'interhand_{options.split}_{key}.npz'
         if cache_path.is_file():
             index = InterHandIndex.load(cache_path)
     if index is None:

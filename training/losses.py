@@ -28,7 +28,8 @@ def hand_type_loss(predicted: torch.Tensor, target: torch.Tensor,
     return (bce * hand_type_valid).mean()
 
 
-def internet_losses(output: InterNetOutput, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def internet_losses(output: InterNetOutput,
+                    batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """{'heatmap', 'root_depth', 'hand_type', 'total'}; call outside autocast (BCE is fp32)."""
     target = render_gaussian_heatmaps(batch['joint_coord'])
     losses = {
