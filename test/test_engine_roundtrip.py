@@ -15,6 +15,7 @@ from interhand_ros.crop import apply_affine, crop_transform, square_and_enlarge
 from interhand_ros.decoding import decode_heatmaps, metres_to_depth_bins
 from interhand_ros.engine import EngineConfig, NetworkResult, lift_two_hands
 from interhand_ros.estimate import Box, DepthSource
+from interhand_ros.orientation import palm_rotation
 from interhand_ros.root_depth import MEAN_BONE_LENGTHS_M, DepthImage, root_depth_from_hand_size
 from interhand_ros.skeleton import BONES, NUM_JOINTS, WRIST, merge_to_model_joints
 
@@ -28,8 +29,9 @@ _BASE_ANGLES = np.radians([40.0, 12.0, 0.0, -11.0, -22.0])
 def synthetic_hand(rng: np.random.Generator, side: str, scale: float = 1.0) -> np.ndarray:
     """A posed hand with the mean bone lengths, wrist at the origin, published joint order.
 
-    Local frame: x towards the fingers, y towards the thumb side (mirrored for the left hand),
-    z out of the palm. Fingers flex by random angles towards +z.
+    Local frame of the right hand: x towards the fingers, y towards the thumb, z out of the back
+    of the hand; fingers flex by random angles towards -z, the palm side. The left hand is its
+    mirror image (y flipped).
     """
     joints = np.zeros((NUM_JOINTS, 3))
     lengths = MEAN_BONE_LENGTHS_M * scale
@@ -242,3 +244,14 @@ def test_hand_size_solver_handles_degenerate_input():
     assert root_depth_from_hand_size(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS)) is None
     with pytest.raises(ValueError):
         root_depth_from_hand_size(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS), 0.0)
+
+
+@pytest.mark.parametrize('side', ['right', 'left'])
+def test_palm_normal_points_to_the_side_the_fingers_curl_to(side):
+    """Orientation convention against hand anatomy: the palm normal points where fingers curl."""
+    joints = synthetic_hand(np.random.default_rng(3), side)
+    rotation = palm_rotation(joints, side)
+    np.testing.assert_allclose(rotation[:, 2], [0.0, 0.0, -1.0], atol=1e-9)
+    np.testing.assert_allclose(rotation[:, 0], [1.0, 0.0, 0.0], atol=1e-9)
+    curled_tips = joints[[8, 12, 16, 20], 2]
+    assert np.all(curled_tips < 0)
