@@ -35,19 +35,19 @@ fi
 # shellcheck disable=SC1091
 source "$venv/bin/activate"
 
-req_digest=$(digest "$root/requirements.txt" "$root/requirements-nodeps.txt")
+req_digest=$(digest "$root"/requirements{,-lock,-nodeps}.txt)
 if ! up_to_date requirements "$req_digest"; then
-  echo "[setup] installing pinned requirements (first time: a few minutes, about 1.5 GB)"
+  echo "[setup] installing pinned requirements (into a new venv: a few minutes, about 1.5 GB)"
   pip_install() {
     pip install --disable-pip-version-check -q "$@" \
       || fail "pip install $* failed; the pins are tested on CPython 3.11 ($(python --version))"
   }
-  pip_install -r "$root/requirements.txt"
+  pip_install -r "$root/requirements.txt" -c "$root/requirements-lock.txt"
   pip_install --no-deps -r "$root/requirements-nodeps.txt"
   mark_done requirements "$req_digest"
 fi
 
-msgs_digest=$(digest $(find "$root/interhand_msgs" -type f | sort) "$root/requirements.txt")
+msgs_digest=$(digest $(find "$root/interhand_msgs" -type f | sort) "$root"/requirements{,-lock}.txt)
 if ! up_to_date interhand_msgs "$msgs_digest"; then
   echo "[setup] building interhand_msgs into the venv"
   require_build_tools
