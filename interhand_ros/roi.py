@@ -7,8 +7,9 @@ InterNet sees one crop holding both hands; how well it works depends mostly on t
             hands are lost. For hands that start in view and move slowly; no extra model.
 - topic:    a box from an external detector (sensor_msgs/RegionOfInterest); the whole image when
             none arrived within `topic_max_age`. For a robot that already runs a hand detector.
-- detector: the bundled MediaPipe detector on every frame (union of the hand boxes). Most robust
-            for hands far from the camera; costs a detector pass per frame.
+- detector: the bundled MediaPipe detector (union of the hand boxes) when the track is lost or
+            every `detect_every` frames, tracking the joints in between, so the detector's cost
+            stays off most frames. Most robust for hands that enter, leave or sit far away.
 The engine squares and enlarges whatever box it gets (crop.square_and_enlarge); boxes here are
 only clipped to the image. `None` means "the whole image".
 """
@@ -39,6 +40,7 @@ class RoiConfig:
     track_smoothing: float = 0.5   # weight of the newest box, 1 = no smoothing
     topic_max_age: float = 0.5     # s
     detector_min_confidence: float = 0.5
+    detect_every: int = 10         # frames; detector mode re-detects at least this often
 
     def __post_init__(self) -> None:
         if self.mode not in ROI_MODES:
@@ -51,6 +53,8 @@ class RoiConfig:
             raise ValueError(f'roi.track_scale must be >= 1, got {self.track_scale}')
         if not 0.0 < self.track_smoothing <= 1.0:
             raise ValueError(f'roi.track_smoothing must be in (0, 1], got {self.track_smoothing}')
+        if self.detect_every < 1:
+            raise ValueError(f'roi.detect_every must be >= 1 frame, got {self.detect_every}')
         if self.topic_max_age <= 0.0:
             raise ValueError(f'roi.topic_max_age must be > 0 s, got {self.topic_max_age}')
 
@@ -62,6 +66,10 @@ def clip_box(box: Box, width: int, height: int) -> Optional[Box]:
     if not np.isfinite((x0, y0, x1, y1)).all() or x1 <= x0 or y1 <= y0:
         return None
     return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def _corners(box: Box) -> np.ndarray:
+    return np.array([box.x, box.y, box.x + box.w, box.y + box.h])
 
 
 def _make_detector(min_confidence: float) -> BoxDetector:
@@ -80,6 +88,7 @@ class RoiSource:
         self._external_time = -np.inf
         self._detector = (detector_factory(config.detector_min_confidence)
                           if config.mode == 'detector' else None)
+        self._frames_since_detection = 0
 
     def crop(self, image_rgb: np.ndarray, now: float) -> Optional[Box]:
         """Box for this image (None: whole image). now: seconds, the clock of set_external."""
@@ -87,25 +96,31 @@ class RoiSource:
         mode = self.config.mode
         if mode == 'fixed':
             box: Optional[Box] = Box(*self.config.fixed)
-        elif mode == 'track' and self._tracked is not None:
+        elif mode == 'detector' and self._detection_due():
+            boxes = self._detector.detect(image_rgb)
+            box = union_box(boxes) if boxes else None
+            self._frames_since_detection = 0
+            self._tracked = None if box is None else _corners(box)
+        elif mode in ('track', 'detector') and self._tracked is not None:
+            self._frames_since_detection += 1
             x0, y0, x1, y1 = self._tracked
             box = Box(x0, y0, x1 - x0, y1 - y0)
         elif mode == 'topic' and now - self._external_time <= self.config.topic_max_age:
             box = self._external
-        elif mode == 'detector':
-            boxes = self._detector.detect(image_rgb)
-            box = union_box(boxes) if boxes else None
         else:
             box = None
         return None if box is None else clip_box(box, width, height)
+
+    def _detection_due(self) -> bool:
+        return self._tracked is None or self._frames_since_detection >= self.config.detect_every - 1
 
     def set_external(self, box: Optional[Box], now: float) -> None:
         """Box from the ROI topic (None: the whole image), received at `now` seconds."""
         self._external, self._external_time = box, now
 
     def update(self, estimate: TwoHandEstimate) -> None:
-        """Track mode: follow the detected hands' valid 2D joints; forget them when lost."""
-        if self.config.mode != 'track':
+        """Track and detector modes: follow the detected hands' valid 2D joints; forget when lost."""
+        if self.config.mode not in ('track', 'detector'):
             return
         points = [hand.pixels[np.asarray(hand.valid, dtype=bool)]
                   for hand in estimate.hands() if hand.detected]
@@ -113,8 +128,7 @@ class RoiSource:
         if not np.isfinite(points).all(axis=1).any():
             self._tracked = None
             return
-        box = box_around_points(points, self.config.track_scale)
-        corners = np.array([box.x, box.y, box.x + box.w, box.y + box.h])
+        corners = _corners(box_around_points(points, self.config.track_scale))
         if self._tracked is None:
             self._tracked = corners
         else:

@@ -1,4 +1,6 @@
 """Crop sources: full, fixed, track (grow, smooth, re-initialise), topic (max age), detector."""
+from dataclasses import astuple
+
 import numpy as np
 import pytest
 from test_node_support import make_estimate
@@ -21,7 +23,7 @@ def test_fixed_mode_is_clipped_to_the_image():
 @pytest.mark.parametrize('config', [
     dict(mode='nonsense'), dict(mode='fixed', fixed=(0.0, 0.0, 0.0, 10.0)),
     dict(mode='track', track_smoothing=0.0), dict(mode='track', track_scale=0.5),
-    dict(mode='topic', topic_max_age=0.0),
+    dict(mode='topic', topic_max_age=0.0), dict(mode='detector', detect_every=0),
 ])
 def test_bad_config_is_rejected_with_the_parameter_name(config):
     with pytest.raises(ValueError, match='roi'):
@@ -68,25 +70,56 @@ def test_topic_box_expires_after_max_age():
     assert source.crop(IMAGE, now=10.6) is None
 
 
+class CountingDetector:
+    """Stands in for MediaPipe: fixed boxes, counts its calls."""
+
+    made: list = []
+
+    def __init__(self, min_confidence):
+        CountingDetector.made.append(min_confidence)
+        self.boxes = [Box(10, 10, 20, 20), Box(50, 40, 10, 10)]
+        self.calls = 0
+
+    def detect(self, image_rgb):
+        self.calls += 1
+        return self.boxes
+
+
 def test_detector_mode_takes_the_union_of_hand_boxes_and_is_lazy():
-    made = []
-
-    class FakeDetector:
-        def __init__(self, min_confidence):
-            made.append(min_confidence)
-            self.boxes = [Box(10, 10, 20, 20), Box(50, 40, 10, 10)]
-
-        def detect(self, image_rgb):
-            return self.boxes
-
-    RoiSource(RoiConfig(mode='full'), detector_factory=FakeDetector)
-    assert made == []
+    CountingDetector.made = []
+    RoiSource(RoiConfig(mode='full'), detector_factory=CountingDetector)
+    assert CountingDetector.made == []
     source = RoiSource(RoiConfig(mode='detector', detector_min_confidence=0.7),
-                       detector_factory=FakeDetector)
-    assert made == [0.7]
+                       detector_factory=CountingDetector)
+    assert CountingDetector.made == [0.7]
     assert source.crop(IMAGE, 0.0) == Box(10, 10, 50, 40)
-    source._detector.boxes = []
-    assert source.crop(IMAGE, 0.0) is None
+
+
+def test_detector_mode_tracks_between_detections_and_redetects_when_lost():
+    source = RoiSource(RoiConfig(mode='detector', detect_every=3, track_scale=1.0,
+                                 track_smoothing=1.0), detector_factory=CountingDetector)
+    detector = source._detector
+    estimate = make_estimate(right=True, left=False)
+    pixels = estimate.right.pixels
+    low, high = pixels.min(axis=0), pixels.max(axis=0)
+    joint_box = clip_box(Box(low[0], low[1], *(high - low)), IMAGE.shape[1], IMAGE.shape[0])
+    tracked = pytest.approx((joint_box.x, joint_box.y, joint_box.w, joint_box.h))
+
+    assert source.crop(IMAGE, 0.0) == Box(10, 10, 50, 40)   # frame 0: detected
+    source.update(estimate)
+    assert astuple(source.crop(IMAGE, 0.0)) == tracked     # frames 1, 2: tracked joints
+    source.update(estimate)
+    assert astuple(source.crop(IMAGE, 0.0)) == tracked
+    source.update(estimate)
+    assert detector.calls == 1
+    assert source.crop(IMAGE, 0.0) == Box(10, 10, 50, 40)   # frame 3: due again
+    assert detector.calls == 2
+
+    source.update(make_estimate(right=False, left=False))  # hands lost
+    detector.boxes = []
+    assert source.crop(IMAGE, 0.0) is None                 # detects at once, finds nothing
+    assert source.crop(IMAGE, 0.0) is None                 # and keeps detecting every frame
+    assert detector.calls == 4
 
 
 def test_clip_box_outside_the_image_is_none():

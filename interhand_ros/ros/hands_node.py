@@ -240,7 +240,8 @@ class HandsNode(Node):
                 mode=p['roi.mode'], fixed=tuple(p['roi.fixed']),
                 track_scale=p['roi.track_scale'], track_smoothing=p['roi.track_smoothing'],
                 topic_max_age=p['roi.topic_max_age'],
-                detector_min_confidence=p['roi.detector_min_confidence']))
+                detector_min_confidence=p['roi.detector_min_confidence'],
+                detect_every=p['roi.detect_every']))
         except (ValueError, ImportError) as error:
             raise StartupError(str(error)) from error
 

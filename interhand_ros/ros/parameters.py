@@ -51,6 +51,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('roi.topic_max_age', 0.5, "s, an ROI topic box older than this is ignored"),
     ParameterSpec('roi.detector_min_confidence', 0.5,
                   "MediaPipe detection confidence for roi.mode 'detector'"),
+    ParameterSpec('roi.detect_every', 10,
+                  "frames; roi.mode 'detector' re-runs the detector at least this often and "
+                  'tracks the joints in between (at once when the hands are lost)'),
     ParameterSpec('publish_markers', True, 'publish hands/markers (only while subscribed)'),
     ParameterSpec('publish_debug_image', True,
                   'publish hands/debug_image (only while subscribed)'),
