@@ -38,7 +38,7 @@ def test_world_joints_project_onto_the_drawn_joints(data_root):
     index = load_index(data_root, options)
     assert len(index) == 12
     for row in range(len(index)):
-        image = read_rgb(image_dir(data_root, options) / index.image_path[row])
+        image = read_rgb(image_dir(data_root, options) / index.path(row))
         valid = index.joint_valid[row] > 0
         bright = _brightness(image, index.joint_img[row][valid])
         assert (bright > BRIGHT).mean() >= 0.9, f'row {row}: joints miss the drawn discs'
@@ -55,7 +55,7 @@ def test_augmented_crops_keep_joints_on_the_drawn_joints(data_root):
             aug = samples.augmentation(row)
             flips += aug.flip
             rotations += aug.rotation_deg != 0
-            crop = augmented_crop(read_rgb(samples.image_root / index.image_path[row]),
+            crop = augmented_crop(read_rgb(samples.image_root / index.path(row)),
                                   index.bbox[row], index.joint_img[row],
                                   index.joint_cam[row, :, 2], index.joint_valid[row],
                                   hand_type_vector(int(index.hand_type[row])), aug)
@@ -79,7 +79,7 @@ def test_flip_mirrors_and_swaps_hands_joints_validity_and_type(data_root):
     options = DatasetOptions('train', hand_set='interacting')
     index = load_index(data_root, options)
     row = 0
-    image = read_rgb(image_dir(data_root, options) / index.image_path[row])
+    image = read_rgb(image_dir(data_root, options) / index.path(row))
     args = (image, index.bbox[row], index.joint_img[row], index.joint_cam[row, :, 2],
             index.joint_valid[row].copy(), np.array([1.0, 1.0], np.float32))
     args[4][3] = 0.0  # a right-hand joint marked invalid must become the left one
@@ -114,7 +114,7 @@ def test_invalid_joints_are_masked(data_root):
             assert sample['joint_valid'][:21].sum() == 0
     # joints pushed out of the crop by a large shift lose validity, the others keep it
     row = int(np.flatnonzero(index.hand_type == HAND_TYPES.index('interacting'))[0])
-    image = read_rgb(image_dir(data_root, options) / index.image_path[row])
+    image = read_rgb(image_dir(data_root, options) / index.path(row))
     crop = augmented_crop(image, index.bbox[row], index.joint_img[row],
                           index.joint_cam[row, :, 2], index.joint_valid[row],
                           np.array([1.0, 1.0], np.float32), Augmentation(shift=(0.45, 0.0)))
@@ -168,10 +168,10 @@ def test_an_unreadable_image_is_reported_and_replaced_by_the_next_sample(tmp_pat
     options = DatasetOptions('train')
     index = load_index(root, options)
     samples = InterHandSamples(index, image_dir(root, options), augment=False)
-    (image_dir(root, options) / index.image_path[0]).write_bytes(b'not a jpeg')
+    (image_dir(root, options) / index.path(0)).write_bytes(b'not a jpeg')
     with pytest.warns(UserWarning, match='cannot read image'):
         sample = samples[0]
     assert int(sample['row']) == 1
-    (image_dir(root, options) / index.image_path[1]).unlink()
+    (image_dir(root, options) / index.path(1)).unlink()
     with pytest.raises(SampleError, match='no readable image'), pytest.warns(UserWarning):
         samples[0]

@@ -24,7 +24,8 @@ HAND_SETS = ('all', 'single', 'interacting')
 ANNOT_SUBSETS = {'H+M': 'all', 'H': 'human_annot', 'M': 'machine_annot'}
 FPS_CHOICES = (5, 30)
 RIGHT_ROOT, LEFT_ROOT = MODEL_ROOT_INDEX['right'], MODEL_ROOT_INDEX['left']
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
+_CHUNK_ROWS = 65536
 
 
 class DatasetError(ValueError):
@@ -60,7 +61,7 @@ class InterHandIndex:
     (as annotated, not yet squared).
     """
 
-    image_path: np.ndarray       # (N,) str, relative to the images/<split> folder
+    image_path: np.ndarray       # (N,) UTF-8 bytes (4x smaller than str), see `path`
     annot_id: np.ndarray         # (N,) int64
     capture: np.ndarray          # (N,) int32
     camera: np.ndarray           # (N,) int64
@@ -77,6 +78,10 @@ class InterHandIndex:
 
     def __len__(self) -> int:
         return len(self.annot_id)
+
+    def path(self, row: int) -> str:
+        """Image file of a row, relative to the images/<split> folder."""
+        return self.image_path[row].decode()
 
     def select(self, rows: np.ndarray) -> 'InterHandIndex':
         return InterHandIndex(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
@@ -173,7 +178,7 @@ def _camera_arrays(path: Path, capture: np.ndarray, camera: np.ndarray) -> dict[
 
 def _world_joints(path: Path, capture: np.ndarray, frame: np.ndarray) -> np.ndarray:
     joints = _load_json(path)
-    world = np.empty((len(capture), NUM_MODEL_JOINTS, 3))
+    world = np.empty((len(capture), NUM_MODEL_JOINTS, 3), np.float32)
     for row in range(len(capture)):
         try:
             world[row] = joints[str(capture[row])][str(frame[row])]['world_coord']
@@ -190,16 +195,22 @@ def build_index(folder: Path, split: str) -> InterHandIndex:
                           rows['capture'], rows['camera'])
     world = _world_joints(folder / f'InterHand2.6M_{split}_joint_3d.json',
                           rows['capture'], rows['frame'])
-    joint_cam = world_to_camera(world, cams['camrot'], cams['campos'][:, None])
+    joint_cam = np.empty_like(world)
+    joint_img = np.empty(world.shape[:2] + (2,), np.float32)
+    for start in range(0, len(world), _CHUNK_ROWS):  # float64 maths without a full copy
+        rows_slice = slice(start, start + _CHUNK_ROWS)
+        cam = world_to_camera(world[rows_slice].astype(np.float64), cams['camrot'][rows_slice],
+                              cams['campos'][rows_slice, None])
+        joint_cam[rows_slice] = cam
+        joint_img[rows_slice] = camera_to_pixel(cam, cams['focal'][rows_slice, None],
+                                                cams['princpt'][rows_slice, None])
     del world
-    joint_img = camera_to_pixel(joint_cam, cams['focal'][:, None], cams['princpt'][:, None])
     valid = rows.pop('joint_valid')
     valid[:, :NUM_JOINTS] *= valid[:, RIGHT_ROOT:RIGHT_ROOT + 1]
     valid[:, NUM_JOINTS:] *= valid[:, LEFT_ROOT:LEFT_ROOT + 1]
     order = np.argsort(rows['hand_type'] == HAND_TYPES.index('interacting'), kind='stable')
-    index = InterHandIndex(image_path=np.asarray(paths, dtype=str), joint_valid=valid,
-                           joint_cam=joint_cam.astype(np.float32),
-                           joint_img=joint_img.astype(np.float32),
+    index = InterHandIndex(image_path=np.array([p.encode() for p in paths]),
+                           joint_valid=valid, joint_cam=joint_cam, joint_img=joint_img,
                            focal=cams['focal'], princpt=cams['princpt'], **rows)
     return index.select(order)
 

@@ -96,7 +96,7 @@ class InterHandSamples(Dataset):
         for offset in range(len(self.index)):
             candidate = (row + offset) % len(self.index)
             try:
-                image = read_rgb(self.image_root / str(self.index.image_path[candidate]))
+                image = read_rgb(self.image_root / self.index.path(candidate))
             except SampleError as error:
                 warnings.warn(f'{error}; using the next sample instead', stacklevel=2)
                 continue
