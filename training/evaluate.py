@@ -22,13 +22,13 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from interhand_ros.checkpoint import load_internet
+from interhand_ros.checkpoint import CheckpointError, load_internet
 from interhand_ros.crop import apply_affine
 from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
 from interhand_ros.root_depth import root_depth_from_hand_size
 from interhand_ros.skeleton import LEFT_SLICE, NUM_JOINTS, RIGHT_SLICE, split_model_joints
-from training.dataset import (LEFT_ROOT, RIGHT_ROOT, DatasetOptions, InterHandIndex, image_dir,
-                              load_index)
+from training.dataset import (LEFT_ROOT, RIGHT_ROOT, DatasetError, DatasetOptions,
+                              InterHandIndex, image_dir, load_index)
 from training.geometry import pixel_to_camera
 from training.metrics import Metrics, compute_metrics
 from training.samples import InterHandSamples
@@ -217,11 +217,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parser.parse_args(argv)
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available()
                           else 'cpu' if args.device == 'auto' else args.device)
-    options = DatasetOptions(args.split, args.annot_subset, args.hand_set, args.fps)
-    index = load_index(args.data_root, options, args.cache_dir)
-    metrics = evaluate(load_internet(args.checkpoint), index, image_dir(args.data_root, options),
-                       args.depth, args.rootnet_json, args.batch_size, device, args.workers,
-                       args.refine)
+    try:
+        options = DatasetOptions(args.split, args.annot_subset, args.hand_set, args.fps)
+        index = load_index(args.data_root, options, args.cache_dir)
+        metrics = evaluate(load_internet(args.checkpoint), index,
+                           image_dir(args.data_root, options), args.depth, args.rootnet_json,
+                           args.batch_size, device, args.workers, args.refine)
+    except (DatasetError, EvaluationError, CheckpointError) as error:
+        parser.exit(2, f'training.evaluate: error: {error}\n')
     title = (f'InterNet {args.checkpoint.name} on {args.split} ({args.annot_subset}, '
              f'{args.hand_set}), {len(index)} images, root depth: {args.depth}; '
              'paper: Train(H+M) -> Test(H+M), RootNet depth')

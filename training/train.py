@@ -24,13 +24,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from interhand_ros.checkpoint import load_internet_state_dict
+from interhand_ros.checkpoint import CheckpointError, load_internet_state_dict
 from interhand_ros.model import InterNet
 from training.checkpointing import (load_training_checkpoint, restore_rng_state, rng_state,
                                     save_atomically)
-from training.config import TrainConfig, add_config_arguments, config_from_args
-from training.dataset import DatasetOptions, image_dir, load_index
-from training.initialization import init_internet_weights, load_imagenet_backbone
+from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
+from training.dataset import DatasetError, DatasetOptions, image_dir, load_index
+from training.initialization import (PretrainedWeightsError, init_internet_weights,
+                                     load_imagenet_backbone)
 from training.losses import internet_losses
 from training.samples import InterHandSamples
 
@@ -261,7 +262,11 @@ def main(argv: Optional[list[str]] = None) -> None:
     add_config_arguments(parser)
     parser.add_argument('--resume', type=Path, help='training checkpoint to continue from')
     args = parser.parse_args(argv)
-    train(config_from_args(args), args.resume)
+    try:
+        train(config_from_args(args), args.resume)
+    except (ConfigError, DatasetError, PretrainedWeightsError, CheckpointError,
+            FileNotFoundError) as error:
+        parser.exit(2, f'training.train: error: {error}\n')
 
 
 if __name__ == '__main__':
