@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from interhand_ros.camera import CameraModel
 from interhand_ros.checkpoint import load_internet
+from interhand_ros.engine import EngineConfig, InterNetEstimator
+from interhand_ros.estimate import Box
 from training.checkpointing import load_training_checkpoint
 from training.config import TrainConfig
 from training.synthetic import write_dataset
@@ -74,9 +78,13 @@ def test_torchrun_two_processes_train_and_the_checkpoint_loads_in_the_engine(tmp
     # 2 samples split over 2 processes at batch 1: one step per epoch
     assert (state['epoch'], state['global_step']) == (1, 1)
     model = load_internet(snapshot)
-    with torch.no_grad():
-        output = model(torch.rand(1, 3, 256, 256))
-    assert output.heatmaps.shape == (1, 42, 64, 64, 64)
+    key = 'pose_net.hand_fc.2.weight'
+    assert torch.equal(model.state_dict()[key], state['network'][key])
+    estimator = InterNetEstimator(snapshot, EngineConfig(device='cpu', channels_last=False))
+    image = np.zeros((512, 334, 3), np.uint8)
+    camera = CameraModel(fx=1250.0, fy=1255.0, cx=156.0, cy=259.0, width=334, height=512)
+    estimate = estimator.estimate(image, camera, Box(60.0, 150.0, 200.0, 180.0))
+    assert estimate.right.joints.shape == (21, 3) and 0.0 <= estimate.right.presence <= 1.0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
