@@ -24,7 +24,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from interhand_ros.camera import CameraModel
 from interhand_ros.checkpoint import load_internet
-from interhand_ros.engine import PRECISIONS, EngineConfig, InterNetEstimator, resolve_device
+from interhand_ros.engine import (PRECISIONS, EngineConfig, InterNetEstimator, compile_module,
+                                  resolve_device)
 from interhand_ros.estimate import Box
 from interhand_ros.model import INPUT_SIZE, InterNet, fold_batchnorm
 
@@ -124,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--variants', action='store_true',
                         help='also time the unoptimised model (no BN folding / channels-last)')
-    parser.add_argument('--compile', action='store_true', help='also time torch.compile')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time torch.compile with frozen weights (slow to compile)')
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -144,9 +146,9 @@ def main(argv: list[str] | None = None) -> None:
             torch.set_num_threads(threads)
             print(f'-- {threads} thread(s)')
             for precision in args.precisions:
-                cases = [('folded BN, channels-last', folded, True)]
+                cases = [('folded BN, contiguous', folded, False)]
                 if args.variants:
-                    cases += [('folded BN, contiguous', folded, False),
+                    cases += [('folded BN, channels-last', folded, True),
                               ('plain (official layers), contiguous', plain, False)]
                 for name, model, channels_last in cases:
                     wall, cpu = bench_forward(model, device, precision, channels_last,
@@ -155,20 +157,23 @@ def main(argv: list[str] | None = None) -> None:
                            flops * args.batch)
                 if args.compile:
                     start = time.perf_counter()
-                    compiled = torch.compile(folded)
-                    wall, cpu = bench_forward(compiled, device, precision, True, args.batch,
+                    compiled = compile_module(folded)
+                    wall, cpu = bench_forward(compiled, device, precision, False, args.batch,
                                               args.repeats, args.warmup)
                     compile_s = time.perf_counter() - start
                     print(f'  (torch.compile incl. first call: {compile_s:.0f} s)')
                     report(f'forward {precision} b{args.batch} torch.compile', wall, cpu, threads,
                            flops * args.batch)
-                for size in PIPELINE_SIZES:
+                for compiled_pipeline in (False, True) if args.compile else (False,):
                     config = EngineConfig(device=str(device), precision=precision,
-                                          presence_threshold=0.0, depth_mode='hand_size')
-                    wall, cpu = bench_pipeline(checkpoint, config, size, args.repeats,
-                                               args.warmup)
-                    report(f'pipeline {precision} {size[0]}x{size[1]} (crop+fwd+decode+lift)',
-                           wall, cpu, threads)
+                                          presence_threshold=0.0, depth_mode='hand_size',
+                                          compile=compiled_pipeline)
+                    for size in PIPELINE_SIZES:
+                        wall, cpu = bench_pipeline(checkpoint, config, size, args.repeats,
+                                                   args.warmup)
+                        name = ' compiled' if compiled_pipeline else ''
+                        report(f'pipeline{name} {precision} {size[0]}x{size[1]}', wall, cpu,
+                               threads)
 
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f'peak RSS: {peak_rss_mb:.0f} MB')
