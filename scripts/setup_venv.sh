@@ -39,7 +39,7 @@ req_digest=$(digest "$root"/requirements{,-lock,-nodeps}.txt)
 if ! up_to_date requirements "$req_digest"; then
   echo "[setup] installing pinned requirements (into a new venv: a few minutes, about 1.5 GB)"
   pip_install() {
-    pip install --disable-pip-version-check -q "$@" \
+    pip install --disable-pip-version-check -qq "$@" \
       || fail "pip install $* failed; the pins are tested on CPython 3.11 ($(python --version))"
   }
   pip_install -r "$root/requirements.txt" -c "$root/requirements-lock.txt"
