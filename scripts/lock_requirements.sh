@@ -6,7 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="$(realpath -m "${VENV:-$root/.venv}")/bin/python"
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
-"$python" -m pip install -q --disable-pip-version-check --dry-run --ignore-installed \
+"$python" -m pip install -qq --disable-pip-version-check --dry-run --ignore-installed \
   --report "$report" -r "$root/requirements.txt"
 {
   echo "# Every package that requirements.txt resolves to, at the versions the project is tested"
