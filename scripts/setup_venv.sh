@@ -27,6 +27,11 @@ require_build_tools() {
   command -v "${CXX:-c++}" >/dev/null || fail "no C++ compiler (apt install build-essential)"
 }
 
+# One set-up at a time per venv: a second `make test` waits instead of installing alongside.
+mkdir -p "$venv"
+exec 9>"$venv/.setup.lock"
+flock 9
+
 if [ ! -x "$venv/bin/python" ]; then
   [ -n "$python" ] || fail "no python3 found; set PYTHON=/path/to/python3.11"
   echo "[setup] creating $venv with $("$python" --version 2>&1)"
