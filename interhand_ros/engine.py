@@ -19,7 +19,7 @@ from interhand_ros.camera import CameraModel
 from interhand_ros.checkpoint import load_internet_state_dict
 from interhand_ros.crop import apply_affine, crop_image, crop_transform, square_and_enlarge
 from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate)
+from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
 from interhand_ros.model import INPUT_SIZE, InterNet, fold_batchnorm
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.root_depth import (DepthImage, root_depth_from_depth_image,
@@ -62,6 +62,8 @@ class EngineConfig:
                 f'presence_threshold must be in [0, 1], got {self.presence_threshold}')
         if not (math.isfinite(self.hand_scale) and self.hand_scale > 0):
             raise ValueError(f'hand_scale must be positive, got {self.hand_scale}')
+        if self.compile and self.cuda_graph:
+            raise ValueError('compile and cuda_graph cannot be combined: use one of them')
         if not (self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda')):
             raise ValueError(f'device must be auto, cpu, cuda or cuda:N, got {self.device!r}')
 

@@ -91,7 +91,7 @@ def test_missing_or_wrong_checkpoint_raises_at_construction(tmp_path):
                                     dict(depth_mode='fixed'), dict(fixed_depth_m=-1.0,
                                                                    depth_mode='fixed'),
                                     dict(presence_threshold=1.5), dict(hand_scale=0.0),
-                                    dict(device='tpu')])
+                                    dict(device='tpu'), dict(compile=True, cuda_graph=True)])
 def test_bad_config_values_are_rejected(kwargs):
     with pytest.raises(ValueError):
         EngineConfig(**kwargs)
