@@ -55,6 +55,8 @@ def test_missing_checkpoint_and_bad_device_fail_at_start(tmp_path):
         make_estimator(dict(params, checkpoint=str(tmp_path / 'junk.pth.tar')), warnings.append)
     with pytest.raises(StartupError, match="device must be"):
         resolve_device('tpu', True, warnings.append)
+    with pytest.raises(StartupError, match='threads must be >= 0'):
+        make_estimator(dict(params, threads=-1), warnings.append)
 
 
 @pytest.mark.skipif(torch.ops.mkldnn._is_mkldnn_bf16_supported(),

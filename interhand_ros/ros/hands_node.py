@@ -113,15 +113,21 @@ def make_estimator(params: dict[str, Any], warn: Callable[[str], None]) -> HandP
             return LandmarkEstimator(min_confidence=params['presence_threshold'], video=True)
         except ImportError as error:
             raise StartupError(f'the landmark fallback is unavailable: {error}') from error
+    import torch
+
     from interhand_ros.checkpoint import CheckpointError
     from interhand_ros.engine import EngineConfig, InterNetEstimator
+    if params['threads'] < 0:
+        raise StartupError(f"threads must be >= 0 (0 = torch default), got {params['threads']}")
+    if params['threads']:
+        torch.set_num_threads(params['threads'])
     device = resolve_device(params['device'], params['cuda_fallback'], warn)
     try:
         config = EngineConfig(
             device=device, precision=params['precision'], cuda_graph=params['cuda_graph'],
             presence_threshold=params['presence_threshold'], depth_mode=params['depth.mode'],
             fixed_depth_m=params['depth.fixed_distance'], hand_scale=params['depth.hand_scale'],
-            refine=params['refine'])
+            refine=params['refine'], compile=params['compile'])
     except ValueError as error:
         raise StartupError(str(error)) from error
     try:

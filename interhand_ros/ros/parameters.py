@@ -28,6 +28,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('precision', 'fp32', "network precision: 'fp32', 'fp16' or 'bf16' (CUDA)"),
     ParameterSpec('refine', False, 'sub-voxel refinement of the heatmap argmax'),
     ParameterSpec('cuda_graph', False, 'capture the network forward as a CUDA graph (CUDA only)'),
+    ParameterSpec('compile', False,
+                  'torch.compile the network with frozen weights: about 25-40 % less CPU per '
+                  'frame, 25-100 s longer start'),
+    ParameterSpec('threads', 0, 'torch CPU threads; 0 = torch default (one per core)'),
     ParameterSpec('presence_threshold', 0.5, 'hand-presence probability (0..1) to report a hand'),
     ParameterSpec('rectified', False,
                   'the image is rectified: use CameraInfo P instead of K and D'),
