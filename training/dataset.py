@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Optional
@@ -87,9 +88,12 @@ class InterHandIndex:
         return InterHandIndex(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + '.tmp.npz')
-        np.savez(tmp, **{f.name: getattr(self, f.name) for f in fields(self)})
-        tmp.replace(path)
+        tmp = path.with_name(f'.{path.stem}.{os.getpid()}.tmp.npz')  # unique per writer
+        try:
+            np.savez(tmp, **{f.name: getattr(self, f.name) for f in fields(self)})
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> 'InterHandIndex':

@@ -15,6 +15,7 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,6 +38,8 @@ from training.samples import InterHandSamples
 
 LOSS_NAMES = ('total', 'heatmap', 'root_depth', 'hand_type')
 LAST_CHECKPOINT = 'checkpoint_last.pth'
+# Long enough for the main process to parse the full train jsons while the others wait.
+PROCESS_GROUP_TIMEOUT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def start_process(config: TrainConfig) -> Process:
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
-        dist.init_process_group('nccl' if use_cuda else 'gloo')
+        dist.init_process_group('nccl' if use_cuda else 'gloo', timeout=PROCESS_GROUP_TIMEOUT)
     device = torch.device('cuda', local_rank) if use_cuda else torch.device('cpu')
     return Process(dist.get_rank(), dist.get_world_size(), device)
 
@@ -78,11 +81,18 @@ def build_model(config: TrainConfig) -> InterNet:
     return model
 
 
-def build_samples(config: TrainConfig) -> InterHandSamples:
+def build_samples(config: TrainConfig, process: Process) -> InterHandSamples:
+    """The training set; the main process parses and caches the index, the others then read
+    the cache (one parse of the large jsons instead of one per process)."""
     options = DatasetOptions('train', config.annot_subset, config.hand_set, config.fps)
     root = Path(config.data_root)
     cache = Path(config.cache_dir) if config.cache_dir else Path(config.output_dir) / 'cache'
+    distributed = process.world_size > 1
+    if distributed and not process.is_main:
+        dist.barrier()
     index = load_index(root, options, cache)
+    if distributed and process.is_main:
+        dist.barrier()
     return InterHandSamples(index, image_dir(root, options), config.augment, config.seed)
 
 
@@ -128,7 +138,7 @@ class Trainer:
                                            enabled=config.precision == 'fp16')
         self.network = (DistributedDataParallel(self.model) if process.world_size > 1
                         else self.model)
-        self.samples = build_samples(config)
+        self.samples = build_samples(config, process)
         self.sampler = DistributedSampler(self.samples, process.world_size, process.rank,
                                           shuffle=True, seed=config.seed, drop_last=True)
         self.steps_per_epoch = len(self.sampler) // config.batch_size
