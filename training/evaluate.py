@@ -32,9 +32,9 @@ from training.dataset import (LEFT_ROOT, RIGHT_ROOT, DatasetError, DatasetOption
 from training.geometry import pixel_to_camera
 from training.metrics import Metrics, compute_metrics
 from training.samples import InterHandSamples
+from training.targets import MM_PER_M
 
 DEPTH_SOURCES = ('gt', 'engine', 'rootnet')
-MM_PER_M = 1000.0
 # Paper (InterNet trained on InterHand2.6M H+M, evaluated on Test H+M, RootNet depth).
 PAPER = {'mpjpe_single': 12.16, 'mpjpe_interacting': 16.02, 'mrrpe': 32.57,
          'handedness_ap': 99.09}

@@ -11,19 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from interhand_ros.decoding import HEATMAP_PEAK, ROOT_DEPTH_RANGE_M, metres_to_depth_bins
 from interhand_ros.model import HEATMAP_SIZE, INPUT_SIZE, ROOT_DEPTH_BINS
 from interhand_ros.skeleton import LEFT_SLICE, RIGHT_SLICE
 from training.dataset import LEFT_ROOT, RIGHT_ROOT
 
-DEPTH_RANGE_MM = 400.0        # joints within +-200 mm of their own hand's root
-ROOT_DEPTH_RANGE_MM = 400.0   # left-minus-right root depth within +-200 mm
 SIGMA_VOXELS = 2.5
-HEATMAP_PEAK = 255.0
+MM_PER_M = 1000.0
 
 
-def depth_to_bins(depth_mm: np.ndarray, range_mm: float, bins: int) -> np.ndarray:
-    """Relative depth (mm) -> bin units: (d / (range/2) + 1) / 2 * bins."""
-    return (depth_mm / (range_mm / 2.0) + 1.0) / 2.0 * bins
+def root_depth_to_bins(delta_mm: float) -> float:
+    """Left-minus-right root depth (mm) -> bins; the inverse of decoding.root_bins_to_metres."""
+    return (delta_mm / MM_PER_M / (ROOT_DEPTH_RANGE_M / 2.0) + 1.0) / 2.0 * ROOT_DEPTH_BINS
 
 
 @dataclass
@@ -49,9 +48,9 @@ def sample_targets(joint_crop: np.ndarray, joint_valid: np.ndarray,
     coord[:, :2] = joint_crop[:, :2] / INPUT_SIZE * HEATMAP_SIZE
     for hand, root in ((RIGHT_SLICE, RIGHT_ROOT), (LEFT_SLICE, LEFT_ROOT)):
         relative = joint_crop[hand, 2] - joint_crop[root, 2]
-        coord[hand, 2] = depth_to_bins(relative, DEPTH_RANGE_MM, HEATMAP_SIZE)
+        coord[hand, 2] = metres_to_depth_bins(relative / MM_PER_M)
     valid *= (coord[:, 2] >= 0) & (coord[:, 2] < HEATMAP_SIZE)
-    root_bins = depth_to_bins(delta, ROOT_DEPTH_RANGE_MM, ROOT_DEPTH_BINS)
+    root_bins = root_depth_to_bins(float(delta))
     root_valid *= float(0 <= root_bins < ROOT_DEPTH_BINS)
     return SampleTargets(coord, valid, np.float32(root_bins), np.float32(root_valid))
 
