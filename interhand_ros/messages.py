@@ -29,8 +29,12 @@ def box_to_roi(box: Box, width: int, height: int) -> RegionOfInterest:
 
 
 def hand_to_msg(hand: HandEstimate) -> HandPose:
-    """One HandEstimate -> HandPose (arrays already in published joint order)."""
-    msg = HandPose(side=_SIDES[hand.side], presence=float(hand.presence),
+    """One HandEstimate -> HandPose (arrays already in published joint order).
+
+    check_fields makes a wrongly sized array an AssertionError here instead of a crash (or a
+    silently short array) when rclpy serializes the message.
+    """
+    msg = HandPose(check_fields=True, side=_SIDES[hand.side], presence=float(hand.presence),
                    detected=bool(hand.detected), depth_source=int(hand.depth_source))
     msg.joints = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in hand.joints]
     msg.pixels = [Point2D(u=float(u), v=float(v)) for u, v in hand.pixels]

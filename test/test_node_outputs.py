@@ -12,7 +12,7 @@ from interhand_ros.drawing import draw_estimate
 from interhand_ros.estimate import Box
 from interhand_ros.markers import (
     BONES_ID, HAND_COLOURS, JOINTS_ID, WRIST_AXES_ID, MarkerStyle, to_marker_array)
-from interhand_ros.messages import box_to_roi, to_two_hand_pose
+from interhand_ros.messages import box_to_roi, hand_to_msg, to_two_hand_pose
 from interhand_ros.skeleton import BONES
 
 
@@ -120,3 +120,14 @@ def test_debug_image_draws_skeletons_and_roi_without_touching_the_input():
     only_roi = draw_estimate(image, make_estimate(right=False, left=False,
                                                   crop=Box(5, 5, 100, 100)))
     assert (drawn != only_roi).any(axis=2).sum() > 100
+
+
+def test_wrongly_sized_hand_arrays_are_an_error_not_a_short_message():
+    estimate = make_estimate()
+    estimate.right.confidence = estimate.right.confidence[:20]
+    with pytest.raises(AssertionError, match='confidence'):
+        hand_to_msg(estimate.right)
+    estimate = make_estimate()
+    estimate.left.joints = estimate.left.joints[:20]
+    with pytest.raises(AssertionError, match='joints'):
+        hand_to_msg(estimate.left)
