@@ -6,7 +6,7 @@ VENV ?= $(ROOT)/.venv
 PY := $(abspath $(VENV))/bin/python
 export VENV
 
-.PHONY: setup test demo
+.PHONY: setup test demo train-smoke bench
 setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
@@ -15,3 +15,11 @@ test: setup
 
 demo: setup
 	cd "$(ROOT)" && "$(PY)" -m interhand_ros.demo $(ARGS)
+
+# Training pipeline end to end on a generated synthetic InterHand2.6M (no dataset needed).
+train-smoke: setup
+	cd "$(ROOT)" && "$(PY)" -m training.smoke --out out/smoke
+
+# Engine speed on this machine (forward, full pipeline, memory, GFLOP/s).
+bench: setup
+	cd "$(ROOT)" && "$(PY)" -m interhand_ros.bench $(ARGS)

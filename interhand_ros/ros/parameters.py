@@ -29,8 +29,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('refine', False, 'sub-voxel refinement of the heatmap argmax'),
     ParameterSpec('cuda_graph', False, 'capture the network forward as a CUDA graph (CUDA only)'),
     ParameterSpec('compile', False,
-                  'torch.compile the network with frozen weights: about 25-40 % less CPU per '
-                  'frame, 25-100 s longer start'),
+                  'torch.compile the network with frozen weights: no measurable gain on an idle '
+                  '2-core AVX2 CPU (benchmarks/README.md), 15-100 s longer start'),
     ParameterSpec('threads', 0, 'torch CPU threads; 0 = torch default (one per core)'),
     ParameterSpec('presence_threshold', 0.5, 'hand-presence probability (0..1) to report a hand'),
     ParameterSpec('rectified', False,
