@@ -422,6 +422,8 @@ class HandsNode(Node):
         return rgb, camera, DepthImage.from_array(array, frame.depth.encoding)
 
     def _on_worker_error(self, error: BaseException) -> None:
+        if not self.context.ok():
+            return  # shutting down: publishing into the closed context is expected to fail
         self._report('estimator', f'{type(error).__name__}: {error}',
                      detail=''.join(traceback.format_exception(error)))
 
@@ -484,6 +486,10 @@ def main(args: Optional[list[str]] = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # Ctrl-C shut the context down while a message was being taken: a shutdown, not a fault.
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
