@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from interhand_ros.estimate import Box
+from interhand_ros.estimate import Box, check_rgb_image
 
 JOINT_BOX_SCALE = 1.2  # official InterHand2.6M get_bbox: joints' box extended 1.2x per axis
 SIDES = ('right', 'left')
@@ -56,17 +56,6 @@ def _import_mediapipe_hands() -> Any:
     return mp_hands
 
 
-def check_image(image_rgb: np.ndarray) -> None:
-    """Raise ValueError unless image_rgb is a non-empty uint8 (H, W, 3) array."""
-    if not isinstance(image_rgb, np.ndarray):
-        raise ValueError(f'image must be a numpy array, got {type(image_rgb).__name__}')
-    if image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
-        raise ValueError(
-            f'image must be uint8 (H, W, 3) RGB, got {image_rgb.dtype} {image_rgb.shape}')
-    if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
-        raise ValueError(f'image is empty: shape {image_rgb.shape}')
-
-
 class MediaPipeHands:
     """Thin wrapper of mediapipe.solutions.hands returning LandmarkHand in image pixels.
 
@@ -96,7 +85,7 @@ class MediaPipeHands:
 
     def process(self, image_rgb: np.ndarray) -> list[LandmarkHand]:
         """All hands in an RGB uint8 image, most confident handedness first."""
-        check_image(image_rgb)
+        check_rgb_image(image_rgb)
         height, width = image_rgb.shape[:2]
         if self._image_size not in (None, (width, height)) and \
                 not self._options['static_image_mode']:

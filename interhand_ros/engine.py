@@ -19,7 +19,8 @@ from interhand_ros.camera import CameraModel
 from interhand_ros.checkpoint import load_internet_state_dict
 from interhand_ros.crop import apply_affine, crop_image, crop_transform, square_and_enlarge
 from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate,
+                                    check_rgb_image)
 from interhand_ros.model import INPUT_SIZE, InterNet, fold_batchnorm
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.root_depth import (DepthImage, root_depth_from_depth_image,
@@ -244,7 +245,7 @@ class InterNetEstimator:
             raise ValueError('estimate_batch needs one camera, crop and depth entry per image')
         patches, boxes, inverses, image_cameras = [], [], [], []
         for image, camera, crop in zip(images_rgb, cameras, crops):
-            height, width = _check_image(image)
+            height, width = check_rgb_image(image)
             box = square_and_enlarge(crop if crop is not None else Box(0.0, 0.0, width, height))
             transform, inverse = crop_transform(box)
             patches.append(crop_image(image, transform))
@@ -259,14 +260,6 @@ class InterNetEstimator:
         for estimate in estimates:
             estimate.inference_time = per_image
         return estimates
-
-
-def _check_image(image: np.ndarray) -> tuple[int, int]:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-            or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError('image must be an RGB uint8 array of shape (H, W, 3), got '
-                         f'{getattr(image, "dtype", type(image))} {getattr(image, "shape", "")}')
-    return image.shape[0], image.shape[1]
 
 
 def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: CameraModel,

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 
 from interhand_ros.skeleton import NUM_JOINTS
+
+if TYPE_CHECKING:  # annotations only: camera and root_depth import this module's types
+    from interhand_ros.camera import CameraModel
+    from interhand_ros.root_depth import DepthImage
 
 
 class DepthSource(IntEnum):
@@ -80,6 +84,24 @@ class TwoHandEstimate:
 
     def hands(self) -> tuple[HandEstimate, HandEstimate]:
         return (self.right, self.left)
+
+
+def check_rgb_image(image: np.ndarray) -> tuple[int, int]:
+    """(height, width) of a valid estimator input; ValueError unless it is uint8 (H, W, 3)."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
+            or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError('image must be an RGB uint8 array of shape (H, W, 3), got '
+                         f'{getattr(image, "dtype", type(image))} {getattr(image, "shape", "")}')
+    return image.shape[0], image.shape[1]
+
+
+def no_checkpoint_message(how_to_pass: str) -> str:
+    """What to log when no InterNet checkpoint is given; how_to_pass: the user's way to set it."""
+    return ('No checkpoint given: InterNet is NOT loaded; using the bundled MediaPipe landmark '
+            'fallback (single-hand landmarks lifted to 3D, no two-hand interaction model). To '
+            'run InterNet, download the official pretrained snapshot_20.pth.tar (Google Drive '
+            'links in the facebookresearch/InterHand2.6M README, "InterHand2.6M 5 fps v1.0 '
+            f'H+M") or train one (python -m training.train), then {how_to_pass}.')
 
 
 class HandPoseEstimator(Protocol):

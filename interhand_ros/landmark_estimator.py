@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from interhand_ros.camera import CameraModel
-from interhand_ros.detection import SIDES, LandmarkHand, MediaPipeHands, check_image
-from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+from interhand_ros.detection import SIDES, LandmarkHand, MediaPipeHands
+from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate,
+                                    check_rgb_image)
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.roi import clip_box
 from interhand_ros.root_depth import DepthImage, root_depth_from_depth_image
@@ -106,7 +107,7 @@ class LandmarkEstimator:
         distance (DEPTH_IMAGE), elsewhere the model's metric hand size does (PNP).
         """
         started = time.perf_counter()
-        check_image(image_rgb)
+        check_rgb_image(image_rgb)
         height, width = image_rgb.shape[:2]
         camera = camera.for_image(width, height)
         region = _pixel_region(crop, width, height)

@@ -112,14 +112,15 @@ class RoiSource:
         return None if box is None else clip_box(box, width, height)
 
     def _detection_due(self) -> bool:
-        return self._tracked is None or self._frames_since_detection >= self.config.detect_every - 1
+        due_at = self.config.detect_every - 1
+        return self._tracked is None or self._frames_since_detection >= due_at
 
     def set_external(self, box: Optional[Box], now: float) -> None:
         """Box from the ROI topic (None: the whole image), received at `now` seconds."""
         self._external, self._external_time = box, now
 
     def update(self, estimate: TwoHandEstimate) -> None:
-        """Track and detector modes: follow the detected hands' valid 2D joints; forget when lost."""
+        """Track and detector modes: follow the detected hands' valid 2D joints; forget if lost."""
         if self.config.mode not in ('track', 'detector'):
             return
         points = [hand.pixels[np.asarray(hand.valid, dtype=bool)]

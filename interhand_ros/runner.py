@@ -27,7 +27,7 @@ import numpy as np
 
 from interhand_ros.camera_yaml import (DEFAULT_HORIZONTAL_FOV_DEG, guess_camera_info,
                                        load_camera_yaml)
-from interhand_ros.estimate import HandPoseEstimator, TwoHandEstimate
+from interhand_ros.estimate import HandPoseEstimator, TwoHandEstimate, no_checkpoint_message
 from interhand_ros.skeleton import JOINT_NAMES
 
 LOG = logging.getLogger('interhand-run')
@@ -38,11 +38,6 @@ MARKER_TOPIC = '/hands/markers'
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 MAX_DEPTH_OFFSET_NS = 50_000_000  # a depth image pairs with an image up to 50 ms apart
-NO_CHECKPOINT_HINT = (
-    'InterNet is not loaded (no --checkpoint): using the bundled MediaPipe landmark estimator, '
-    'built for single hands. For interacting hands get the official InterNet snapshot '
-    '(snapshot_20.pth.tar, linked in the README of facebookresearch/InterHand2.6M) or train one, '
-    'and pass --checkpoint PATH.')
 
 
 class InputError(ValueError):
@@ -418,7 +413,7 @@ def make_estimator(checkpoint: Optional[Path], video: bool, mirrored: bool,
     if checkpoint is not None:
         from interhand_ros.engine import EngineConfig, InterNetEstimator
         return InterNetEstimator(checkpoint, EngineConfig(device=device))
-    LOG.warning(NO_CHECKPOINT_HINT)
+    LOG.warning(no_checkpoint_message('pass --checkpoint PATH'))
     from interhand_ros.landmark_estimator import LandmarkEstimator
     return LandmarkEstimator(mirrored=mirrored, video=video)
 

@@ -61,5 +61,5 @@ def split_model_joints(joints_42: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def merge_to_model_joints(right: np.ndarray, left: np.ndarray) -> np.ndarray:
-    """Inverse of split_model_joints: two (21, ...) published-order arrays -> (42, ...) model order."""
+    """Inverse of split_model_joints: two (21, ...) published-order arrays -> (42, ...)."""
     return np.concatenate([right[ROS_TO_INTERHAND], left[ROS_TO_INTERHAND]], axis=0)

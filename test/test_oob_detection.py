@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from interhand_ros.crop import square_and_enlarge
-from interhand_ros.detection import box_around_points, box_iou, check_image, union_box
-from interhand_ros.estimate import Box
+from interhand_ros.detection import box_around_points, box_iou, union_box
+from interhand_ros.estimate import Box, check_rgb_image
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 SINGLE_HAND_PHOTOS = sorted((DATA / 'hands').glob('*.jpg'))
@@ -50,7 +50,7 @@ def test_box_iou():
                                  np.zeros((0, 4, 3), np.uint8), 'image'])
 def test_check_image_rejects_bad_frames(bad):
     with pytest.raises(ValueError):
-        check_image(bad)
+        check_rgb_image(bad)
 
 
 @pytest.fixture(scope='module')

@@ -29,7 +29,7 @@ from visualization_msgs.msg import MarkerArray
 
 from interhand_ros.camera import CameraModel
 from interhand_ros.drawing import draw_estimate
-from interhand_ros.estimate import Box, HandPoseEstimator
+from interhand_ros.estimate import Box, HandPoseEstimator, no_checkpoint_message
 from interhand_ros.image_encoding import depth_to_array, image_to_rgb, rgb_to_image
 from interhand_ros.markers import MarkerStyle, to_marker_array
 from interhand_ros.messages import to_two_hand_pose
@@ -49,12 +49,6 @@ SYNC_MODES = ('approximate', 'exact', 'latest')
 REGISTRATION_TOLERANCE = 0.01  # relative: focal lengths, principal point (x image width)
 TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clock went back
 DEPTH_MODES = ('hand_size', 'depth_image', 'fixed')
-NO_CHECKPOINT_HELP = (
-    'No checkpoint given: InterNet is NOT loaded; using the MediaPipe landmark fallback '
-    '(single-hand landmarks lifted to 3D, no two-hand interaction model). To run InterNet, '
-    'download the official pretrained snapshot_20.pth.tar (Google Drive links in the '
-    'facebookresearch/InterHand2.6M README, "InterHand2.6M 5 fps v1.0 H+M") or train one '
-    '(python -m training.train), then set -p checkpoint:=/path/to/snapshot_20.pth.tar.')
 
 
 def sensor_qos() -> QoSProfile:
@@ -107,7 +101,7 @@ def resolve_device(requested: str, fallback_to_cpu: bool, warn: Callable[[str], 
 def make_estimator(params: dict[str, Any], warn: Callable[[str], None]) -> HandPoseEstimator:
     """InterNet from the checkpoint parameter, or the landmark fallback when it is empty."""
     if not params['checkpoint']:
-        warn(NO_CHECKPOINT_HELP)
+        warn(no_checkpoint_message('set -p checkpoint:=/path/to/snapshot_20.pth.tar'))
         try:
             from interhand_ros.landmark_estimator import LandmarkEstimator
             return LandmarkEstimator(min_confidence=params['presence_threshold'], video=True)
