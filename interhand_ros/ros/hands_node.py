@@ -179,6 +179,7 @@ class HandsNode(Node):
             self.params = {spec.name: self.get_parameter(spec.name).value
                            for spec in PARAMETERS}
             self._validate_params()
+            self._with_depth = self.params['depth.mode'] == 'depth_image'
             self.roi = self._make_roi_source()
             self.estimator = estimator or make_estimator(self.params, self.get_logger().warning)
         except (StartupError, ParameterException) as error:
@@ -260,15 +261,14 @@ class HandsNode(Node):
     def _subscribe_latest(self, overrides: QoSOverridingOptions) -> None:
         """Each image (with its nearest depth + depth camera_info) + the cached camera_info."""
         p = self.params
-        with_depth = p['depth.mode'] == 'depth_image'
         self._latest_info = LatestCameraInfo(p['max_info_age'])
-        self._sync = StampSync(3 if with_depth else 1, p['sync_queue_size'], p['sync_slop'],
+        self._sync = StampSync(3 if self._with_depth else 1, p['sync_queue_size'], p['sync_slop'],
                                self._on_image_and_depth)
         self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info,
                                  sensor_qos(), qos_overriding_options=overrides)
         self.create_subscription(Image, 'image', self._on_image, sensor_qos(),
                                  qos_overriding_options=overrides)
-        if with_depth:
+        if self._with_depth:
             self.create_subscription(Image, 'depth', self._on_latest_depth, sensor_qos(),
                                      qos_overriding_options=overrides)
             self.create_subscription(CameraInfo, 'depth_info', self._on_latest_depth_info,
@@ -279,8 +279,7 @@ class HandsNode(Node):
         p = self.params
         slop = p['sync_slop'] if p['sync'] == 'approximate' else 0.0
         topics = [(Image, 'image'), (CameraInfo, 'camera_info')] + (
-            [(Image, 'depth'), (CameraInfo, 'depth_info')]
-            if p['depth.mode'] == 'depth_image' else [])
+            [(Image, 'depth'), (CameraInfo, 'depth_info')] if self._with_depth else [])
         if message_filters is not None:  # pragma: no cover - only on a ROS install
             subscribers = [message_filters.Subscriber(self, msg_type, topic,
                                                       qos_profile=sensor_qos(),
@@ -435,8 +434,7 @@ class HandsNode(Node):
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         waiting = self._last_image_time - self._last_pair_time
-        with_depth = self.params['depth.mode'] == 'depth_image'
-        if ((self.params['sync'] != 'latest' or with_depth)
+        if ((self.params['sync'] != 'latest' or self._with_depth)
                 and now - self._last_image_time < 1.0 < waiting):
             self._report('pairing', f'images arrive but none is paired: {self._unpaired_reason()}',
                          frame_failed=False)
@@ -447,15 +445,14 @@ class HandsNode(Node):
         self.diagnostics_pub.publish(array)
 
     def _unpaired_reason(self) -> str:
-        if self.params['depth.mode'] == 'depth_image' and not self._seen['depth']:
+        if self._with_depth and not self._seen['depth']:
             return 'no depth image received (check the depth remap)'
-        if self.params['depth.mode'] == 'depth_image' and not self._seen['depth_info']:
+        if self._with_depth and not self._seen['depth_info']:
             return 'no depth camera_info received (check the depth_info remap)'
         if not self._seen['camera_info']:
             return 'no camera_info received (check the camera_info remap)'
-        with_depth = self.params['depth.mode'] == 'depth_image'
         partners = ('depth/depth_info' if self.params['sync'] == 'latest' else
-                    'camera_info/depth/depth_info' if with_depth else 'camera_info')
+                    'camera_info/depth/depth_info' if self._with_depth else 'camera_info')
         return (f"image and {partners} stamps differ by more than sync_slop "
                 f"{self.params['sync_slop']} s (or use sync:=latest)")
 
