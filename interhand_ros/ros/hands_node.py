@@ -262,34 +262,33 @@ class HandsNode(Node):
         """Each image (with its nearest depth + depth camera_info) + the cached camera_info."""
         p = self.params
         self._latest_info = LatestCameraInfo(p['max_info_age'])
-        self._sync = StampSync(3 if self._with_depth else 1, p['sync_queue_size'], p['sync_slop'],
-                               self._on_image_and_depth)
         self.create_subscription(CameraInfo, 'camera_info', self._on_latest_info,
                                  sensor_qos(), qos_overriding_options=overrides)
-        self.create_subscription(Image, 'image', self._on_image, sensor_qos(),
-                                 qos_overriding_options=overrides)
-        if self._with_depth:
-            self.create_subscription(Image, 'depth', self._on_latest_depth, sensor_qos(),
-                                     qos_overriding_options=overrides)
-            self.create_subscription(CameraInfo, 'depth_info', self._on_latest_depth_info,
+        streams = [(Image, 'image', self._count_image)] + (
+            [(Image, 'depth', self._count_depth),
+             (CameraInfo, 'depth_info', self._count_depth_info)] if self._with_depth else [])
+        self._sync = StampSync(len(streams), p['sync_queue_size'], p['sync_slop'],
+                               self._on_image_and_depth)
+        for stream, (msg_type, topic, count) in enumerate(streams):
+            self.create_subscription(msg_type, topic, self._counted(count, stream),
                                      sensor_qos(), qos_overriding_options=overrides)
 
     def _subscribe_synchronized(self, overrides: QoSOverridingOptions) -> None:
         """Image, camera_info (and depth, depth_info) paired by stamp: approximate or exact."""
         p = self.params
         slop = p['sync_slop'] if p['sync'] == 'approximate' else 0.0
-        topics = [(Image, 'image'), (CameraInfo, 'camera_info')] + (
-            [(Image, 'depth'), (CameraInfo, 'depth_info')] if self._with_depth else [])
+        topics = [(Image, 'image', self._count_image),
+                  (CameraInfo, 'camera_info', self._count_info)] + (
+            [(Image, 'depth', self._count_depth),
+             (CameraInfo, 'depth_info', self._count_depth_info)] if self._with_depth else [])
         if message_filters is not None:  # pragma: no cover - only on a ROS install
-            subscribers = [message_filters.Subscriber(self, msg_type, topic,
-                                                      qos_profile=sensor_qos(),
-                                                      qos_overriding_options=overrides)
-                           for msg_type, topic in topics]
-            subscribers[0].registerCallback(self._count_image)
-            subscribers[1].registerCallback(self._count_info)
-            if len(subscribers) > 2:
-                subscribers[2].registerCallback(self._count_depth)
-                subscribers[3].registerCallback(self._count_depth_info)
+            subscribers = []
+            for msg_type, topic, count in topics:
+                subscriber = message_filters.Subscriber(self, msg_type, topic,
+                                                        qos_profile=sensor_qos(),
+                                                        qos_overriding_options=overrides)
+                subscriber.registerCallback(count)
+                subscribers.append(subscriber)
             if p['sync'] == 'approximate':
                 sync = message_filters.ApproximateTimeSynchronizer(
                     subscribers, p['sync_queue_size'], slop)
@@ -299,14 +298,12 @@ class HandsNode(Node):
             self._message_filters = (subscribers, sync)
             return
         self._sync = StampSync(len(topics), p['sync_queue_size'], slop, self._on_pair)
-        for stream, (msg_type, topic) in enumerate(topics):
-            self.create_subscription(msg_type, topic, self._stream_callback(stream),
+        for stream, (msg_type, topic, count) in enumerate(topics):
+            self.create_subscription(msg_type, topic, self._counted(count, stream),
                                      sensor_qos(), qos_overriding_options=overrides)
 
-    def _stream_callback(self, stream: int) -> Callable[[Any], None]:
-        """Callback of stream 0 image, 1 camera_info, 2 depth, 3 depth_info: count, pair."""
-        count = (self._count_image, self._count_info, self._count_depth,
-                 self._count_depth_info)[stream]
+    def _counted(self, count: Callable[[Any], None], stream: int) -> Callable[[Any], None]:
+        """Subscription callback: count the message (diagnostics), then pair it in self._sync."""
 
         def callback(msg: Any) -> None:
             count(msg)
@@ -330,18 +327,6 @@ class HandsNode(Node):
     def _on_latest_info(self, info: CameraInfo) -> None:
         self._count_info(info)
         self._latest_info.add(info)
-
-    def _on_latest_depth(self, depth: Image) -> None:
-        self._count_depth(depth)
-        self._sync.add(1, depth)
-
-    def _on_latest_depth_info(self, depth_info: CameraInfo) -> None:
-        self._count_depth_info(depth_info)
-        self._sync.add(2, depth_info)
-
-    def _on_image(self, image: Image) -> None:
-        self._count_image(image)
-        self._sync.add(0, image)
 
     def _on_image_and_depth(self, image: Image, depth: Optional[Image] = None,
                             depth_info: Optional[CameraInfo] = None) -> None:
