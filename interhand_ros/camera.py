@@ -137,13 +137,16 @@ class CameraModel:
             ideal = cv2.undistortPoints(points, self.k, self.distortion, P=self.k)
         return ideal.reshape(uv.shape)
 
+    def pixel_rays(self, uv: np.ndarray) -> np.ndarray:
+        """Observed pixels (..., 2) -> normalised coordinates ((u - cx) / fx, (v - cy) / fy) of
+        the undistorted pixels: the optical-frame point at depth z is (ray * z, z)."""
+        ideal = self.undistort_pixels(uv)
+        return np.stack([(ideal[..., 0] - self.cx) / self.fx,
+                         (ideal[..., 1] - self.cy) / self.fy], axis=-1)
+
     def pixel_to_camera(self, uv: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Observed pixels (..., 2) at depths z (...), metres -> optical-frame points (..., 3)."""
-        ideal = self.undistort_pixels(uv)
-        z = np.asarray(z, dtype=np.float64)
-        x = (ideal[..., 0] - self.cx) / self.fx * z
-        y = (ideal[..., 1] - self.cy) / self.fy * z
-        return np.stack([x, y, np.broadcast_to(z, x.shape)], axis=-1)
+        return rays_to_camera(self.pixel_rays(uv), z)
 
     def camera_to_pixel(self, xyz: np.ndarray) -> np.ndarray:
         """Optical-frame points (..., 3) in metres -> observed (distorted) pixels (..., 2)."""
@@ -159,3 +162,11 @@ class CameraModel:
         else:
             pixels, _ = cv2.projectPoints(points, zero, zero, self.k, self.distortion)
         return pixels.reshape(xyz.shape[:-1] + (2,))
+
+
+def rays_to_camera(rays: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Normalised coordinates (..., 2) (CameraModel.pixel_rays) at depths z (...), metres ->
+    optical-frame points (..., 3)."""
+    z = np.asarray(z, dtype=np.float64)
+    x, y = rays[..., 0] * z, rays[..., 1] * z
+    return np.stack([x, y, np.broadcast_to(z, x.shape)], axis=-1)

@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from interhand_ros.camera import CameraModel
+from interhand_ros.camera import CameraModel, rays_to_camera
 from interhand_ros.checkpoint import load_internet_state_dict
 from interhand_ros.crop import apply_affine, crop_image, crop_transform, square_and_enlarge
 from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
@@ -25,7 +25,7 @@ from interhand_ros.model import INPUT_SIZE, InterNet, fold_batchnorm
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.root_depth import (DepthImage, root_depth_from_depth_image,
                                       root_depth_from_hand_size)
-from interhand_ros.skeleton import (LEFT_SLICE, NUM_JOINTS, NUM_MODEL_JOINTS, RIGHT_SLICE, WRIST,
+from interhand_ros.skeleton import (LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE, WRIST,
                                     split_model_joints)
 
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -275,6 +275,7 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
     confidence = split_model_joints(result.confidence)
     detected = {'right': bool(result.presence[0] >= config.presence_threshold),
                 'left': bool(result.presence[1] >= config.presence_threshold)}
+    rays = {side: camera.pixel_rays(pixels[side]) for side in detected if detected[side]}
     window = max(1, int(round(_DEPTH_WINDOW_FRACTION * crop.w)))
     roots: dict[str, tuple[Optional[float], DepthSource]] = {}
     for side in ('right', 'left'):
@@ -283,15 +284,15 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
         elif side == 'left' and roots['right'][0] is not None:
             roots[side] = (roots['right'][0] + result.relative_root_m, DepthSource.OTHER_HAND)
         else:
-            roots[side] = _own_root_depth(pixels[side], depth_rel[side], camera, depth, config,
-                                          window)
+            roots[side] = _own_root_depth(pixels[side], rays[side], depth_rel[side], camera,
+                                          depth, config, window)
     hands = {}
     for index, side in enumerate(('right', 'left')):
         hand = HandEstimate(side=side, presence=float(result.presence[index]),
                             detected=detected[side])
         root, source = roots[side]
         if root is not None:
-            hand.joints = camera.pixel_to_camera(pixels[side], root + depth_rel[side])
+            hand.joints = rays_to_camera(rays[side], root + depth_rel[side])
             hand.pixels = pixels[side]
             hand.confidence = confidence[side]
             hand.valid = np.all(np.isfinite(hand.joints), axis=1) & np.all(
@@ -315,10 +316,12 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
         estimator=Estimator.INTERNET, crop=crop)
 
 
-def _own_root_depth(pixels: np.ndarray, depth_rel: np.ndarray, camera: CameraModel,
-                    depth: Optional[DepthImage], config: EngineConfig,
+def _own_root_depth(pixels: np.ndarray, rays: np.ndarray, depth_rel: np.ndarray,
+                    camera: CameraModel, depth: Optional[DepthImage], config: EngineConfig,
                     window: int) -> tuple[Optional[float], DepthSource]:
-    """One hand's absolute root depth from the configured source (None if it has no answer)."""
+    """One hand's absolute root depth from the configured source (None if it has no answer).
+
+    rays: camera.pixel_rays(pixels), undistorted once per hand by the caller."""
     if config.depth_mode == 'fixed':
         return config.fixed_depth_m, DepthSource.FIXED
     if config.depth_mode in ('auto', 'depth_image') and depth is not None:
@@ -328,7 +331,6 @@ def _own_root_depth(pixels: np.ndarray, depth_rel: np.ndarray, camera: CameraMod
             return measured, DepthSource.DEPTH_IMAGE
     if config.depth_mode == 'depth_image':
         return None, DepthSource.NONE
-    rays = camera.pixel_to_camera(pixels, np.ones(NUM_JOINTS))[:, :2]
     estimated = root_depth_from_hand_size(rays, depth_rel, config.hand_scale)
     if estimated is None:
         return None, DepthSource.NONE
