@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from interhand_ros.camera import CameraModel, rays_to_camera
-from interhand_ros.checkpoint import load_internet_state_dict
+from interhand_ros.checkpoint import load_internet
 from interhand_ros.crop import apply_affine, crop_image, crop_transform, square_and_enlarge
 from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
 from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate,
@@ -131,14 +131,11 @@ class InterNetEstimator:
         self.config = config
         self.device = resolve_device(config.device)
         _check_precision_supported(config.precision, self.device)
-        state = load_internet_state_dict(checkpoint_path)
-        model = InterNet()
-        model.load_state_dict(state, strict=True)
-        self.model = fold_batchnorm(model.eval()).to(self.device)
         channels_last = (self.device.type == 'cuda' if config.channels_last is None
                          else config.channels_last)
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.model = self.model.to(memory_format=self._memory_format)
+        self.model = fold_batchnorm(load_internet(checkpoint_path)).to(
+            device=self.device, memory_format=self._memory_format)
         self._use_graph = config.cuda_graph and self.device.type == 'cuda'
         self._backbone: Callable[[torch.Tensor], torch.Tensor] = self.model.backbone_net
         self._branches: list[Callable[[torch.Tensor], torch.Tensor]] = [
