@@ -211,10 +211,10 @@ class InterNetEstimator:
                 outputs = self._graphed(images.shape[0])(images)
             else:
                 outputs = self._forward_decoded(images)
-            crop_xy, depth_rel, confidence, root_m, presence = (t.cpu().numpy() for t in outputs)
-        return [NetworkResult(crop_xy[i].astype(np.float64), depth_rel[i].astype(np.float64),
-                              confidence[i].astype(np.float64), float(root_m[i]),
-                              presence[i].astype(np.float64))
+            crop_xy, depth_rel, confidence, root_m, presence = (
+                t.cpu().numpy().astype(np.float64) for t in outputs)
+        return [NetworkResult(crop_xy[i], depth_rel[i], confidence[i], float(root_m[i]),
+                              presence[i])
                 for i in range(crops.shape[0])]
 
     def warmup(self, batch_size: int = 1) -> None:
