@@ -99,11 +99,10 @@ def engine_depths(pixels: np.ndarray, depth_rel_mm: np.ndarray, focal: np.ndarra
     """
     depths = np.full((len(pixels), 2), np.nan)
     for row in range(len(pixels)):
-        rays = (pixels[row] - princpt[row]) / focal[row]
+        rays = split_model_joints((pixels[row] - princpt[row]) / focal[row])
+        depth_rel_m = split_model_joints(depth_rel_mm[row] / MM_PER_M)
         for hand, side in enumerate(('right', 'left')):
-            estimate = root_depth_from_hand_size(split_model_joints(rays)[side],
-                                                 split_model_joints(depth_rel_mm[row])[side]
-                                                 / MM_PER_M)
+            estimate = root_depth_from_hand_size(rays[side], depth_rel_m[side])
             if estimate is not None:
                 depths[row, hand] = estimate * MM_PER_M
     if np.isnan(depths).all():
