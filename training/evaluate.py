@@ -31,7 +31,7 @@ from interhand_ros.skeleton import LEFT_SLICE, NUM_JOINTS, RIGHT_SLICE, split_mo
 from training.dataset import (LEFT_ROOT, RIGHT_ROOT, DatasetError, DatasetOptions,
                               InterHandIndex, image_dir, load_index)
 from training.geometry import pixel_to_camera
-from training.metrics import Metrics, compute_metrics
+from training.metrics import Metrics, compute_metrics, per_joint_mean
 from training.samples import InterHandSamples
 from training.targets import MM_PER_M
 
@@ -163,9 +163,7 @@ def _finger_joint_means(per_joint: np.ndarray) -> np.ndarray:
     that have a value (NaN where neither has)."""
     finger = [j for j in range(NUM_JOINTS) if j != RIGHT_ROOT]
     both = np.stack([per_joint[finger], per_joint[[j + NUM_JOINTS for j in finger]]])
-    counts = np.isfinite(both).sum(axis=0)
-    sums = np.where(np.isfinite(both), both, 0.0).sum(axis=0)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return per_joint_mean(both, np.isfinite(both))
 
 
 def format_table(metrics: Metrics, title: str) -> str:
