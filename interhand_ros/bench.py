@@ -23,11 +23,16 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from interhand_ros.camera import CameraModel
-from interhand_ros.checkpoint import load_internet
-from interhand_ros.engine import (PRECISIONS, EngineConfig, InterNetEstimator, compile_module,
-                                  resolve_device)
+from interhand_ros.engine.checkpoint import load_internet
+from interhand_ros.engine.internet import (
+    TORCH_DTYPES,
+    EngineConfig,
+    InterNetEstimator,
+    compile_module,
+)
+from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
+from interhand_ros.engine.options import PRECISIONS, resolve_device
 from interhand_ros.estimate import Box
-from interhand_ros.model import INPUT_SIZE, InterNet, fold_batchnorm
 
 PIPELINE_SIZES = ((640, 480), (1280, 720))
 
@@ -79,7 +84,7 @@ def bench_forward(model: InterNet, device: torch.device, precision: str, channel
     model = model.to(device=device, memory_format=memory_format)
     images = torch.rand(batch, 3, INPUT_SIZE, INPUT_SIZE, device=device).contiguous(
         memory_format=memory_format)
-    autocast = torch.autocast(device.type, dtype=PRECISIONS[precision],
+    autocast = torch.autocast(device.type, dtype=TORCH_DTYPES[precision],
                               enabled=precision != 'fp32')
     synchronize = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
 
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
                         help='also time torch.compile with frozen weights (slow to compile)')
     args = parser.parse_args(argv)
 
-    device = resolve_device(args.device)
+    device = torch.device(resolve_device(args.device))
     print(f'machine: {machine_description()}; device {device}')
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = args.checkpoint

@@ -11,8 +11,8 @@ import math
 import cv2
 import numpy as np
 
+from interhand_ros.engine.model import INPUT_SIZE
 from interhand_ros.estimate import Box
-from interhand_ros.model import INPUT_SIZE
 
 ENLARGE_FACTOR = 1.25
 

@@ -276,7 +276,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                                    stderr=subprocess.STDOUT, env=os.environ.copy())
         camera = None
         try:
-            from interhand_ros.ros.demo_camera import DemoCamera  # rclpy: only when playing
+            from interhand_ros.ros.demo_camera import (
+                DemoCamera,  # rclpy: only when playing
+            )
             camera = DemoCamera(args.fov)
             camera.wait_for_node(process, args.startup_timeout)
             results = []

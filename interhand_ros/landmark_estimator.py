@@ -24,8 +24,14 @@ import numpy as np
 
 from interhand_ros.camera import CameraModel
 from interhand_ros.detection import SIDES, LandmarkHand, MediaPipeHands
-from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate,
-                                    check_rgb_image)
+from interhand_ros.estimate import (
+    Box,
+    DepthSource,
+    Estimator,
+    HandEstimate,
+    TwoHandEstimate,
+    check_rgb_image,
+)
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.roi import clip_box
 from interhand_ros.root_depth import DepthImage, root_depth_from_depth_image

@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
-from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
 from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
+from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
 from interhand_ros.estimate import Box, HandEstimate, TwoHandEstimate
 
 _SIDES = {'right': HandPose.RIGHT, 'left': HandPose.LEFT}

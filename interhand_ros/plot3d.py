@@ -28,7 +28,9 @@ def plot_hands_3d(hands: Mapping[str, np.ndarray], path: Path, title: str = '') 
 
     Returns path.
     """
-    from matplotlib.figure import Figure  # no pyplot: no GUI backend, safe in any thread
+    from matplotlib.figure import (
+        Figure,  # no pyplot: no GUI backend, safe in any thread
+    )
 
     figure = Figure(figsize=(5, 5), dpi=100)
     axes = figure.add_subplot(projection='3d')

@@ -15,7 +15,14 @@ from typing import Optional
 
 import numpy as np
 
-from interhand_ros.skeleton import BONES, INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, PINKY_MCP, WRIST
+from interhand_ros.skeleton import (
+    BONES,
+    INDEX_MCP,
+    MIDDLE_MCP,
+    NUM_JOINTS,
+    PINKY_MCP,
+    WRIST,
+)
 
 # Mean adult bone lengths (m) in published joint order, bone i = BONES[i] (parent -> child).
 # Phalanx/metacarpal lengths are the Buchholz et al. (1992) proportions of a 0.185 m hand

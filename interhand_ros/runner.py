@@ -25,9 +25,16 @@ from typing import Any, Iterator, Optional
 import cv2
 import numpy as np
 
-from interhand_ros.camera_yaml import (DEFAULT_HORIZONTAL_FOV_DEG, guess_camera_info,
-                                       load_camera_yaml)
-from interhand_ros.estimate import HandPoseEstimator, TwoHandEstimate, no_checkpoint_message
+from interhand_ros.camera_yaml import (
+    DEFAULT_HORIZONTAL_FOV_DEG,
+    guess_camera_info,
+    load_camera_yaml,
+)
+from interhand_ros.estimate import (
+    HandPoseEstimator,
+    TwoHandEstimate,
+    no_checkpoint_message,
+)
 from interhand_ros.skeleton import JOINT_NAMES
 
 LOG = logging.getLogger('interhand-run')
@@ -411,7 +418,7 @@ def make_estimator(checkpoint: Optional[Path], video: bool, mirrored: bool,
                    device: str = 'auto') -> HandPoseEstimator:
     """InterNet when a checkpoint is given, else the bundled landmark estimator (logged)."""
     if checkpoint is not None:
-        from interhand_ros.engine import EngineConfig, InterNetEstimator
+        from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
         return InterNetEstimator(checkpoint, EngineConfig(device=device))
     LOG.warning(no_checkpoint_message('pass --checkpoint PATH'))
     from interhand_ros.landmark_estimator import LandmarkEstimator
@@ -464,13 +471,13 @@ def camera_for(frame: Frame, yaml_info: Any, fov: float) -> tuple[Any, bool]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Process the input; returns a summary (frames, hands found per frame, outputs)."""
+    from std_msgs.msg import Header
     from tqdm import tqdm
 
     from interhand_ros.drawing import draw_estimate
     from interhand_ros.markers import to_marker_array
     from interhand_ros.messages import to_two_hand_pose
     from interhand_ros.roi import RoiConfig, RoiSource
-    from std_msgs.msg import Header
 
     kind = input_kind(args.input)
     yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None

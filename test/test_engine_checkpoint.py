@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from interhand_ros.checkpoint import (CheckpointError, expected_state_dict_shapes,
-                                      load_internet, load_internet_state_dict)
-from interhand_ros.model import InterNet
+from interhand_ros.engine.checkpoint import (
+    CheckpointError,
+    expected_state_dict_shapes,
+    load_internet,
+    load_internet_state_dict,
+)
+from interhand_ros.engine.model import InterNet
 
 REFERENCE = Path(__file__).parents[1] / '..' / 'shared' / 'reference' / 'internet_state_dict.tsv'
 

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from interhand_ros.decoding import (argmax_voxels, decode_heatmaps, depth_bins_to_metres,
-                                    metres_to_depth_bins, root_bins_to_metres)
+from interhand_ros.engine.decoding import (
+    argmax_voxels,
+    decode_heatmaps,
+    depth_bins_to_metres,
+    metres_to_depth_bins,
+    root_bins_to_metres,
+)
 
 SIGMA = 2.5  # voxels, the training targets' Gaussian (reference §6.1)
 

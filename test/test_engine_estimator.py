@@ -8,15 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_engine_roundtrip import (
+    make_scene,
+    perfect_network_output,
+    pinhole,
+    quantization_bound,
+)
 
 from interhand_ros.camera import CameraModel
-from interhand_ros.checkpoint import CheckpointError, expected_state_dict_shapes, load_internet
 from interhand_ros.crop import crop_image, crop_transform, square_and_enlarge
-from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.engine import EngineConfig, InterNetEstimator
+from interhand_ros.engine.checkpoint import (
+    CheckpointError,
+    expected_state_dict_shapes,
+    load_internet,
+)
+from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
+from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
 from interhand_ros.estimate import Box, DepthSource, Estimator, TwoHandEstimate
 from interhand_ros.skeleton import NUM_JOINTS, WRIST
-from test_engine_roundtrip import make_scene, perfect_network_output, pinhole, quantization_bound
 
 DEMO_IMAGE = Path(__file__).parents[1] / '..' / 'shared' / 'data' / 'interhand_demo' / 'input.jpg'
 DEMO_BOX = Box(69, 137, 165, 153)
@@ -259,7 +268,7 @@ def _dynamo_only(module: torch.nn.Module):
 
 
 def test_compiled_forward_wiring_matches_eager(checkpoint, reference, demo_crop, monkeypatch):
-    import interhand_ros.engine as engine
+    import interhand_ros.engine.internet as engine
     monkeypatch.setattr(engine, 'compile_module', _dynamo_only)
     compiled = InterNetEstimator(checkpoint, EngineConfig(device='cpu', compile=True))
     result = compiled.infer(demo_crop)[0]

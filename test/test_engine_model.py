@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from interhand_ros.model import HEATMAP_SIZE, InterNet, fold_batchnorm
+from interhand_ros.engine.model import HEATMAP_SIZE, InterNet, fold_batchnorm
 from interhand_ros.skeleton import NUM_JOINTS
 
 REFERENCE = Path(__file__).parents[1] / '..' / 'shared' / 'reference' / 'internet_state_dict.tsv'

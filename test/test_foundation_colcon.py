@@ -20,10 +20,14 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from test_foundation_messages import (
+    RECEIVE_TIMEOUT_S,
+    filled_two_hand_pose,
+    spin_until,
+    stop_child,
+)
 
 from interhand_msgs.msg import TwoHandPose
-from test_foundation_messages import (RECEIVE_TIMEOUT_S, filled_two_hand_pose, spin_until,
-                                      stop_child)
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)

@@ -13,17 +13,18 @@ import numpy as np
 import pytest
 import rclpy
 import torch
-from interhand_msgs.msg import TwoHandPose
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from test_node_ros import Harness, camera_info, image
 from visualization_msgs.msg import Marker, MarkerArray
 
+from interhand_msgs.msg import TwoHandPose
+from interhand_ros.engine.model import InterNet
+from interhand_ros.engine.options import DeviceError, resolve_device
 from interhand_ros.estimate import Estimator
-from interhand_ros.model import InterNet
-from interhand_ros.ros.hands_node import StartupError, make_estimator, resolve_device
-from interhand_ros.ros.parameters import DEFAULTS
+from interhand_ros.factory import EstimatorError, build_estimator
+from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CONSOLE_SCRIPT = REPO / '.venv' / 'bin' / 'hands_node'
@@ -45,17 +46,24 @@ def ros():
     rclpy.shutdown()
 
 
+def make_estimator(params: dict, warn) -> object:
+    """The node's estimator for these parameter values (the node builds it this way)."""
+    return build_estimator(estimator_settings(params), warn)
+
+
 def test_missing_checkpoint_and_bad_device_fail_at_start(tmp_path):
     warnings = []
     params = dict(DEFAULTS, checkpoint=str(tmp_path / 'nope.pth.tar'), device='cpu')
-    with pytest.raises(StartupError, match='checkpoint not found'):
+    with pytest.raises(EstimatorError, match='checkpoint not found'):
         make_estimator(params, warnings.append)
     (tmp_path / 'junk.pth.tar').write_bytes(b'not a checkpoint')
-    with pytest.raises(StartupError, match='cannot load checkpoint'):
+    with pytest.raises(EstimatorError, match='cannot load checkpoint'):
         make_estimator(dict(params, checkpoint=str(tmp_path / 'junk.pth.tar')), warnings.append)
-    with pytest.raises(StartupError, match="device must be"):
+    with pytest.raises(DeviceError, match="device must be"):
         resolve_device('tpu', True, warnings.append)
-    with pytest.raises(StartupError, match='threads must be >= 0'):
+    with pytest.raises(EstimatorError, match="device must be"):
+        make_estimator(dict(params, device='tpu'), warnings.append)
+    with pytest.raises(EstimatorError, match='threads must be >= 0'):
         make_estimator(dict(params, threads=-1), warnings.append)
 
 
@@ -63,7 +71,7 @@ def test_missing_checkpoint_and_bad_device_fail_at_start(tmp_path):
                     reason='this CPU runs bf16 natively')
 def test_precision_the_cpu_cannot_run_fails_at_start(checkpoint):
     params = dict(DEFAULTS, checkpoint=str(checkpoint), device='cpu', precision='bf16')
-    with pytest.raises(StartupError, match='bf16'):
+    with pytest.raises(EstimatorError, match='bf16'):
         make_estimator(params, print)
 
 
@@ -72,7 +80,7 @@ def test_cuda_requested_without_cuda_falls_back_or_fails_as_configured():
     warnings = []
     assert resolve_device('cuda', True, warnings.append) == 'cpu'
     assert 'CUDA is not available' in warnings[0] and 'CPU' in warnings[0]
-    with pytest.raises(StartupError, match='cuda_fallback'):
+    with pytest.raises(DeviceError, match='cuda_fallback'):
         resolve_device('cuda:0', False, warnings.append)
 
 

@@ -6,7 +6,12 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from interhand_ros.image_encoding import (
-    SUPPORTED_ENCODINGS, ImageEncodingError, depth_to_array, image_to_rgb, rgb_to_image)
+    SUPPORTED_ENCODINGS,
+    ImageEncodingError,
+    depth_to_array,
+    image_to_rgb,
+    rgb_to_image,
+)
 
 RNG = np.random.default_rng(7)
 RGB = RNG.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)

@@ -115,8 +115,9 @@ def test_rviz_config_shows_the_node_outputs():
 @pytest.mark.skipif(importlib.util.find_spec('launch_ros') is None,
                     reason='launch_ros is not installable from PyPI; present on a ROS install')
 def test_launch_file_imports_and_builds_a_description():  # pragma: no cover - ROS install only
-    from launch import LaunchDescription
     from launch_ros.actions import Node
+
+    from launch import LaunchDescription
     spec = importlib.util.spec_from_file_location('hands_launch', LAUNCH_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -3,15 +3,21 @@ import math
 
 import numpy as np
 import pytest
-from interhand_msgs.msg import HandPose
 from std_msgs.msg import Header
 from test_node_support import make_estimate
 from visualization_msgs.msg import Marker
 
+from interhand_msgs.msg import HandPose
 from interhand_ros.drawing import draw_estimate
 from interhand_ros.estimate import Box
 from interhand_ros.markers import (
-    BONES_ID, HAND_COLOURS, JOINTS_ID, WRIST_AXES_ID, MarkerStyle, to_marker_array)
+    BONES_ID,
+    HAND_COLOURS,
+    JOINTS_ID,
+    WRIST_AXES_ID,
+    MarkerStyle,
+    to_marker_array,
+)
 from interhand_ros.messages import box_to_roi, hand_to_msg, to_two_hand_pose
 from interhand_ros.skeleton import BONES
 

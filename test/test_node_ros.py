@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import resource
 import threading
-from collections import deque
 import time
+from collections import deque
 from typing import Callable, Optional
 
 import numpy as np
@@ -17,7 +17,6 @@ import pytest
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from interhand_msgs.msg import TwoHandPose
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -25,6 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 from test_node_support import make_estimate
 from visualization_msgs.msg import MarkerArray
 
+from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import Box
 from interhand_ros.ros.hands_node import HandsNode, StartupError
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from interhand_ros.estimate import (
-    Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate)
+    Box,
+    DepthSource,
+    Estimator,
+    HandEstimate,
+    TwoHandEstimate,
+)
 from interhand_ros.skeleton import NUM_JOINTS
 
 

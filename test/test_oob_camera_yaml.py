@@ -4,7 +4,11 @@ import math
 import pytest
 
 from interhand_ros.camera import CameraModel
-from interhand_ros.camera_yaml import CameraYamlError, guess_camera_info, load_camera_yaml
+from interhand_ros.camera_yaml import (
+    CameraYamlError,
+    guess_camera_info,
+    load_camera_yaml,
+)
 
 CALIBRATION = """image_width: 1280
 image_height: 720

@@ -8,8 +8,12 @@ from interhand_ros.camera import CameraModel
 from interhand_ros.camera_yaml import guess_camera_info
 from interhand_ros.detection import LandmarkHand
 from interhand_ros.estimate import Box, DepthSource, Estimator
-from interhand_ros.landmark_estimator import (PoseLiftError, assign_sides, lift_to_camera,
-                                              translation_for_fixed_rotation)
+from interhand_ros.landmark_estimator import (
+    PoseLiftError,
+    assign_sides,
+    lift_to_camera,
+    translation_for_fixed_rotation,
+)
 from interhand_ros.skeleton import MIDDLE_MCP, NUM_JOINTS, WRIST
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'

@@ -3,7 +3,13 @@ import cv2
 import numpy as np
 import pytest
 
-from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import (
+    Box,
+    DepthSource,
+    Estimator,
+    HandEstimate,
+    TwoHandEstimate,
+)
 from interhand_ros.plot3d import detected_joints, plot_hands_3d
 from interhand_ros.skeleton import NUM_JOINTS
 

@@ -219,7 +219,7 @@ def test_runner_rejects_unreadable_input_and_leaves_nothing(tmp_path, name, caps
 def random_checkpoint(tmp_path_factory):
     """An InterNet checkpoint with random weights: exercises the InterNet path, not accuracy."""
     torch = pytest.importorskip('torch')
-    from interhand_ros.model import InterNet
+    from interhand_ros.engine.model import InterNet
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp('checkpoint') / 'random_internet.pth.tar'
     torch.save({'network': InterNet().state_dict()}, path)

@@ -7,10 +7,22 @@ import numpy as np
 import pytest
 
 from training.augment import Augmentation
-from training.dataset import (HAND_TYPES, DatasetError, DatasetOptions, LEFT_ROOT, RIGHT_ROOT,
-                              image_dir, load_index)
-from training.samples import (InterHandSamples, SampleError, augmented_crop, hand_type_vector,
-                              read_rgb)
+from training.dataset import (
+    HAND_TYPES,
+    LEFT_ROOT,
+    RIGHT_ROOT,
+    DatasetError,
+    DatasetOptions,
+    image_dir,
+    load_index,
+)
+from training.samples import (
+    InterHandSamples,
+    SampleError,
+    augmented_crop,
+    hand_type_vector,
+    read_rgb,
+)
 from training.synthetic import write_dataset
 from training.targets import sample_targets
 

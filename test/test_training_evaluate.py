@@ -7,12 +7,24 @@ import pytest
 import torch
 from torch import nn
 
-from interhand_ros.model import InterNet, InterNetOutput
+from interhand_ros.engine.model import InterNet, InterNetOutput
 from training.checkpointing import save_atomically
-from training.dataset import (HAND_TYPES, LEFT_ROOT, RIGHT_ROOT, DatasetOptions, image_dir,
-                              load_index)
-from training.evaluate import (EvaluationError, evaluate, format_table, lift_predictions, main,
-                               rootnet_depths)
+from training.dataset import (
+    HAND_TYPES,
+    LEFT_ROOT,
+    RIGHT_ROOT,
+    DatasetOptions,
+    image_dir,
+    load_index,
+)
+from training.evaluate import (
+    EvaluationError,
+    evaluate,
+    format_table,
+    lift_predictions,
+    main,
+    rootnet_depths,
+)
 from training.metrics import Metrics
 from training.samples import InterHandSamples
 from training.synthetic import write_dataset

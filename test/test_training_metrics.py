@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 from training.dataset import HAND_TYPES, LEFT_ROOT, RIGHT_ROOT
-from training.metrics import (average_precision, compute_metrics, handedness_accuracy,
-                              handedness_ap, mrrpe, per_joint_errors)
+from training.metrics import (
+    average_precision,
+    compute_metrics,
+    handedness_accuracy,
+    handedness_ap,
+    mrrpe,
+    per_joint_errors,
+)
 
 RIGHT, LEFT, BOTH = (HAND_TYPES.index(t) for t in ('right', 'left', 'interacting'))
 

@@ -7,13 +7,26 @@ import numpy as np
 import pytest
 import torch
 
-from interhand_ros.model import InterNet, InterNetOutput
+from interhand_ros.engine.model import InterNet, InterNetOutput
 from training.augment import sample_augmentation, sample_generator
-from training.checkpointing import rng_state, restore_rng_state, save_atomically
-from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
-from training.initialization import (PretrainedWeightsError, init_internet_weights,
-                                     load_imagenet_backbone)
-from training.losses import hand_type_loss, heatmap_loss, internet_losses, root_depth_loss
+from training.checkpointing import restore_rng_state, rng_state, save_atomically
+from training.config import (
+    ConfigError,
+    TrainConfig,
+    add_config_arguments,
+    config_from_args,
+)
+from training.initialization import (
+    PretrainedWeightsError,
+    init_internet_weights,
+    load_imagenet_backbone,
+)
+from training.losses import (
+    hand_type_loss,
+    heatmap_loss,
+    internet_losses,
+    root_depth_loss,
+)
 from training.targets import render_gaussian_heatmaps, sample_targets
 
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from interhand_ros.camera import CameraModel
-from interhand_ros.checkpoint import load_internet
-from interhand_ros.engine import EngineConfig, InterNetEstimator
+from interhand_ros.engine.checkpoint import load_internet
+from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
 from interhand_ros.estimate import Box
 from training.checkpointing import load_training_checkpoint
 from training.config import TrainConfig

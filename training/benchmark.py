@@ -17,7 +17,8 @@ from typing import Optional
 
 import torch
 
-from training.config import PRECISIONS, TrainConfig
+from interhand_ros.engine.options import FLOAT_PRECISIONS
+from training.config import TrainConfig
 from training.synthetic import write_dataset
 from training.train import Trainer, start_process
 
@@ -26,7 +27,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--steps', type=int, default=5, help='timed steps after one warm-up')
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
+    parser.add_argument('--precision', default='fp32', choices=FLOAT_PRECISIONS)
     parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

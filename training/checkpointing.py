@@ -2,7 +2,7 @@
 
 A checkpoint is {'network': InterNet state dict in our (= official, without `module.`) key
 layout, 'optimizer', 'scheduler', 'scaler', 'epoch', 'step', 'rng', 'config'}: the node's
-`interhand_ros.checkpoint.load_internet_state_dict` reads its 'network' directly.
+`interhand_ros.engine.checkpoint.load_internet_state_dict` reads its 'network' directly.
 """
 from __future__ import annotations
 

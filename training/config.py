@@ -10,7 +10,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+from interhand_ros.engine.options import (
+    FLOAT_PRECISIONS,
+    DeviceError,
+    check_device_name,
+)
 
 
 class ConfigError(ValueError):
@@ -34,7 +38,7 @@ class TrainConfig:
     batch_size: int = 16
     workers: int = 4
     precision: str = 'fp32'
-    device: str = 'auto'                 # auto | cpu | cuda
+    device: str = 'auto'                 # auto | cpu | cuda | cuda:N (torchrun: per rank)
     seed: int = 0
     augment: bool = True
     imagenet_weights: str = ''           # torchvision resnet50 state dict file (.pth)
@@ -46,10 +50,13 @@ class TrainConfig:
     def validate(self) -> 'TrainConfig':
         if not self.data_root:
             raise ConfigError('data_root is required (--data-root)')
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
-        if self.device not in ('auto', 'cpu', 'cuda'):
-            raise ConfigError(f'device must be auto, cpu or cuda, got {self.device!r}')
+        if self.precision not in FLOAT_PRECISIONS:
+            raise ConfigError(
+                f'precision must be one of {FLOAT_PRECISIONS}, got {self.precision!r}')
+        try:
+            check_device_name(self.device)
+        except DeviceError as error:
+            raise ConfigError(str(error)) from error
         for name in ('epochs', 'batch_size'):
             if getattr(self, name) < 1:
                 raise ConfigError(f'{name} must be >= 1, got {getattr(self, name)}')

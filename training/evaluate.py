@@ -22,14 +22,26 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from interhand_ros.checkpoint import CheckpointError, load_internet
 from interhand_ros.crop import apply_affine
-from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.engine import resolve_device
+from interhand_ros.engine.checkpoint import CheckpointError, load_internet
+from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
+from interhand_ros.engine.options import resolve_device
 from interhand_ros.root_depth import root_depth_from_hand_size
-from interhand_ros.skeleton import LEFT_SLICE, NUM_JOINTS, RIGHT_SLICE, split_model_joints
-from training.dataset import (LEFT_ROOT, RIGHT_ROOT, DatasetError, DatasetOptions,
-                              InterHandIndex, image_dir, load_index)
+from interhand_ros.skeleton import (
+    LEFT_SLICE,
+    NUM_JOINTS,
+    RIGHT_SLICE,
+    split_model_joints,
+)
+from training.dataset import (
+    LEFT_ROOT,
+    RIGHT_ROOT,
+    DatasetError,
+    DatasetOptions,
+    InterHandIndex,
+    image_dir,
+    load_index,
+)
 from training.geometry import pixel_to_camera
 from training.metrics import Metrics, compute_metrics, per_joint_mean
 from training.samples import InterHandSamples
@@ -213,7 +225,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument('--cache-dir', type=Path, help='index cache folder')
     parser.add_argument('--json', type=Path, help='also write the metrics here')
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    device = torch.device(resolve_device(args.device))
     try:
         options = DatasetOptions(args.split, args.annot_subset, args.hand_set, args.fps)
         index = load_index(args.data_root, options, args.cache_dir)

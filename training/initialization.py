@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from interhand_ros.model import InterNet
+from interhand_ros.engine.model import InterNet
 
 _CLASSIFIER_PREFIX = 'fc.'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from interhand_ros.model import InterNetOutput
+from interhand_ros.engine.model import InterNetOutput
 from training.targets import render_gaussian_heatmaps
 
 

@@ -14,11 +14,21 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from interhand_ros.crop import apply_affine, crop_image, crop_transform, square_and_enlarge
+from interhand_ros.crop import (
+    apply_affine,
+    crop_image,
+    crop_transform,
+    square_and_enlarge,
+)
+from interhand_ros.engine.model import INPUT_SIZE
 from interhand_ros.estimate import Box
-from interhand_ros.model import INPUT_SIZE
-from training.augment import (Augmentation, apply_colour, flip_hands, sample_augmentation,
-                              sample_generator)
+from training.augment import (
+    Augmentation,
+    apply_colour,
+    flip_hands,
+    sample_augmentation,
+    sample_generator,
+)
 from training.dataset import HAND_TYPES, InterHandIndex
 from training.targets import sample_targets
 

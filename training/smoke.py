@@ -14,8 +14,9 @@ from typing import Optional
 
 import torch
 
-from interhand_ros.checkpoint import load_internet
-from training.config import PRECISIONS, TrainConfig
+from interhand_ros.engine.checkpoint import load_internet
+from interhand_ros.engine.options import FLOAT_PRECISIONS
+from training.config import TrainConfig
 from training.dataset import DatasetOptions, image_dir, load_index
 from training.evaluate import evaluate, format_table
 from training.synthetic import write_dataset
@@ -27,7 +28,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument('--out', type=Path, default=Path('out/smoke'))
     parser.add_argument('--steps', type=int, default=6)
     parser.add_argument('--batch-size', type=int, default=2)
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
+    parser.add_argument('--precision', default='fp32', choices=FLOAT_PRECISIONS)
     parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
     args = parser.parse_args(argv)
     data = args.out / 'data'

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from interhand_ros.decoding import HEATMAP_PEAK, ROOT_DEPTH_RANGE_M, metres_to_depth_bins
-from interhand_ros.model import HEATMAP_SIZE, INPUT_SIZE, ROOT_DEPTH_BINS
+from interhand_ros.engine.decoding import (
+    HEATMAP_PEAK,
+    ROOT_DEPTH_RANGE_M,
+    metres_to_depth_bins,
+)
+from interhand_ros.engine.model import HEATMAP_SIZE, INPUT_SIZE, ROOT_DEPTH_BINS
 from interhand_ros.skeleton import LEFT_SLICE, RIGHT_SLICE
 from training.dataset import LEFT_ROOT, RIGHT_ROOT
 

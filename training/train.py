@@ -25,14 +25,27 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from interhand_ros.checkpoint import CheckpointError, load_internet_state_dict
-from interhand_ros.model import InterNet
-from training.checkpointing import (load_training_checkpoint, restore_rng_state, rng_state,
-                                    save_atomically)
-from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
+from interhand_ros.engine.checkpoint import CheckpointError, load_internet_state_dict
+from interhand_ros.engine.model import InterNet
+from interhand_ros.engine.options import resolve_device
+from training.checkpointing import (
+    load_training_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_atomically,
+)
+from training.config import (
+    ConfigError,
+    TrainConfig,
+    add_config_arguments,
+    config_from_args,
+)
 from training.dataset import DatasetError, DatasetOptions, image_dir, load_index
-from training.initialization import (PretrainedWeightsError, init_internet_weights,
-                                     load_imagenet_backbone)
+from training.initialization import (
+    PretrainedWeightsError,
+    init_internet_weights,
+    load_imagenet_backbone,
+)
 from training.losses import internet_losses
 from training.samples import InterHandSamples
 
@@ -57,11 +70,10 @@ class Process:
 
 def start_process(config: TrainConfig) -> Process:
     """Join the torchrun process group if launched by torchrun; pick the device."""
-    use_cuda = config.device == 'cuda' or (config.device == 'auto' and torch.cuda.is_available())
-    if config.device == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda requested but CUDA is not available')
+    single_device = torch.device(resolve_device(config.device))
+    use_cuda = single_device.type == 'cuda'
     if 'RANK' not in os.environ:
-        return Process(0, 1, torch.device('cuda' if use_cuda else 'cpu'))
+        return Process(0, 1, single_device)
     local_rank = int(os.environ.get('LOCAL_RANK', 0))
     if use_cuda:
         torch.cuda.set_device(local_rank)

@@ -11,14 +11,21 @@ from typing import Any
 
 import numpy as np
 import rclpy
-from interhand_msgs.msg import TwoHandPose
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
+from interhand_msgs.msg import TwoHandPose
 from interhand_ros.camera_yaml import guess_camera_info
-from interhand_ros.demo import (DEBUG_TOPIC, FRAME_ID, IMAGE_TOPIC, INFO_TOPIC, POSE_TOPIC,
-                                DemoError, FrameResult)
+from interhand_ros.demo import (
+    DEBUG_TOPIC,
+    FRAME_ID,
+    IMAGE_TOPIC,
+    INFO_TOPIC,
+    POSE_TOPIC,
+    DemoError,
+    FrameResult,
+)
 from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
 from interhand_ros.runner import stamp_ns
 

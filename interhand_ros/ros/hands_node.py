@@ -16,7 +16,6 @@ from typing import Any, Callable, Optional
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from interhand_msgs.msg import TwoHandPose
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -27,9 +26,12 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 from visualization_msgs.msg import MarkerArray
 
+from interhand_msgs.msg import TwoHandPose
 from interhand_ros.camera import CameraModel
 from interhand_ros.drawing import draw_estimate
-from interhand_ros.estimate import Box, HandPoseEstimator, no_checkpoint_message
+from interhand_ros.engine.options import DEPTH_MODES
+from interhand_ros.estimate import Box, HandPoseEstimator
+from interhand_ros.factory import EstimatorError, build_estimator
 from interhand_ros.image_encoding import depth_to_array, image_to_rgb, rgb_to_image
 from interhand_ros.markers import MarkerStyle, to_marker_array
 from interhand_ros.messages import to_two_hand_pose
@@ -37,7 +39,7 @@ from interhand_ros.roi import RoiConfig, RoiSource
 from interhand_ros.root_depth import DepthImage
 from interhand_ros.ros.diagnostics import NodeHealth
 from interhand_ros.ros.mailbox import LatestMailbox, Worker
-from interhand_ros.ros.parameters import PARAMETERS
+from interhand_ros.ros.parameters import PARAMETERS, estimator_settings
 from interhand_ros.ros.sync import LatestCameraInfo, StampSync, stamp_seconds
 
 try:  # a ROS distro package; absent from the PyPI venv, where ros/sync.py pairs instead.
@@ -48,7 +50,8 @@ except ImportError:  # pragma: no cover - depends on the install
 SYNC_MODES = ('approximate', 'exact', 'latest')
 REGISTRATION_TOLERANCE = 0.01  # relative: focal lengths, principal point (x image width)
 TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clock went back
-DEPTH_MODES = ('hand_size', 'depth_image', 'fixed')
+# The node subscribes to depth only when told to, so the engine's 'auto' is not offered.
+NODE_DEPTH_MODES = tuple(mode for mode in DEPTH_MODES if mode != 'auto')
 
 
 def sensor_qos() -> QoSProfile:
@@ -78,60 +81,6 @@ class Frame:
     info: CameraInfo
     depth: Optional[Image] = None
     depth_info: Optional[CameraInfo] = None
-
-
-def resolve_device(requested: str, fallback_to_cpu: bool, warn: Callable[[str], None]) -> str:
-    """The torch device to use; CUDA requested but absent -> CPU with a warning, or an error."""
-    if not requested.startswith('cuda'):
-        if requested not in ('auto', 'cpu'):
-            raise StartupError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got "
-                               f"{requested!r}")
-        return requested
-    import torch
-    if torch.cuda.is_available():
-        return requested
-    if not fallback_to_cpu:
-        raise StartupError(f'device {requested!r} requested but CUDA is not available '
-                           '(set cuda_fallback:=true to run on the CPU instead)')
-    warn(f'device {requested!r} requested but CUDA is not available: running on the CPU '
-         '(slow; set cuda_fallback:=false to fail instead)')
-    return 'cpu'
-
-
-def make_estimator(params: dict[str, Any], warn: Callable[[str], None]) -> HandPoseEstimator:
-    """InterNet from the checkpoint parameter, or the landmark fallback when it is empty."""
-    if not params['checkpoint']:
-        warn(no_checkpoint_message('set -p checkpoint:=/path/to/snapshot_20.pth.tar'))
-        try:
-            from interhand_ros.landmark_estimator import LandmarkEstimator
-            return LandmarkEstimator(min_confidence=params['presence_threshold'], video=True)
-        except ImportError as error:
-            raise StartupError(f'the landmark fallback is unavailable: {error}') from error
-    import torch
-
-    from interhand_ros.checkpoint import CheckpointError
-    from interhand_ros.engine import EngineConfig, InterNetEstimator
-    if params['threads'] < 0:
-        raise StartupError(f"threads must be >= 0 (0 = torch default), got {params['threads']}")
-    if params['threads']:
-        torch.set_num_threads(params['threads'])
-    device = resolve_device(params['device'], params['cuda_fallback'], warn)
-    try:
-        config = EngineConfig(
-            device=device, precision=params['precision'], cuda_graph=params['cuda_graph'],
-            presence_threshold=params['presence_threshold'], depth_mode=params['depth.mode'],
-            fixed_depth_m=params['depth.fixed_distance'], hand_scale=params['depth.hand_scale'],
-            refine=params['refine'], compile=params['compile'])
-    except ValueError as error:
-        raise StartupError(str(error)) from error
-    try:
-        estimator = InterNetEstimator(params['checkpoint'], config)
-    except (CheckpointError, OSError) as error:
-        raise StartupError(f"cannot load checkpoint {params['checkpoint']!r}: {error}") from error
-    except ValueError as error:  # device / precision this machine cannot run
-        raise StartupError(str(error)) from error
-    estimator.warmup()  # the first camera frame should not pay for allocations
-    return estimator
 
 
 def require_size(name: str, width: int, height: int, image_width: int,
@@ -181,8 +130,10 @@ class HandsNode(Node):
             self._validate_params()
             self._with_depth = self.params['depth.mode'] == 'depth_image'
             self.roi = self._make_roi_source()
-            self.estimator = estimator or make_estimator(self.params, self.get_logger().warning)
-        except (StartupError, ParameterException) as error:
+            self.estimator = estimator or build_estimator(
+                estimator_settings(self.params), self.get_logger().warning,
+                'set -p checkpoint:=/path/to/snapshot_20.pth.tar')
+        except (StartupError, EstimatorError, ParameterException) as error:
             super().destroy_node()
             raise StartupError(str(error)) from error
         self._last_log: dict[str, float] = {}
@@ -218,8 +169,8 @@ class HandsNode(Node):
         p = self.params
         checks = [
             (p['sync'] in SYNC_MODES, f"sync must be one of {SYNC_MODES}, got {p['sync']!r}"),
-            (p['depth.mode'] in DEPTH_MODES,
-             f"depth.mode must be one of {DEPTH_MODES}, got {p['depth.mode']!r}"),
+            (p['depth.mode'] in NODE_DEPTH_MODES,
+             f"depth.mode must be one of {NODE_DEPTH_MODES}, got {p['depth.mode']!r}"),
             (p['sync_slop'] >= 0.0, f"sync_slop must be >= 0 s, got {p['sync_slop']}"),
             (p['sync_queue_size'] >= 1,
              f"sync_queue_size must be >= 1, got {p['sync_queue_size']}"),

@@ -23,16 +23,16 @@ from typing import Optional
 
 import numpy as np
 import rclpy
-from interhand_msgs.msg import TwoHandPose
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
+from interhand_msgs.msg import TwoHandPose
 from interhand_ros.camera import CameraModel
 from interhand_ros.drawing import draw_estimate
-from interhand_ros.engine import EngineConfig, InterNetEstimator
+from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
 from interhand_ros.estimate import TwoHandEstimate
 from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
 from interhand_ros.markers import to_marker_array
@@ -178,7 +178,7 @@ class NodeProbe:
 def random_checkpoint(directory: str) -> Path:
     import torch
 
-    from interhand_ros.model import InterNet
+    from interhand_ros.engine.model import InterNet
     path = Path(directory) / 'random_internet.pth.tar'
     torch.save({'network': InterNet().state_dict()}, path)
     return path

@@ -6,7 +6,9 @@ them. Names with dots group related settings (YAML nesting).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
+
+from interhand_ros.factory import EstimatorSettings
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 )
 
 DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in PARAMETERS}
+
+
+def estimator_settings(params: Mapping[str, Any]) -> EstimatorSettings:
+    """The factory's settings from the node's parameter values (by the names above)."""
+    return EstimatorSettings(
+        checkpoint=params['checkpoint'], device=params['device'],
+        cuda_fallback=params['cuda_fallback'], precision=params['precision'],
+        threads=params['threads'], cuda_graph=params['cuda_graph'], compile=params['compile'],
+        refine=params['refine'], presence_threshold=params['presence_threshold'],
+        depth_mode=params['depth.mode'], fixed_depth_m=params['depth.fixed_distance'],
+        hand_scale=params['depth.hand_scale'], video=True)

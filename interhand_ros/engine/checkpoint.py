@@ -15,7 +15,7 @@ from typing import Union
 
 import torch
 
-from interhand_ros.model import InterNet
+from interhand_ros.engine.model import InterNet
 
 _CONTAINER_KEYS = ('network', 'model')
 _DATA_PARALLEL_PREFIX = 'module.'

@@ -16,20 +16,44 @@ import numpy as np
 import torch
 
 from interhand_ros.camera import CameraModel, rays_to_camera
-from interhand_ros.checkpoint import load_internet
-from interhand_ros.crop import apply_affine, crop_image, crop_transform, square_and_enlarge
-from interhand_ros.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.estimate import (Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate,
-                                    check_rgb_image)
-from interhand_ros.model import INPUT_SIZE, InterNet, fold_batchnorm
+from interhand_ros.crop import (
+    apply_affine,
+    crop_image,
+    crop_transform,
+    square_and_enlarge,
+)
+from interhand_ros.engine.checkpoint import load_internet
+from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
+from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
+from interhand_ros.engine.options import (
+    DEPTH_MODES,
+    PRECISIONS,
+    check_device_name,
+    resolve_device,
+)
+from interhand_ros.estimate import (
+    Box,
+    DepthSource,
+    Estimator,
+    HandEstimate,
+    TwoHandEstimate,
+    check_rgb_image,
+)
 from interhand_ros.orientation import palm_quaternion
-from interhand_ros.root_depth import (DepthImage, root_depth_from_depth_image,
-                                      root_depth_from_hand_size)
-from interhand_ros.skeleton import (LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE, WRIST,
-                                    split_model_joints)
+from interhand_ros.root_depth import (
+    DepthImage,
+    root_depth_from_depth_image,
+    root_depth_from_hand_size,
+)
+from interhand_ros.skeleton import (
+    LEFT_SLICE,
+    NUM_MODEL_JOINTS,
+    RIGHT_SLICE,
+    WRIST,
+    split_model_joints,
+)
 
-PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-DEPTH_MODES = ('auto', 'depth_image', 'hand_size', 'fixed')
+TORCH_DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 _DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the crop side
 
 
@@ -65,8 +89,7 @@ class EngineConfig:
             raise ValueError(f'hand_scale must be positive, got {self.hand_scale}')
         if self.compile and self.cuda_graph:
             raise ValueError('compile and cuda_graph cannot be combined: use one of them')
-        if not (self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda')):
-            raise ValueError(f'device must be auto, cpu, cuda or cuda:N, got {self.device!r}')
+        check_device_name(self.device)
 
 
 @dataclass(frozen=True)
@@ -78,16 +101,6 @@ class NetworkResult:
     confidence: np.ndarray     # (42,) 0..1
     relative_root_m: float     # left root depth minus right root depth, metres
     presence: np.ndarray       # (2,) [right, left]
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> the first CUDA device when there is one, else the CPU."""
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(name)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device {name!r} requested but CUDA is not available')
-    return device
 
 
 class HeatmapBranch(torch.nn.Module):
@@ -129,7 +142,7 @@ class InterNetEstimator:
     def __init__(self, checkpoint_path: Union[str, Path],
                  config: EngineConfig = EngineConfig()) -> None:
         self.config = config
-        self.device = resolve_device(config.device)
+        self.device = torch.device(resolve_device(config.device))
         _check_precision_supported(config.precision, self.device)
         channels_last = (self.device.type == 'cuda' if config.channels_last is None
                          else config.channels_last)
@@ -155,7 +168,7 @@ class InterNetEstimator:
         which that hand is present; the joints of an absent hand are never published, so this is
         exact. Off for CUDA graph capture, which needs fixed shapes.
         """
-        autocast = torch.autocast(self.device.type, dtype=PRECISIONS[self.config.precision],
+        autocast = torch.autocast(self.device.type, dtype=TORCH_DTYPES[self.config.precision],
                                   enabled=self.config.precision != 'fp32', cache_enabled=False)
         with autocast:
             features = self._backbone(images)

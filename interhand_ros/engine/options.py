@@ -1,0 +1,47 @@
+"""The engine's choices, defined once and importable without torch: what the node's parameters,
+interhand-run's flags, EngineConfig, the benchmark and training accept."""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+BACKENDS = ('torch',)
+# Floating-point precisions (torch autocast dtypes): what training can use too.
+FLOAT_PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = FLOAT_PRECISIONS
+# 'auto': the depth image when one is given, else the hand-size prior.
+DEPTH_MODES = ('auto', 'hand_size', 'depth_image', 'fixed')
+
+
+class DeviceError(ValueError):
+    """A device name that is malformed or names hardware this machine does not have."""
+
+
+def check_device_name(name: str) -> None:
+    """Raise DeviceError unless name is 'auto', 'cpu', 'cuda' or 'cuda:N'."""
+    index = name[len('cuda:'):] if name.startswith('cuda:') else None
+    if name not in ('auto', 'cpu', 'cuda') and not (index is not None and index.isdigit()):
+        raise DeviceError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
+
+
+def resolve_device(name: str, cuda_fallback: bool = False,
+                   warn: Optional[Callable[[str], None]] = None) -> str:
+    """The one device rule: 'auto' -> 'cuda' when CUDA is available, else 'cpu'.
+
+    CUDA requested but absent: 'cpu' with a warning when cuda_fallback, else DeviceError.
+    Returns a name torch.device accepts.
+    """
+    check_device_name(name)
+    if name == 'cpu':
+        return name
+    import torch
+    if torch.cuda.is_available():
+        return 'cuda' if name == 'auto' else name
+    if name == 'auto':
+        return 'cpu'
+    if not cuda_fallback:
+        raise DeviceError(f'device {name!r} requested but CUDA is not available '
+                          '(set cuda_fallback:=true to run on the CPU instead, or '
+                          'choose device cpu)')
+    if warn is not None:
+        warn(f'device {name!r} requested but CUDA is not available: running on the CPU (slow)')
+    return 'cpu'

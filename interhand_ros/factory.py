@@ -1,0 +1,116 @@
+"""One way to build a hand-pose estimator, for every entry point.
+
+The node, interhand-run, make demo (through the node), the latency probe and the benchmark all
+turn their settings into an estimator here, so each runs the same engine with the same device
+rule, thread count, precision and warm-up. Without a checkpoint the MediaPipe landmark fallback
+is built (and the caller is told so).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from interhand_ros.engine.options import (
+    BACKENDS,
+    DEPTH_MODES,
+    PRECISIONS,
+    DeviceError,
+    check_device_name,
+    resolve_device,
+)
+from interhand_ros.estimate import HandPoseEstimator, no_checkpoint_message
+
+
+class EstimatorError(RuntimeError):
+    """No estimator can be built from these settings; the message says why."""
+
+
+@dataclass(frozen=True)
+class EstimatorSettings:
+    """Everything that decides which estimator runs and how (units: metres, seconds)."""
+
+    checkpoint: str = ''                 # '' -> MediaPipe landmark fallback
+    backend: str = 'torch'
+    device: str = 'auto'                 # auto | cpu | cuda | cuda:N
+    cuda_fallback: bool = True           # CUDA requested but absent: CPU (warned) or an error
+    precision: str = 'fp32'
+    threads: int = 0                     # torch CPU threads; 0 = torch's default
+    cuda_graph: bool = False
+    compile: bool = False
+    refine: bool = False
+    presence_threshold: float = 0.5
+    depth_mode: str = 'auto'
+    fixed_depth_m: Optional[float] = None
+    hand_scale: float = 1.0
+    video: bool = True                   # landmark fallback: track between frames
+    mirrored: bool = False               # landmark fallback: selfie view
+    warmup: bool = True
+
+    def check(self) -> None:
+        """Raise EstimatorError for a setting no estimator accepts (before anything loads)."""
+        problems = []
+        if self.backend not in BACKENDS:
+            problems.append(f'backend must be one of {BACKENDS}, got {self.backend!r}')
+        if self.precision not in PRECISIONS:
+            problems.append(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
+        if self.depth_mode not in DEPTH_MODES:
+            problems.append(f'depth mode must be one of {DEPTH_MODES}, got {self.depth_mode!r}')
+        if self.threads < 0:
+            problems.append(f'threads must be >= 0 (0 = torch default), got {self.threads}')
+        try:
+            check_device_name(self.device)
+        except DeviceError as error:
+            problems.append(str(error))
+        if problems:
+            raise EstimatorError('; '.join(problems))
+
+
+def build_estimator(settings: EstimatorSettings,
+                    warn: Callable[[str], None],
+                    how_to_pass_checkpoint: str = 'pass a checkpoint') -> HandPoseEstimator:
+    """A ready (warmed-up) estimator; EstimatorError says why when none can be built.
+
+    warn: where to say what the caller should know (fallback used, CUDA absent).
+    """
+    settings.check()
+    if not settings.checkpoint:
+        warn(no_checkpoint_message(how_to_pass_checkpoint))
+        return _landmark_estimator(settings)
+    return _internet_estimator(settings, warn)
+
+
+def _landmark_estimator(settings: EstimatorSettings) -> HandPoseEstimator:
+    try:
+        from interhand_ros.landmark_estimator import LandmarkEstimator
+    except ImportError as error:
+        raise EstimatorError(f'the landmark fallback is unavailable: {error}') from error
+    return LandmarkEstimator(min_confidence=settings.presence_threshold,
+                             mirrored=settings.mirrored, video=settings.video)
+
+
+def _internet_estimator(settings: EstimatorSettings,
+                        warn: Callable[[str], None]) -> HandPoseEstimator:
+    import torch
+
+    from interhand_ros.engine.checkpoint import CheckpointError
+    from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+    try:
+        device = resolve_device(settings.device, settings.cuda_fallback, warn)
+        config = EngineConfig(
+            device=device, precision=settings.precision, cuda_graph=settings.cuda_graph,
+            presence_threshold=settings.presence_threshold, depth_mode=settings.depth_mode,
+            fixed_depth_m=settings.fixed_depth_m, hand_scale=settings.hand_scale,
+            refine=settings.refine, compile=settings.compile)
+    except ValueError as error:
+        raise EstimatorError(str(error)) from error
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        estimator = InterNetEstimator(settings.checkpoint, config)
+    except (CheckpointError, OSError) as error:
+        raise EstimatorError(f'cannot load checkpoint {settings.checkpoint!r}: {error}') from error
+    except ValueError as error:  # a precision this machine cannot run
+        raise EstimatorError(str(error)) from error
+    if settings.warmup:
+        estimator.warmup()  # the first real frame should not pay for allocations
+    return estimator
