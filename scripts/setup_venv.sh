@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Creates/updates .venv: pinned Python deps, interhand_msgs built into the venv, this package
-# installed (editable) with its entry points in .venv/bin. Works from any directory. Idempotent:
-# each step re-runs only when its inputs changed, so a finished venv costs well under a second.
+# installed (editable) with its entry points in .venv/bin and registered in the venv's ament
+# index. Where ../shared/vendor/ros2 exists (tests only), also the ROS 2 packages PyPI's wheels
+# lack: launch, launch_xml, launch_yaml, launch_ros, message_filters, composition_interfaces,
+# tf2_msgs. Works from any directory. Idempotent: each step re-runs only when its inputs
+# changed, so a finished venv costs well under a second.
 # Environment: VENV (default <repo>/.venv), PYTHON (default python3.11, else python3).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,18 +55,63 @@ if ! up_to_date requirements "$req_digest"; then
   mark_done requirements "$req_digest"
 fi
 
-msgs_digest=$(digest $(find "$root/interhand_msgs" -type f | sort) "$root"/requirements{,-lock}.txt)
-if ! up_to_date interhand_msgs "$msgs_digest"; then
-  echo "[setup] building interhand_msgs into the venv"
+# Builds and installs one rosidl interface package (CMake) into the venv prefix.
+# Usage: build_interfaces NAME SOURCE_DIR [extra cmake arguments...]
+build_interfaces() {
+  local name="$1" source="$2"; shift 2
+  echo "[setup] building $name into the venv"
   require_build_tools
-  build="$root/build/interhand_msgs_venv"; log="$root/build/interhand_msgs_venv.log"
+  local build="$root/build/${name}_venv" log="$root/build/${name}_venv.log"
   rm -rf "$build"; mkdir -p "$build"; : >"$log"
   export CMAKE_PREFIX_PATH="$VIRTUAL_ENV" AMENT_PREFIX_PATH="$VIRTUAL_ENV"
-  logged "$log" cmake -S "$root/interhand_msgs" -B "$build" -DCMAKE_INSTALL_PREFIX="$VIRTUAL_ENV" \
-    -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VIRTUAL_ENV/bin/python"
+  logged "$log" cmake -S "$source" -B "$build" -DCMAKE_INSTALL_PREFIX="$VIRTUAL_ENV" \
+    -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VIRTUAL_ENV/bin/python" "$@"
   logged "$log" cmake --build "$build" -j "$(nproc)"
   logged "$log" cmake --install "$build"
+}
+
+wheel_fix="$root/interhand_msgs/cmake/drop_missing_wheel_include_dirs.cmake"
+msgs_digest=$(digest $(find "$root/interhand_msgs" -type f | sort) "$root"/requirements{,-lock}.txt)
+if ! up_to_date interhand_msgs "$msgs_digest"; then
+  build_interfaces interhand_msgs "$root/interhand_msgs"
   mark_done interhand_msgs "$msgs_digest"
+fi
+
+# Upstream ROS 2 sources for the tests (launch file, message_filters, /tf); a ROS install has
+# them already. The folder is read-only and not ours: Python packages are staged in build/
+# before pip builds them, interface packages get the wheel include fix through
+# CMAKE_PROJECT_INCLUDE instead of an edit of their CMakeLists.txt.
+vendor="$root/../shared/vendor/ros2"
+vendor_files() { find "$vendor/$1" -type f -not -path '*/build/*' -not -path '*.egg-info/*' | sort; }
+if [ -d "$vendor" ]; then
+  launch_pkgs=(launch launch_xml launch_yaml launch_ros)
+  launch_digest=$(digest $(for pkg in "${launch_pkgs[@]}" message_filters; do vendor_files "$pkg"; \
+    done) "$root"/requirements{,-lock}.txt)
+  if ! up_to_date vendor_python "$launch_digest"; then
+    echo "[setup] installing ${launch_pkgs[*]} and message_filters from $vendor"
+    stage="$root/build/vendor_python"; log="$root/build/vendor_python.log"
+    rm -rf "$stage"; mkdir -p "$stage"; : >"$log"
+    for pkg in "${launch_pkgs[@]}"; do
+      cp -r "$vendor/$pkg" "$stage/$pkg"
+      chmod -R u+w "$stage/$pkg"
+      rm -rf "$stage/$pkg/build" "$stage/$pkg"/*.egg-info
+      logged "$log" pip install --disable-pip-version-check --no-deps --no-build-isolation \
+        "$stage/$pkg"
+    done
+    # message_filters has no setup.py: its package is copied into site-packages.
+    site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    rm -rf "$site/message_filters"
+    cp -r "$vendor/message_filters/src/message_filters" "$site/message_filters"
+    chmod -R u+w "$site/message_filters"
+    mark_done vendor_python "$launch_digest"
+  fi
+  for pkg in composition_interfaces tf2_msgs; do
+    iface_digest=$(digest $(vendor_files "$pkg") "$wheel_fix" "$root"/requirements{,-lock}.txt)
+    if ! up_to_date "$pkg" "$iface_digest"; then
+      build_interfaces "$pkg" "$vendor/$pkg" -DCMAKE_PROJECT_INCLUDE="$wheel_fix"
+      mark_done "$pkg" "$iface_digest"
+    fi
+  done
 fi
 
 pkg_digest=$(digest "$root/setup.py" "$root/setup.cfg" "$root/package.xml")
@@ -73,6 +121,16 @@ if ! up_to_date package "$pkg_digest"; then
     || fail "pip install -e $root failed"
   mark_done package "$pkg_digest"
 fi
+
+# Register the package in the venv's ament index the way `colcon build --symlink-install`
+# does (links into this repository, so edits to launch/ and config/ need no re-run):
+# get_package_share_directory('interhand_ros') and `ros2 launch`-style lookups then work.
+share="$venv/share/interhand_ros"
+mkdir -p "$share" "$venv/share/ament_index/resource_index/packages"
+cp "$root/resource/interhand_ros" "$venv/share/ament_index/resource_index/packages/interhand_ros"
+for item in package.xml launch config; do
+  ln -sfn "$root/$item" "$share/$item"
+done
 
 # setup.cfg puts console scripts in lib/interhand_ros (where `ros2 run` looks); a venv user
 # expects them in .venv/bin, so link them there as well.
