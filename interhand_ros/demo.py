@@ -24,13 +24,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
 
 from interhand_ros.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
-from interhand_ros.runner import IMAGE_SUFFIXES, message_to_dict
+from interhand_ros.runner.inputs import IMAGE_SUFFIXES
+from interhand_ros.runner.outputs import message_to_dict
 from interhand_ros.skeleton import NUM_JOINTS
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -83,7 +84,7 @@ def fetch_opencv_doc_photos(cache: Path) -> list[Path]:
     return wanted
 
 
-def find_photos(user_input: Optional[Path]) -> list[Path]:
+def find_photos(user_input: Path | None) -> list[Path]:
     """Photo files (or one video) to play: --input, shared data, or opencv-doc photos."""
     if user_input is not None:
         if user_input.is_dir():
@@ -127,7 +128,7 @@ def load_frames(paths: list[Path], max_frames: int) -> list[tuple[str, np.ndarra
 
 # ----------------------------------------------------------------------------- the node
 
-def node_command(checkpoint: Optional[str]) -> list[str]:
+def node_command(checkpoint: str | None) -> list[str]:
     """hands_node with the demo's topics (its console script when installed, else -m)."""
     script = Path(sys.executable).with_name('hands_node')
     launcher = [str(script)] if script.exists() else [sys.executable, '-m',
@@ -161,7 +162,7 @@ class FrameResult:
 
     name: str
     pose: Any = None
-    debug_rgb: Optional[np.ndarray] = None
+    debug_rgb: np.ndarray | None = None
     latency_s: float = float('nan')
     sends: int = 0  # times the frame was published (> 1: the node dropped or missed one)
 
@@ -191,7 +192,7 @@ def write_frame_outputs(out: Path, index: int, result: FrameResult, fov_deg: flo
                       title=f'{result.name} (intrinsics: {fov_deg:.0f} deg FOV guess)')
 
 
-def _finite(value: float) -> Optional[float]:
+def _finite(value: float) -> float | None:
     return round(float(value), 3) if np.isfinite(value) else None  # JSON has no NaN
 
 
@@ -235,7 +236,7 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
 
 # ----------------------------------------------------------------------------- main
 
-def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='python -m interhand_ros.demo', description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -300,7 +301,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         summary = run_demo(args)

@@ -13,6 +13,10 @@ import numpy as np
 NUM_JOINTS = 21
 NUM_MODEL_JOINTS = 2 * NUM_JOINTS
 
+# The two hands, in the order of InterNet's output, its presence vector and the messages.
+RIGHT, LEFT = 'right', 'left'
+SIDES = (RIGHT, LEFT)
+
 JOINT_NAMES = (
     'wrist',
     'thumb_cmc', 'thumb_mcp', 'thumb_ip', 'thumb_tip',

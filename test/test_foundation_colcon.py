@@ -158,15 +158,15 @@ def test_venv_bin_entry_points_run():
     for script in ENTRY_POINTS:
         path = VENV / 'bin' / script
         assert path.exists() and os.access(path, os.X_OK), f'{path} missing: run make setup'
-    if not (REPO / 'interhand_ros' / 'runner.py').exists():
-        pytest.skip('interhand_ros/runner.py has not landed yet')
+    if not (REPO / 'interhand_ros' / 'runner' / 'cli.py').exists():
+        pytest.skip('interhand_ros/runner/cli.py has not landed yet')
     result = subprocess.run([str(VENV / 'bin' / 'interhand-run'), '--help'],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith('usage: interhand-run'), result
 
 
 def test_installed_runner_entry_point_runs_from_the_workspace(workspace):
-    require_module(workspace, 'interhand_ros/runner.py')
+    require_module(workspace, 'interhand_ros/runner/cli.py')
     script = workspace / 'install' / 'interhand_ros' / 'lib' / 'interhand_ros' / 'interhand-run'
     result = subprocess.run([str(script), '--help'], cwd=workspace, env=workspace_env(workspace),
                             capture_output=True, text=True, timeout=120)

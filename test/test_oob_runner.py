@@ -7,7 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from interhand_ros.runner import CSV_COLUMNS, MARKER_TOPIC, POSE_TOPIC, main
+from interhand_ros.runner.bag import MARKER_TOPIC, POSE_TOPIC
+from interhand_ros.runner.cli import main
+from interhand_ros.runner.outputs import CSV_COLUMNS
 
 pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not installed')
 
@@ -121,7 +123,7 @@ def _write_bag(path: Path, storage: str, depth_mm: int = 0, bad_frames: tuple = 
                 binning_x=0, binning_y=0,
                 roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0,
                                      do_rectify=False))
-            encoding = 'yuv422' if index + 1 in bad_frames else 'bgr8'  # unsupported
+            encoding = '8UC5' if index + 1 in bad_frames else 'bgr8'  # unsupported
             image = Image(header=header, height=480, width=640, encoding=encoding, is_bigendian=0,
                           step=640 * 3, data=np.ascontiguousarray(bgr).ravel())
             writer.write(infos, stamp_ns, store.serialize_cdr(info, CameraInfo.__msgtype__))

@@ -27,7 +27,7 @@ from interhand_ros.demo import (
     FrameResult,
 )
 from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
-from interhand_ros.runner import stamp_ns
+from interhand_ros.stamps import stamp_to_ns
 
 
 class DemoCamera:
@@ -47,10 +47,10 @@ class DemoCamera:
         self.node.create_subscription(Image, DEBUG_TOPIC, self._on_debug, 10)
 
     def _on_pose(self, msg: Any) -> None:
-        self.poses[stamp_ns(msg.header.stamp)] = (msg, time.monotonic())
+        self.poses[stamp_to_ns(msg.header.stamp)] = (msg, time.monotonic())
 
     def _on_debug(self, msg: Any) -> None:
-        self.debug_images[stamp_ns(msg.header.stamp)] = msg
+        self.debug_images[stamp_to_ns(msg.header.stamp)] = msg
 
     def spin_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -79,7 +79,7 @@ class DemoCamera:
                           k=list(guess.k), r=list(guess.r), p=list(guess.p))
         self.info_pub.publish(info)
         self.image_pub.publish(rgb_to_image(rgb, header))
-        return stamp_ns(header.stamp), time.monotonic()
+        return stamp_to_ns(header.stamp), time.monotonic()
 
     def play(self, name: str, rgb: np.ndarray, process: subprocess.Popen, timeout: float,
              resend_every: float = 2.0) -> FrameResult:

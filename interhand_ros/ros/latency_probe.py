@@ -38,6 +38,7 @@ from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
 from interhand_ros.markers import to_marker_array
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.ros.hands_node import HandsNode
+from interhand_ros.stamps import stamp_seconds
 
 WIDTH, HEIGHT, FOCAL = 640, 480, 600.0
 
@@ -149,7 +150,7 @@ class NodeProbe:
             if not self.arrived.wait(10.0):
                 raise RuntimeError('no pose within 10 s')
             received, msg = self.received[-1]
-            age = received - (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
+            age = received - stamp_seconds(msg.header.stamp)
             latency.append(age)
             overhead.append(age - msg.inference_time)
         return latency, overhead
@@ -164,7 +165,7 @@ class NodeProbe:
             sent += 1
             time.sleep(max(0.0, start + sent / rate - time.monotonic()))
         time.sleep(1.0)
-        ages = [received - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9)
+        ages = [received - stamp_seconds(m.header.stamp)
                 for received, m in self.received[first:]]
         return sent, len(ages), ages
 

@@ -1,0 +1,233 @@
+"""`interhand-run`: the node's estimator on a video file, an image folder or a ROS 2 bag, offline.
+
+The estimator comes from interhand_ros.factory with the settings the node's parameters give
+(the flags carry the parameters' names), so a file gives the messages the node would publish.
+Outputs: see runner/outputs.py.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from interhand_ros.camera_yaml import (
+    DEFAULT_HORIZONTAL_FOV_DEG,
+    guess_camera_info,
+    load_camera_yaml,
+)
+from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
+from interhand_ros.estimate import HandPoseEstimator
+from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
+from interhand_ros.runner.bag import SYNC_MODES, BagInput, BagOutput
+from interhand_ros.runner.inputs import (
+    LOG,
+    FolderInput,
+    Input,
+    InputError,
+    InputFrame,
+    VideoInput,
+    input_kind,
+)
+from interhand_ros.runner.outputs import AnnotatedWriter, OutputSet, RecordWriter
+from interhand_ros.stamps import ns_to_stamp
+
+ROI_CHOICES = ('full', 'detector', 'track')  # the node's roi.mode values that need no topic
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='interhand-run',
+        description='Run the hands node\'s estimator offline on a video file, an image folder '
+                    'or a ROS 2 bag.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('input', type=Path,
+                        help='video file, image folder, or ROS 2 bag (.db3 / .mcap or its folder)')
+    parser.add_argument('--out', type=Path, required=True, help='output folder')
+    parser.add_argument('--camera-info', type=Path, default=None,
+                        help='camera_calibration YAML (else the bag camera_info, else a guess)')
+    parser.add_argument('--fov', type=float, default=DEFAULT_HORIZONTAL_FOV_DEG,
+                        help='horizontal field of view GUESS (deg) when no intrinsics are known')
+    parser.add_argument('--depth', default=None,
+                        help='registered depth: a bag Image topic, or for an image folder a '
+                             'folder of same-named 16-bit mm PNG / float32 m TIFF depth images')
+    parser.add_argument('--image-topic', default=None, help='bag image topic (default: by type)')
+    parser.add_argument('--camera-info-topic', default=None, help='bag CameraInfo topic')
+    parser.add_argument('--sync', choices=SYNC_MODES, default='latest',
+                        help='bag image/camera_info pairing (the node\'s `sync`); latest: the '
+                             'newest camera_info of the frame, any age')
+    parser.add_argument('--sync-slop', type=float, default=0.02,
+                        help='s, largest stamp difference paired (approximate; and depth)')
+    parser.add_argument('--roi', choices=ROI_CHOICES, default='detector',
+                        help='InterNet crop source (the landmark estimator finds hands itself)')
+    parser.add_argument('--fps', type=float, default=10.0,
+                        help='frame rate of an image folder (time stamps only)')
+    parser.add_argument('--mirrored', action='store_true',
+                        help='input is a mirrored (selfie) view: keeps handedness as seen')
+    parser.add_argument('--max-frames', type=int, default=0, help='stop after N frames (0: all)')
+    engine = parser.add_argument_group('estimator (the node parameters of the same names)')
+    engine.add_argument('--checkpoint', type=Path, default=None,
+                        help='InterNet snapshot (e.g. snapshot_20.pth.tar); none: MediaPipe')
+    engine.add_argument('--backend', choices=BACKENDS, default='torch')
+    engine.add_argument('--device', default='auto',
+                        help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'")
+    engine.add_argument('--cuda-fallback', action=argparse.BooleanOptionalAction, default=True,
+                        help='CUDA requested but absent: run on the CPU (warned) or fail')
+    engine.add_argument('--precision', choices=PRECISIONS, default='fp32')
+    engine.add_argument('--threads', type=int, default=0,
+                        help='torch CPU threads; 0 = torch default')
+    engine.add_argument('--refine', action='store_true', help='sub-voxel heatmap refinement')
+    engine.add_argument('--cuda-graph', action='store_true', help='CUDA graph of the forward')
+    engine.add_argument('--compile', action='store_true', help='torch.compile (slow start)')
+    engine.add_argument('--presence-threshold', type=float, default=0.5,
+                        help='hand-presence probability (0..1) to report a hand')
+    engine.add_argument('--depth-mode', choices=DEPTH_MODES, default='auto',
+                        help='absolute hand depth; auto: the depth image when given, else the '
+                             'hand-size prior')
+    engine.add_argument('--fixed-distance', type=float, default=0.5,
+                        help="m, wrist distance for --depth-mode fixed")
+    engine.add_argument('--hand-scale', type=float, default=1.0,
+                        help='hand size relative to the mean adult hand (hand_size mode)')
+    return parser.parse_args(argv)
+
+
+def estimator_settings(args: argparse.Namespace, video: bool) -> EstimatorSettings:
+    """The factory's settings from the flags (what ros/parameters.estimator_settings gives the
+    node from its parameters). video: the landmark fallback tracks between frames."""
+    return EstimatorSettings(
+        checkpoint=str(args.checkpoint) if args.checkpoint is not None else '',
+        backend=args.backend, device=args.device, cuda_fallback=args.cuda_fallback,
+        precision=args.precision, threads=args.threads, cuda_graph=args.cuda_graph,
+        compile=args.compile, refine=args.refine, presence_threshold=args.presence_threshold,
+        depth_mode=args.depth_mode, fixed_depth_m=args.fixed_distance,
+        hand_scale=args.hand_scale, video=video, mirrored=args.mirrored)
+
+
+def open_input(args: argparse.Namespace, kind: str) -> Input:
+    if kind == 'video':
+        if args.depth:
+            raise InputError('--depth needs a bag (depth topic) or an image folder (depth folder)')
+        return VideoInput(args.input)
+    if kind == 'folder':
+        return FolderInput(args.input, args.fps, Path(args.depth) if args.depth else None)
+    return BagInput(args.input, args.image_topic, args.camera_info_topic, args.depth,
+                    args.sync, args.sync_slop)
+
+
+def camera_for(frame: InputFrame, yaml_info: Any, fov: float) -> tuple[Any, bool]:
+    """(CameraModel, guessed) for a frame: bag CameraInfo > YAML > field-of-view guess."""
+    from interhand_ros.camera import CameraModel
+    height, width = frame.image_rgb.shape[:2]
+    info, guessed = frame.camera_info or yaml_info, False
+    if info is None:
+        info, guessed = guess_camera_info(width, height, fov), True
+    return CameraModel.from_camera_info(info, rectified=False).for_image(width, height), guessed
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Process the input; returns a summary (frames, hands found per frame, outputs)."""
+    from interhand_ros.roi import RoiConfig, RoiSource
+
+    kind = input_kind(args.input)
+    yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
+    source = open_input(args, kind)
+    roi = None
+    try:
+        estimator = build_estimator(estimator_settings(args, video=kind != 'folder'),
+                                    LOG.warning, 'pass --checkpoint PATH')
+        roi = RoiSource(RoiConfig(mode=args.roi)) if args.checkpoint is not None else None
+        return _process(args, kind, source, estimator, roi, yaml_info)
+    finally:
+        source.close()
+        if roi:
+            roi.close()
+
+
+def _process(args: argparse.Namespace, kind: str, source: Input, estimator: HandPoseEstimator,
+             roi: Any, yaml_info: Any) -> dict[str, Any]:
+    """Estimate every frame and write the outputs (kept only when the run completes)."""
+    from std_msgs.msg import Header
+    from tqdm import tqdm
+
+    from interhand_ros.drawing import draw_estimate
+    from interhand_ros.markers import to_marker_array
+    from interhand_ros.messages import to_two_hand_pose
+
+    summary: dict[str, Any] = {
+        'input': str(args.input), 'kind': kind, 'frames': 0, 'hands_per_frame': [],
+        'estimator': 'internet' if args.checkpoint else 'landmark', 'camera_guessed': False,
+        'bad_frames': 0}
+    total = source.total
+    if args.max_frames > 0:
+        total = min(total, args.max_frames) if total else args.max_frames
+    outputs = OutputSet(args.out)
+    annotated = AnnotatedWriter(outputs.path('annotated.mp4' if source.fps else 'annotated'),
+                                source.fps)
+    records = RecordWriter(outputs)
+    bag_out = BagOutput(outputs.path(args.input.stem + '_hands'), source) \
+        if isinstance(source, BagInput) else None
+    try:
+        for frame in tqdm(source.frames(), total=total, unit='frame', desc='interhand-run'):
+            if args.max_frames and summary['frames'] >= args.max_frames:
+                break
+            try:
+                camera, guessed = camera_for(frame, yaml_info, args.fov)
+                crop = roi.crop(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
+                estimate = estimator.estimate(frame.image_rgb, camera, crop, frame.depth)
+            except ValueError as error:  # bad frame or CameraInfo: skipped, never fatal
+                LOG.warning('frame %d skipped: %s', frame.index, error)
+                summary['bad_frames'] += 1
+                continue
+            summary['camera_guessed'] |= guessed
+            if roi:
+                roi.update(estimate)
+            header = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame.frame_id)
+            height, width = frame.image_rgb.shape[:2]
+            pose = to_two_hand_pose(estimate, header, width, height)
+            records.write(frame, estimate, pose, guessed)
+            annotated.write(frame, draw_estimate(frame.image_rgb, estimate))
+            if bag_out:
+                bag_out.write_result(frame.stamp_ns, pose, to_marker_array(estimate, header))
+            summary['frames'] += 1
+            summary['hands_per_frame'].append(sum(h.detected for h in estimate.hands()))
+        if summary['frames'] == 0:
+            raise InputError(f'no frame of {args.input} could be processed')
+        records.close()
+        annotated.close()
+        if bag_out:
+            bag_out.finish()
+            bag_out = None
+        summary['outputs'] = [str(p) for p in outputs.commit()]
+        return summary
+    except BaseException:
+        records.close()
+        annotated.close()
+        if bag_out:
+            bag_out.close()
+        outputs.discard()
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(name)s: %(levelname)s: %(message)s')
+    args = parse_args(argv)
+    try:
+        summary = run(args)
+    except (InputError, EstimatorError, OSError, ValueError) as error:
+        LOG.error('%s', error)
+        return 2
+    found = summary['hands_per_frame']
+    LOG.info('%d frames, hands found per frame: %s; outputs: %s', summary['frames'],
+             found if len(found) <= 20 else f'mean {np.mean(found):.2f}',
+             ', '.join(summary['outputs']))
+    if summary['camera_guessed']:
+        LOG.warning('no intrinsics given: metric depth used a %.0f deg field-of-view GUESS '
+                    '(pass --camera-info for real metres)', args.fov)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
