@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,10 @@ import cv2
 import numpy as np
 
 from interhand_ros.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
+from interhand_ros.demo_topics import IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, DemoError, FrameResult
 from interhand_ros.runner.inputs import IMAGE_SUFFIXES
 from interhand_ros.runner.outputs import message_to_dict
-from interhand_ros.skeleton import NUM_JOINTS
+from interhand_ros.skeleton import SIDES
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPOSITORY / '..' / 'shared' / 'data'
@@ -41,17 +41,6 @@ SHARED_PHOTOS = ('hands/handSrc.jpg', 'hands/Histogram_Comparison_Source_0.jpg',
                  'hands/Histogram_Comparison_Source_2.jpg', 'interhand_demo/input.jpg')
 OPENCV_DOC_PHOTOS = ('handSrc.jpg', 'Histogram_Comparison_Source_0.jpg',
                      'Histogram_Comparison_Source_1.jpg', 'Histogram_Comparison_Source_2.jpg')
-NAMESPACE = '/demo'
-IMAGE_TOPIC = f'{NAMESPACE}/camera/image_raw'
-INFO_TOPIC = f'{NAMESPACE}/camera/camera_info'
-POSE_TOPIC = f'{NAMESPACE}/hands'
-DEBUG_TOPIC = f'{NAMESPACE}/hands/debug_image'
-FRAME_ID = 'demo_camera_optical_frame'
-
-
-class DemoError(RuntimeError):
-    """The demo cannot run (no photos, the node died or never answered); the text says why."""
-
 
 # ----------------------------------------------------------------------------- photos
 
@@ -156,33 +145,10 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
             process.wait()
 
 
-@dataclass
-class FrameResult:
-    """What came back for one played photo."""
-
-    name: str
-    pose: Any = None
-    debug_rgb: np.ndarray | None = None
-    latency_s: float = float('nan')
-    sends: int = 0  # times the frame was published (> 1: the node dropped or missed one)
-
-
 # ----------------------------------------------------------------------------- outputs
 
-def pose_joints(pose: Any) -> dict[str, np.ndarray]:
-    """Side -> (21, 3) joints (NaN where not valid) of each detected hand of a TwoHandPose."""
-    hands = {}
-    for side in ('right', 'left'):
-        hand = getattr(pose, side)
-        if hand.detected:
-            joints = np.array([(p.x, p.y, p.z) for p in hand.joints], dtype=np.float64)
-            joints[~np.asarray(hand.valid, dtype=bool)[:NUM_JOINTS]] = np.nan
-            hands[side] = joints
-    return hands
-
-
 def write_frame_outputs(out: Path, index: int, result: FrameResult, fov_deg: float) -> None:
-    from interhand_ros.plot3d import plot_hands_3d
+    from interhand_ros.plot3d import plot_hands_3d, pose_joints
     stem = f'{index:03d}_{result.name}'
     if result.debug_rgb is not None:
         cv2.imwrite(str(out / 'debug' / f'{stem}.jpg'),
@@ -202,10 +168,10 @@ def summarize(results: list[FrameResult], estimator_name: str) -> dict[str, Any]
         pose = result.pose
         frames.append({
             'photo': result.name, 'answered': pose is not None,
-            'hands': [side for side in ('right', 'left') if pose is not None
+            'hands': [side for side in SIDES if pose is not None
                       and getattr(pose, side).detected],
             'wrist_z_m': {side: _finite(getattr(pose, side).wrist_pose.position.z)
-                          for side in ('right', 'left')
+                          for side in SIDES
                           if pose is not None and getattr(pose, side).detected},
             'latency_ms': round(result.latency_s * 1e3, 1) if pose is not None else None,
             'inference_ms': round(pose.inference_time * 1e3, 1) if pose is not None else None,

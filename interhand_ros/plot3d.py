@@ -6,21 +6,27 @@ camera image with depth added.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 import numpy as np
 
-from interhand_ros.estimate import TwoHandEstimate
-from interhand_ros.skeleton import BONES, NUM_JOINTS
+from interhand_ros.skeleton import BONES, LEFT, NUM_JOINTS, RIGHT, SIDES
 
-SIDE_COLOURS = {'right': '#d62728', 'left': '#1f77b4'}  # same hue convention as the markers
+SIDE_COLOURS = {RIGHT: '#d62728', LEFT: '#1f77b4'}  # same hue convention as the markers
 
 
-def detected_joints(estimate: TwoHandEstimate) -> dict[str, np.ndarray]:
-    """Side -> (21, 3) joints (NaN where not valid) of each detected hand of an estimate."""
-    return {hand.side: np.where(hand.valid[:, None], hand.joints, np.nan)
-            for hand in estimate.hands() if hand.detected}
+def pose_joints(pose: Any) -> dict[str, np.ndarray]:
+    """Side -> (21, 3) joints (NaN where not valid) of each detected hand of a TwoHandPose."""
+    hands = {}
+    for side in SIDES:
+        hand = getattr(pose, side)
+        if hand.detected:
+            joints = np.array([(p.x, p.y, p.z) for p in hand.joints], dtype=np.float64)
+            joints[~np.asarray(hand.valid, dtype=bool)[:NUM_JOINTS]] = np.nan
+            hands[side] = joints
+    return hands
 
 
 def plot_hands_3d(hands: Mapping[str, np.ndarray], path: Path, title: str = '') -> Path:

@@ -10,7 +10,7 @@ from interhand_ros.estimate import (
     HandEstimate,
     TwoHandEstimate,
 )
-from interhand_ros.plot3d import detected_joints, plot_hands_3d
+from interhand_ros.plot3d import plot_hands_3d, pose_joints
 from interhand_ros.skeleton import NUM_JOINTS
 
 
@@ -22,13 +22,16 @@ def _hand(side: str, offset: float) -> HandEstimate:
                         depth_source=DepthSource.PNP)
 
 
-def test_detected_joints_masks_invalid_and_skips_absent_hands():
+def test_pose_joints_masks_invalid_and_skips_absent_hands():
+    from std_msgs.msg import Header
+
+    from interhand_ros.messages import to_two_hand_pose
     estimate = TwoHandEstimate(
         right=_hand('right', 0.0), left=HandEstimate('left', 0.1, False),
         relative_root_depth=float('nan'), relative_root_depth_valid=False,
         right_to_left_root=np.full(3, np.nan), depth_source=DepthSource.PNP,
         estimator=Estimator.LANDMARK, crop=Box(0, 0, 10, 10))
-    joints = detected_joints(estimate)
+    joints = pose_joints(to_two_hand_pose(estimate, Header(frame_id='cam'), 10, 10))
     assert list(joints) == ['right']
     assert np.isnan(joints['right'][3]).all() and np.isfinite(joints['right'][4]).all()
 

@@ -17,7 +17,7 @@ from std_msgs.msg import Header
 
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.camera_yaml import guess_camera_info
-from interhand_ros.demo import (
+from interhand_ros.demo_topics import (
     DEBUG_TOPIC,
     FRAME_ID,
     IMAGE_TOPIC,
