@@ -97,7 +97,8 @@ def test_runner_on_an_image_folder_with_a_camera_yaml(tmp_path):
         f'img_{i:02d}.jpg' for i in range(FRAMES)]
 
 
-def _write_bag(path: Path, storage: str, depth_mm: int = 0, bad_frames: tuple = ()) -> None:
+def _write_bag(path: Path, storage: str, depth_mm: int = 0, bad_frames: tuple = (),
+               count: int = FRAMES) -> None:
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
     store = get_typestore(Stores.ROS2_KILTED)
@@ -110,7 +111,7 @@ def _write_bag(path: Path, storage: str, depth_mm: int = 0, bad_frames: tuple = 
         images = writer.add_connection(IMAGE_TOPIC, Image.__msgtype__, typestore=store)
         infos = writer.add_connection(INFO_TOPIC, CameraInfo.__msgtype__, typestore=store)
         depths = writer.add_connection(DEPTH_TOPIC, Image.__msgtype__, typestore=store)
-        for index, bgr in enumerate(_frames()):
+        for index, bgr in enumerate(_frames()[:count]):
             stamp_ns = 1_700_000_000_000_000_000 + index * 100_000_000
             header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
                             frame_id='camera_color_optical_frame')
@@ -248,3 +249,59 @@ def test_runner_with_a_checkpoint_runs_internet_on_the_detector_crop(tmp_path, r
         assert roi['width'] < 400 and roi['height'] < 400
     else:  # nothing detected: the whole image
         assert (roi['width'], roi['height']) == (640, 480)
+
+
+def _bag_messages(bag: Path, topic: str, msg_type: type) -> list:
+    """The bag's messages of one topic as rclpy messages (the very bytes the bag holds)."""
+    from rclpy.serialization import deserialize_message
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+    with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+        wanted = [c for c in reader.connections if c.topic == topic]
+        return [deserialize_message(raw, msg_type) for _, _, raw in reader.messages(wanted)]
+
+
+def _content(pose: dict) -> dict:
+    """A TwoHandPose as JSON data without what legitimately differs between two runs."""
+    return {key: value for key, value in pose.items()
+            if key not in ('inference_time', 'frame', 'name', 'camera_guessed')}
+
+
+def test_runner_and_node_publish_identical_poses_for_the_same_frames(tmp_path,
+                                                                     random_checkpoint):
+    """interhand-run is the node's engine: same checkpoint, camera_info and settings, same
+    TwoHandPose field by field (stamps included; only the measured inference time differs)."""
+    import rclpy
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from interhand_ros.factory import build_estimator
+    from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
+    from interhand_ros.runner.outputs import message_to_dict
+
+    from test_node_ros import Harness
+
+    bag = tmp_path / 'session'
+    _write_bag(bag, 'sqlite3', count=2)
+    out = tmp_path / 'out'
+    # the node's defaults: roi.mode full, depth.mode hand_size, presence 0.5, fp32
+    assert main([str(bag), '--checkpoint', str(random_checkpoint), '--device', 'cpu',
+                 '--roi', 'full', '--depth-mode', 'hand_size', '--out', str(out)]) == 0
+    ran = [_content(json.loads(line)) for line in (out / 'poses.jsonl').read_text().splitlines()]
+
+    params = dict(DEFAULTS, checkpoint=str(random_checkpoint), device='cpu')
+    rclpy.init()
+    try:
+        harness = Harness(build_estimator(estimator_settings(params), print))
+        try:
+            published = []
+            for image, info in zip(_bag_messages(bag, IMAGE_TOPIC, Image),
+                                   _bag_messages(bag, INFO_TOPIC, CameraInfo)):
+                harness.send(image, info)
+                published.append(harness.wait_for_stamp(image.header.stamp, timeout=60.0))
+        finally:
+            harness.close()
+    finally:
+        rclpy.shutdown()
+    assert len(ran) == len(published) == 2
+    assert [r['estimator'] for r in ran] == [0, 0]  # ESTIMATOR_INTERNET
+    assert ran == [_content(message_to_dict(msg)) for msg in published]
