@@ -2,13 +2,13 @@
 
 The node, interhand-run, make demo (through the node), the latency probe and the benchmark all
 turn their settings into an estimator here, so each runs the same engine with the same device
-rule, thread count, precision and warm-up. Without a checkpoint the MediaPipe landmark fallback
-is built (and the caller is told so).
+rule, thread count, backend, precision and warm-up. Without a checkpoint the MediaPipe landmark
+fallback is built (and the caller is told so).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from interhand_ros.engine.options import (
     BACKENDS,
@@ -30,17 +30,18 @@ class EstimatorSettings:
     """Everything that decides which estimator runs and how (units: metres, seconds)."""
 
     checkpoint: str = ''                 # '' -> MediaPipe landmark fallback
-    backend: str = 'torch'
+    backend: str = 'torch'               # torch | openvino | onnxruntime | auto (fastest exact)
+    cache_dir: str = ''                  # compiled models; '' -> engine.cache.default_cache_dir
     device: str = 'auto'                 # auto | cpu | cuda | cuda:N
     cuda_fallback: bool = True           # CUDA requested but absent: CPU (warned) or an error
     precision: str = 'fp32'
-    threads: int = 0                     # torch CPU threads; 0 = torch's default
+    threads: int = 0                     # CPU threads (torch and runtimes); 0 = their default
     cuda_graph: bool = False
     compile: bool = False
     refine: bool = False
     presence_threshold: float = 0.5
     depth_mode: str = 'auto'
-    fixed_depth_m: Optional[float] = None
+    fixed_depth_m: float | None = None
     hand_scale: float = 1.0
     video: bool = True                   # landmark fallback: track between frames
     mirrored: bool = False               # landmark fallback: selfie view
@@ -100,7 +101,8 @@ def _internet_estimator(settings: EstimatorSettings,
             device=device, precision=settings.precision, cuda_graph=settings.cuda_graph,
             presence_threshold=settings.presence_threshold, depth_mode=settings.depth_mode,
             fixed_depth_m=settings.fixed_depth_m, hand_scale=settings.hand_scale,
-            refine=settings.refine, compile=settings.compile)
+            refine=settings.refine, compile=settings.compile, backend=settings.backend,
+            cache_dir=settings.cache_dir or None, threads=settings.threads)
     except ValueError as error:
         raise EstimatorError(str(error)) from error
     if settings.threads:
@@ -109,8 +111,11 @@ def _internet_estimator(settings: EstimatorSettings,
         estimator = InterNetEstimator(settings.checkpoint, config)
     except (CheckpointError, OSError) as error:
         raise EstimatorError(f'cannot load checkpoint {settings.checkpoint!r}: {error}') from error
-    except ValueError as error:  # a precision this machine cannot run
+    except ValueError as error:  # a backend or precision this machine cannot run
         raise EstimatorError(str(error)) from error
+    except RuntimeError as error:  # a runtime that fails to convert or compile the model
+        raise EstimatorError(f'backend {settings.backend!r} cannot run this model: {error}'
+                             ) from error
     if settings.warmup:
         estimator.warmup()  # the first real frame should not pay for allocations
     return estimator

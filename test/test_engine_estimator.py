@@ -96,7 +96,8 @@ def test_missing_or_wrong_checkpoint_raises_at_construction(tmp_path):
         InterNetEstimator(tmp_path / 'other.pth')
 
 
-@pytest.mark.parametrize('kwargs', [dict(precision='int8'), dict(depth_mode='guess'),
+@pytest.mark.parametrize('kwargs', [dict(precision='int4'), dict(backend='tensorrt'),
+                                    dict(depth_mode='guess'),
                                     dict(depth_mode='fixed'), dict(fixed_depth_m=-1.0,
                                                                    depth_mode='fixed'),
                                     dict(presence_threshold=1.5), dict(hand_scale=0.0),

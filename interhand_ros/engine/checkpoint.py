@@ -11,7 +11,6 @@ from __future__ import annotations
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Union
 
 import torch
 
@@ -33,7 +32,7 @@ def expected_state_dict_shapes() -> dict[str, tuple[int, ...]]:
         return {key: tuple(value.shape) for key, value in InterNet().state_dict().items()}
 
 
-def load_internet_state_dict(path: Union[str, Path]) -> dict[str, torch.Tensor]:
+def load_internet_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Load a checkpoint file and return a state dict in our key layout (no `module.` prefix).
 
     Raises CheckpointError naming missing / unexpected / mis-shaped keys.
@@ -50,7 +49,7 @@ def load_internet_state_dict(path: Union[str, Path]) -> dict[str, torch.Tensor]:
     return _normalize_state_dict(_find_state_dict(content, path), path)
 
 
-def load_internet(path: Union[str, Path]) -> InterNet:
+def load_internet(path: str | Path) -> InterNet:
     """An eval-mode InterNet on the CPU with the checkpoint's weights loaded strictly."""
     model = InterNet()
     model.load_state_dict(load_internet_state_dict(path), strict=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -26,11 +26,13 @@ from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
 from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
 from interhand_ros.engine.options import (
+    BACKENDS,
     DEPTH_MODES,
     PRECISIONS,
     check_device_name,
     resolve_device,
 )
+from interhand_ros.engine.runtimes import Runtime, check_precision, choose_backend, open_runtime
 from interhand_ros.estimate import (
     Box,
     DepthSource,
@@ -62,12 +64,15 @@ class EngineConfig:
     """How the estimator runs. depth_mode 'auto': depth image when given, else hand size."""
 
     device: str = 'auto'                 # auto | cpu | cuda | cuda:N
-    precision: str = 'fp32'              # fp32 | fp16 | bf16 (autocast)
-    channels_last: Optional[bool] = None  # None: on CUDA only (7 % slower on an AVX2 CPU)
+    precision: str = 'fp32'              # fp32 | fp16 | bf16 | int8 (backend dependent)
+    backend: str = 'torch'               # torch (reference) | openvino | onnxruntime | auto
+    cache_dir: str | None = None      # compiled models; None: engine.cache.default_cache_dir
+    threads: int = 0                     # compiled runtimes' CPU threads; 0: runtime default
+    channels_last: bool | None = None  # None: on CUDA only (7 % slower on an AVX2 CPU)
     cuda_graph: bool = False             # capture the fixed-shape forward (CUDA only)
     presence_threshold: float = 0.5
     depth_mode: str = 'auto'
-    fixed_depth_m: Optional[float] = None  # required by depth_mode 'fixed', unused otherwise
+    fixed_depth_m: float | None = None  # required by depth_mode 'fixed', unused otherwise
     hand_scale: float = 1.0              # hand size relative to the mean adult hand
     refine: bool = False                 # sub-voxel refinement of the heatmap argmax
     compile: bool = False                # torch.compile (inductor, frozen weights); slow start
@@ -89,6 +94,10 @@ class EngineConfig:
             raise ValueError(f'hand_scale must be positive, got {self.hand_scale}')
         if self.compile and self.cuda_graph:
             raise ValueError('compile and cuda_graph cannot be combined: use one of them')
+        if self.backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {BACKENDS}, got {self.backend!r}')
+        if self.threads < 0:
+            raise ValueError(f'threads must be >= 0 (0 = runtime default), got {self.threads}')
         check_device_name(self.device)
 
 
@@ -124,31 +133,31 @@ def compile_module(module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Te
     return torch.compile(module, options={'freezing': True})
 
 
-def _check_precision_supported(precision: str, device: torch.device) -> None:
-    """Refuse reduced precision on CPUs without native kernels: it falls back to reference
-    convolutions (~100x slower than fp32, measured on an AVX2-only EPYC)."""
-    if device.type != 'cpu' or precision == 'fp32':
-        return
-    native = {'bf16': torch.ops.mkldnn._is_mkldnn_bf16_supported,
-              'fp16': torch.ops.mkldnn._is_mkldnn_fp16_supported}[precision]()
-    if not native:
-        raise ValueError(f'{precision} on this CPU ({torch.backends.cpu.get_cpu_capability()}) '
-                         'has no native kernels and runs far slower than fp32; use fp32')
-
-
 class InterNetEstimator:
     """HandPoseEstimator running InterNet; raises CheckpointError for a missing/bad checkpoint."""
 
-    def __init__(self, checkpoint_path: Union[str, Path],
+    def __init__(self, checkpoint_path: str | Path,
                  config: EngineConfig = EngineConfig()) -> None:
         self.config = config
         self.device = torch.device(resolve_device(config.device))
-        _check_precision_supported(config.precision, self.device)
+        self.backend = choose_backend(config.backend, config.precision, self.device.type)
+        self.precision = config.precision
+        if self.device.type == 'cpu' or self.precision not in TORCH_DTYPES:
+            # (CUDA has kernels for every float precision)
+            check_precision(self.backend, config.precision)
         channels_last = (self.device.type == 'cuda' if config.channels_last is None
                          else config.channels_last)
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = fold_batchnorm(load_internet(checkpoint_path)).to(
             device=self.device, memory_format=self._memory_format)
+        self.runtime: Runtime | None = None
+        if self.backend != 'torch':
+            if config.compile or config.cuda_graph:
+                raise ValueError(f'compile and cuda_graph are torch options; backend '
+                                 f'{self.backend!r} compiles its own model')
+            self.runtime = open_runtime(self.backend, config.precision, self.model,
+                                        checkpoint_path, config.cache_dir, config.threads,
+                                        config.refine)
         self._use_graph = config.cuda_graph and self.device.type == 'cuda'
         self._backbone: Callable[[torch.Tensor], torch.Tensor] = self.model.backbone_net
         self._branches: list[Callable[[torch.Tensor], torch.Tensor]] = [
@@ -178,7 +187,7 @@ class InterNetEstimator:
         depth_rel = torch.full((batch, NUM_MODEL_JOINTS), math.nan, device=images.device)
         confidence = torch.zeros((batch, NUM_MODEL_JOINTS), device=images.device)
         for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
-            rows: Union[slice, torch.Tensor] = slice(None)  # static indexing for graph capture
+            rows: slice | torch.Tensor = slice(None)  # static indexing for graph capture
             if skip_absent:
                 rows = (presence[:, side] >= self.config.presence_threshold).nonzero()[:, 0]
                 if rows.numel() == 0:
@@ -214,8 +223,41 @@ class InterNetEstimator:
             self._graphs[batch] = replay
         return self._graphs[batch]
 
+    def _runtime_decoded(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
+        """_forward_decoded on a compiled runtime: the same parts, the same absent-hand skip."""
+        assert self.runtime is not None
+        images = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
+        images *= np.float32(1.0 / 255.0)
+        features, root_m, presence = self.runtime.run_global(images)
+        batch = crops.shape[0]
+        crop_xy = np.full((batch, NUM_MODEL_JOINTS, 2), np.nan)
+        depth_rel = np.full((batch, NUM_MODEL_JOINTS), np.nan)
+        confidence = np.zeros((batch, NUM_MODEL_JOINTS))
+        for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
+            rows = np.flatnonzero(presence[:, side] >= self.config.presence_threshold)
+            if rows.size == 0:
+                continue
+            hand_features = features if rows.size == batch else features[rows]
+            hand_xy, hand_depth, hand_confidence = self.runtime.run_hand(side, hand_features)
+            crop_xy[rows, joints] = hand_xy
+            depth_rel[rows, joints] = hand_depth
+            confidence[rows, joints] = hand_confidence
+        return crop_xy, depth_rel, confidence, root_m.astype(np.float64), presence.astype(
+            np.float64)
+
+    def describe(self) -> dict[str, str]:
+        """What runs, for diagnostics and logs: backend, precision, device, model file."""
+        model_dir = self.runtime.model_dir if self.runtime is not None else None
+        return {'backend': self.backend, 'precision': self.precision,
+                'device': str(self.device), 'model_cache': str(model_dir or '')}
+
     def infer(self, crops: np.ndarray) -> list[NetworkResult]:
         """Run the network on B x 256 x 256 x 3 uint8 RGB crops."""
+        if self.runtime is not None:
+            crop_xy, depth_rel, confidence, root_m, presence = self._runtime_decoded(crops)
+            return [NetworkResult(crop_xy[i], depth_rel[i], confidence[i], float(root_m[i]),
+                                  presence[i])
+                    for i in range(crops.shape[0])]
         images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
         images = images.permute(0, 3, 1, 2).float().div_(255.0)
         images = images.contiguous(memory_format=self._memory_format)
@@ -236,15 +278,15 @@ class InterNetEstimator:
 
     # -- full pipeline ------------------------------------------------------------------------
 
-    def estimate(self, image_rgb: np.ndarray, camera: CameraModel, crop: Optional[Box] = None,
-                 depth: Optional[DepthImage] = None) -> TwoHandEstimate:
+    def estimate(self, image_rgb: np.ndarray, camera: CameraModel, crop: Box | None = None,
+                 depth: DepthImage | None = None) -> TwoHandEstimate:
         """Estimate both hands in an RGB uint8 (H, W, 3) image (see HandPoseEstimator)."""
         return self.estimate_batch([image_rgb], [camera], [crop], [depth])[0]
 
     def estimate_batch(self, images_rgb: Sequence[np.ndarray],
                        cameras: Sequence[CameraModel],
-                       crops: Optional[Sequence[Optional[Box]]] = None,
-                       depths: Optional[Sequence[Optional[DepthImage]]] = None
+                       crops: Sequence[Box | None] | None = None,
+                       depths: Sequence[DepthImage | None] | None = None
                        ) -> list[TwoHandEstimate]:
         """Several images (or several crops of one image) in one network batch."""
         start = time.perf_counter()
@@ -255,13 +297,11 @@ class InterNetEstimator:
             raise ValueError('estimate_batch needs one camera, crop and depth entry per image')
         patches, boxes, inverses, image_cameras = [], [], [], []
         for image, camera, crop in zip(images_rgb, cameras, crops):
-            height, width = check_rgb_image(image)
-            box = square_and_enlarge(crop if crop is not None else Box(0.0, 0.0, width, height))
-            transform, inverse = crop_transform(box)
-            patches.append(crop_image(image, transform))
+            patch, box, inverse = network_crop(image, crop)
+            patches.append(patch)
             boxes.append(box)
             inverses.append(inverse)
-            image_cameras.append(camera.for_image(width, height))
+            image_cameras.append(camera.for_image(image.shape[1], image.shape[0]))
         results = self.infer(np.stack(patches))
         estimates = [lift_two_hands(result, inverse, camera, depth, self.config, box)
                      for result, box, inverse, camera, depth
@@ -272,8 +312,18 @@ class InterNetEstimator:
         return estimates
 
 
+def network_crop(image_rgb: np.ndarray, crop: Box | None
+                 ) -> tuple[np.ndarray, Box, np.ndarray]:
+    """The network's 256 x 256 input for a box of the image (None: the whole image), as the
+    estimator makes it: (patch, squared and enlarged box, crop-to-image affine)."""
+    height, width = check_rgb_image(image_rgb)
+    box = square_and_enlarge(crop if crop is not None else Box(0.0, 0.0, width, height))
+    transform, inverse = crop_transform(box)
+    return crop_image(image_rgb, transform), box, inverse
+
+
 def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: CameraModel,
-                   depth: Optional[DepthImage], config: EngineConfig,
+                   depth: DepthImage | None, config: EngineConfig,
                    crop: Box) -> TwoHandEstimate:
     """Decoded network output of one crop -> TwoHandEstimate in metres and original pixels.
 
@@ -287,7 +337,7 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
                 'left': bool(result.presence[1] >= config.presence_threshold)}
     rays = {side: camera.pixel_rays(pixels[side]) for side in detected if detected[side]}
     window = max(1, int(round(_DEPTH_WINDOW_FRACTION * crop.w)))
-    roots: dict[str, tuple[Optional[float], DepthSource]] = {}
+    roots: dict[str, tuple[float | None, DepthSource]] = {}
     for side in ('right', 'left'):
         if not detected[side]:
             roots[side] = (None, DepthSource.NONE)
@@ -327,8 +377,8 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
 
 
 def _own_root_depth(pixels: np.ndarray, rays: np.ndarray, depth_rel: np.ndarray,
-                    camera: CameraModel, depth: Optional[DepthImage], config: EngineConfig,
-                    window: int) -> tuple[Optional[float], DepthSource]:
+                    camera: CameraModel, depth: DepthImage | None, config: EngineConfig,
+                    window: int) -> tuple[float | None, DepthSource]:
     """One hand's absolute root depth from the configured source (None if it has no answer).
 
     rays: camera.pixel_rays(pixels), undistorted once per hand by the caller."""

@@ -2,12 +2,15 @@
 interhand-run's flags, EngineConfig, the benchmark and training accept."""
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
-BACKENDS = ('torch',)
+# Runtimes of the network (engine.runtimes): torch is the reference; 'auto' picks the fastest
+# exact one installed (openvino > onnxruntime > torch; torch on CUDA).
+BACKENDS = ('torch', 'openvino', 'onnxruntime', 'auto')
 # Floating-point precisions (torch autocast dtypes): what training can use too.
 FLOAT_PRECISIONS = ('fp32', 'bf16', 'fp16')
-PRECISIONS = FLOAT_PRECISIONS
+# Inference precisions; int8 needs a model calibrated on the user's footage (interhand-quantize).
+PRECISIONS = FLOAT_PRECISIONS + ('int8',)
 # 'auto': the depth image when one is given, else the hand-size prior.
 DEPTH_MODES = ('auto', 'hand_size', 'depth_image', 'fixed')
 
@@ -24,7 +27,7 @@ def check_device_name(name: str) -> None:
 
 
 def resolve_device(name: str, cuda_fallback: bool = False,
-                   warn: Optional[Callable[[str], None]] = None) -> str:
+                   warn: Callable[[str], None] | None = None) -> str:
     """The one device rule: 'auto' -> 'cuda' when CUDA is available, else 'cpu'.
 
     CUDA requested but absent: 'cpu' with a warning when cuda_fallback, else DeviceError.

@@ -1,0 +1,91 @@
+"""On-disk cache of converted / quantized models, one folder per key.
+
+A key names everything the files depend on (checkpoint hash, runtime and its version,
+precision, the parts' version, decoding options), so a new checkpoint or runtime version gets a
+new entry instead of a stale one. Each entry holds a manifest with its key and the SHA-256 of
+every file; an entry whose manifest, key or file hashes do not match is not trusted (it is
+rebuilt). Entries are written in a temporary folder and moved into place with os.replace, so a
+crash or a concurrent writer never leaves a half-written entry under the final name.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+MANIFEST = 'manifest.json'
+_CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    """$INTERHAND_MODEL_CACHE, else $XDG_CACHE_HOME/interhand_ros/models (~/.cache/...)."""
+    explicit = os.environ.get('INTERHAND_MODEL_CACHE')
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base) / 'interhand_ros' / 'models'
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as stream:
+        for chunk in iter(lambda: stream.read(_CHUNK), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def key_digest(key: Mapping[str, object]) -> str:
+    return hashlib.sha256(json.dumps(dict(key), sort_keys=True).encode()).hexdigest()
+
+
+class ModelCache:
+    """Folders of model files under `root`, looked up by key (a JSON-able mapping)."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root).expanduser() if root else default_cache_dir()
+
+    def entry_dir(self, key: Mapping[str, object]) -> Path:
+        label = '-'.join(str(key[name]) for name in ('runtime', 'precision') if name in key)
+        return self.root / f'{label}-{key_digest(key)[:16]}'
+
+    def load(self, key: Mapping[str, object]) -> Path | None:
+        """The entry's folder when it exists and every file matches its manifest, else None."""
+        folder = self.entry_dir(key)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+            if manifest.get('key') != dict(key) or not manifest.get('files'):
+                return None
+            for name, digest in manifest['files'].items():
+                if file_sha256(folder / name) != digest:
+                    return None
+        except (OSError, ValueError, AttributeError, TypeError):
+            return None
+        return folder
+
+    def store(self, key: Mapping[str, object], write: Callable[[Path], None]) -> Path:
+        """Run write(folder) in a fresh temporary folder, then publish it as the key's entry."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.entry_dir(key)
+        building = Path(tempfile.mkdtemp(prefix='.building-', dir=self.root))
+        try:
+            write(building)
+            files = {path.name: file_sha256(path) for path in sorted(building.iterdir())
+                     if path.is_file()}
+            manifest = {'key': dict(key), 'files': files}
+            (building / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            if final.exists():  # untrusted (corrupt or stale): move aside, then replace
+                discarded = Path(tempfile.mkdtemp(prefix='.discarded-', dir=self.root))
+                os.replace(final, discarded / 'entry')
+                shutil.rmtree(discarded, ignore_errors=True)
+            os.replace(building, final)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return final
+
+    def load_or_build(self, key: Mapping[str, object], write: Callable[[Path], None]) -> Path:
+        return self.load(key) or self.store(key, write)

@@ -1,0 +1,60 @@
+"""The network cut into the parts a runtime compiles: the backbone with the global heads, and
+each hand's heatmap head with its decoding.
+
+Two parts, not one graph, so the heatmap head of an absent hand (28 % of the work each) can
+still be skipped; decoding inside the hand part so that only B x 21 x 4 numbers per hand leave
+the runtime, never the B x 21 x 64^3 volume. Every runtime (torch, OpenVINO, ONNX Runtime)
+runs these same modules, so they compute the same thing.
+"""
+from __future__ import annotations
+
+import torch
+
+from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
+from interhand_ros.engine.model import INPUT_SIZE, InterNet
+
+PARTS_VERSION = 1  # bump when the parts' graphs change: invalidates every cached model
+GLOBAL_OUTPUTS = ('features', 'root_m', 'presence')
+HAND_OUTPUTS = ('crop_xy', 'depth_rel_m', 'confidence')
+HAND_NAMES = ('right', 'left')  # side 0 = branch 1 (right), side 1 = branch 2 (left)
+
+
+class GlobalPart(torch.nn.Module):
+    """images B x 3 x 256 x 256 in [0, 1] -> (features B x 2048 x 8 x 8, root depth m B,
+    presence B x 2 [right, left])."""
+
+    def __init__(self, model: InterNet) -> None:
+        super().__init__()
+        self.backbone_net = model.backbone_net
+        self.pose_net = model.pose_net
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        features = self.backbone_net(images)
+        root_bins, presence = self.pose_net.global_heads(features)
+        return features, root_bins_to_metres(root_bins), presence
+
+
+class HandPart(torch.nn.Module):
+    """features B x 2048 x 8 x 8 -> one hand's decoded joints: (crop pixels B x 21 x 2,
+    depth relative to the hand root m B x 21, confidence B x 21)."""
+
+    def __init__(self, model: InterNet, side: int, refine: bool = False) -> None:
+        super().__init__()
+        self.pose_net = model.pose_net
+        self.side = side
+        self.refine = refine
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        decoded = decode_heatmaps(self.pose_net.hand_heatmaps(features, self.side), self.refine)
+        return decoded.crop_xy, decoded.depth_rel_m, decoded.confidence
+
+
+def example_images(batch: int = 1) -> torch.Tensor:
+    """An input of the global part's shape (for tracing / conversion)."""
+    return torch.rand(batch, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(0))
+
+
+def example_features(model: InterNet, batch: int = 1) -> torch.Tensor:
+    """An input of the hand parts' shape: the backbone's features of example images."""
+    with torch.inference_mode():
+        return model.backbone_net(example_images(batch)).clone()
