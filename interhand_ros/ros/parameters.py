@@ -71,6 +71,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('diagnostics_period', 1.0, 's, /diagnostics publishing period'),
     ParameterSpec('log_throttle', 2.0, 's, the same kind of bad-input warning is logged at most '
                                        'once per this period'),
+    ParameterSpec('backend', 'torch', "network runtime: torch, openvino, onnxruntime or auto"),
 )
 
 DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in PARAMETERS}
@@ -81,6 +82,7 @@ def estimator_settings(params: Mapping[str, Any]) -> EstimatorSettings:
     return EstimatorSettings(
         checkpoint=params['checkpoint'], device=params['device'],
         cuda_fallback=params['cuda_fallback'], precision=params['precision'],
+        backend=params['backend'],
         threads=params['threads'], cuda_graph=params['cuda_graph'], compile=params['compile'],
         refine=params['refine'], presence_threshold=params['presence_threshold'],
         depth_mode=params['depth.mode'], fixed_depth_m=params['depth.fixed_distance'],
