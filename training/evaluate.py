@@ -7,15 +7,20 @@ Absolute root depths (needed to back-project the crop-space prediction) come fro
 truth, from this project's monocular estimate (the engine's hand-size prior), or from a
 RootNet-style json list of {"annot_id", "abs_depth": [right, left] mm} as the official code uses.
 The GT box (squared, x1.25) defines the crop, as in the official evaluation (the RootNet boxes
-are the GT boxes, official issue #94). Prints a table beside the paper's numbers.
+are the GT boxes, official issue #94). The network runs through the node's engine (built by
+interhand_ros.factory, its batch path InterNetEstimator.infer: BatchNorm folded, the chosen
+backend and precision, the same decoding), so the table describes what the node runs. Prints a
+table beside the paper's numbers.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -23,9 +28,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from interhand_ros.crop import apply_affine
-from interhand_ros.engine.checkpoint import CheckpointError, load_internet
-from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.engine.options import resolve_device
+from interhand_ros.engine.internet import NetworkResult
+from interhand_ros.engine.options import BACKENDS, PRECISIONS
+from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.root_depth import root_depth_from_hand_size
 from interhand_ros.skeleton import (
     LEFT_SLICE,
@@ -64,24 +69,52 @@ class EvaluationError(ValueError):
     """Bad evaluation inputs (e.g. a RootNet json without some annotation)."""
 
 
-def predict(model: torch.nn.Module, samples: InterHandSamples, batch_size: int,
-            device: torch.device, workers: int, refine: bool) -> dict[str, np.ndarray]:
-    """Network outputs for every sample, decoded on the device (official hard argmax)."""
+@runtime_checkable
+class CropNetwork(Protocol):
+    """The estimator's batch path: decoded network outputs of B x 256 x 256 x 3 uint8 crops."""
+
+    def infer(self, crops: np.ndarray) -> Sequence[NetworkResult]: ...
+
+
+def build_network(checkpoint: Path, device: str = 'auto', precision: str = 'fp32',
+                  refine: bool = False, backend: str = 'torch') -> CropNetwork:
+    """The node's engine for a checkpoint, built by the one factory (BatchNorm folded, the
+    requested backend and precision). Every hand's heatmap branch runs (presence threshold 0):
+    the official MPJPE scores each annotated hand whatever presence the network predicts,
+    while handedness is scored from the presence outputs themselves."""
+    settings = EstimatorSettings(checkpoint=str(checkpoint), backend=backend, device=device,
+                                 cuda_fallback=False, precision=precision, refine=refine,
+                                 presence_threshold=0.0, warmup=False)
+    try:
+        estimator = build_estimator(settings, warnings.warn)
+    except EstimatorError as error:
+        raise EvaluationError(str(error)) from error
+    if not isinstance(estimator, CropNetwork):
+        raise EvaluationError(f'{type(estimator).__name__} has no batch path (infer) to evaluate')
+    return estimator
+
+
+def to_crops(images: torch.Tensor) -> np.ndarray:
+    """Sample images (B x 3 x 256 x 256, 0..1) -> B x 256 x 256 x 3 uint8, the crops the node
+    feeds the network (it crops uint8 camera images)."""
+    pixels = images.permute(0, 2, 3, 1).mul(255.0).round_().clamp_(0.0, 255.0)
+    return pixels.to(torch.uint8).numpy()
+
+
+def predict(network: CropNetwork, samples: InterHandSamples, batch_size: int,
+            workers: int) -> dict[str, np.ndarray]:
+    """The network's decoded outputs for every sample, through its batch path."""
     loader = DataLoader(samples, batch_size, shuffle=False, num_workers=workers)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ('crop_xy', 'depth_rel_mm', 'root_mm',
                                                          'presence', 'inverse', 'row')}
-    model = model.to(device).eval()
-    with torch.inference_mode():
-        for batch in tqdm(loader, desc='evaluate', dynamic_ncols=True):
-            output = model(batch['image'].to(device))
-            decoded = decode_heatmaps(output.heatmaps, refine=refine)
-            parts['crop_xy'].append(decoded.crop_xy.cpu().numpy())
-            parts['depth_rel_mm'].append(decoded.depth_rel_m.cpu().numpy() * MM_PER_M)
-            parts['root_mm'].append(
-                root_bins_to_metres(output.root_depth_bins).cpu().numpy() * MM_PER_M)
-            parts['presence'].append(output.hand_presence.cpu().numpy())
-            parts['inverse'].append(batch['inverse_transform'].numpy())
-            parts['row'].append(batch['row'].numpy())
+    for batch in tqdm(loader, desc='evaluate', dynamic_ncols=True):
+        results = network.infer(to_crops(batch['image']))
+        parts['crop_xy'].append(np.stack([r.crop_xy for r in results]))
+        parts['depth_rel_mm'].append(np.stack([r.depth_rel_m for r in results]) * MM_PER_M)
+        parts['root_mm'].append(np.array([r.relative_root_m for r in results]) * MM_PER_M)
+        parts['presence'].append(np.stack([r.presence for r in results]))
+        parts['inverse'].append(batch['inverse_transform'].numpy())
+        parts['row'].append(batch['row'].numpy())
     return {key: np.concatenate(values).astype(np.float64) for key, values in parts.items()}
 
 
@@ -144,17 +177,17 @@ def lift_predictions(pixels: np.ndarray, depth_rel_mm: np.ndarray, root_mm: np.n
     return joints, roots_cam[:, 1] - roots_cam[:, 0]
 
 
-def evaluate(model: torch.nn.Module, index: InterHandIndex, images: Path, depth: str = 'gt',
-             rootnet_json: Optional[Path] = None, batch_size: int = 32,
-             device: torch.device = torch.device('cpu'), workers: int = 0,
-             refine: bool = False) -> Metrics:
-    """Run the model over the index and compute the official metrics."""
+def evaluate(network: CropNetwork, index: InterHandIndex, images: Path, depth: str = 'gt',
+             rootnet_json: Path | None = None, batch_size: int = 32,
+             workers: int = 0) -> Metrics:
+    """Run the network (build_network: the node's engine) over the index and compute the
+    official metrics."""
     if depth not in DEPTH_SOURCES:
         raise EvaluationError(f'depth must be one of {DEPTH_SOURCES}, got {depth!r}')
     if depth == 'rootnet' and rootnet_json is None:
         raise EvaluationError("--depth rootnet needs --rootnet-json")
-    predictions = predict(model, InterHandSamples(index, images, augment=False), batch_size,
-                          device, workers, refine)
+    predictions = predict(network, InterHandSamples(index, images, augment=False), batch_size,
+                          workers)
     index = index.select(predictions['row'].astype(np.int64))
     pixels = image_pixels(predictions['crop_xy'], predictions['inverse'])
     if depth == 'gt':
@@ -208,7 +241,7 @@ def format_table(metrics: Metrics, title: str) -> str:
     return '\n'.join(lines)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--checkpoint', type=Path, required=True)
     parser.add_argument('--data-root', type=Path, required=True)
@@ -221,18 +254,20 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--workers', type=int, default=4)
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
+    parser.add_argument('--backend', default='torch', choices=BACKENDS)
+    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
     parser.add_argument('--refine', action='store_true', help='sub-voxel refinement (not official)')
     parser.add_argument('--cache-dir', type=Path, help='index cache folder')
     parser.add_argument('--json', type=Path, help='also write the metrics here')
     args = parser.parse_args(argv)
-    device = torch.device(resolve_device(args.device))
     try:
         options = DatasetOptions(args.split, args.annot_subset, args.hand_set, args.fps)
         index = load_index(args.data_root, options, args.cache_dir)
-        metrics = evaluate(load_internet(args.checkpoint), index,
-                           image_dir(args.data_root, options), args.depth, args.rootnet_json,
-                           args.batch_size, device, args.workers, args.refine)
-    except (DatasetError, EvaluationError, CheckpointError) as error:
+        network = build_network(args.checkpoint, args.device, args.precision, args.refine,
+                                args.backend)
+        metrics = evaluate(network, index, image_dir(args.data_root, options), args.depth,
+                           args.rootnet_json, args.batch_size, args.workers)
+    except (DatasetError, EvaluationError) as error:
         parser.exit(2, f'training.evaluate: error: {error}\n')
     title = (f'InterNet {args.checkpoint.name} on {args.split} ({args.annot_subset}, '
              f'{args.hand_set}), {len(index)} images, root depth: {args.depth}; '

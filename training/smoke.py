@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Optional
 
-import torch
-
-from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.options import FLOAT_PRECISIONS
 from training.config import TrainConfig
 from training.dataset import DatasetOptions, image_dir, load_index
-from training.evaluate import evaluate, format_table
+from training.evaluate import build_network, evaluate, format_table
 from training.synthetic import write_dataset
 from training.train import LAST_CHECKPOINT, train
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=Path('out/smoke'))
     parser.add_argument('--steps', type=int, default=6)
@@ -40,9 +36,10 @@ def main(argv: Optional[list[str]] = None) -> None:
                          epochs=1000, max_steps=args.steps, log_every_steps=1).validate()
     train(config)
     options = DatasetOptions('test')
-    device = torch.device('cuda' if args.device != 'cpu' and torch.cuda.is_available() else 'cpu')
-    metrics = evaluate(load_internet(run / LAST_CHECKPOINT), load_index(data, options),
-                       image_dir(data, options), batch_size=args.batch_size, device=device)
+    # evaluated as the node runs it (fp32, its default): training precision is a training choice
+    network = build_network(run / LAST_CHECKPOINT, args.device)
+    metrics = evaluate(network, load_index(data, options), image_dir(data, options),
+                       batch_size=args.batch_size)
     print(format_table(metrics, f'smoke run: {args.steps} steps on synthetic data '
                                 '(numbers only show the pipeline runs; no accuracy expected)'))
 
