@@ -144,10 +144,6 @@ class CameraModel:
         return np.stack([(ideal[..., 0] - self.cx) / self.fx,
                          (ideal[..., 1] - self.cy) / self.fy], axis=-1)
 
-    def pixel_to_camera(self, uv: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Observed pixels (..., 2) at depths z (...), metres -> optical-frame points (..., 3)."""
-        return rays_to_camera(self.pixel_rays(uv), z)
-
     def camera_to_pixel(self, xyz: np.ndarray) -> np.ndarray:
         """Optical-frame points (..., 3) in metres -> observed (distorted) pixels (..., 2)."""
         xyz = np.asarray(xyz, dtype=np.float64)

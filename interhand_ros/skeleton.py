@@ -43,7 +43,7 @@ ROS_TO_INTERHAND: np.ndarray = np.argsort(INTERHAND_TO_ROS)
 # Model index ranges of the two hands in the 42-joint output, and their root (wrist) joints.
 RIGHT_SLICE = slice(0, NUM_JOINTS)
 LEFT_SLICE = slice(NUM_JOINTS, NUM_MODEL_JOINTS)
-MODEL_ROOT_INDEX = {'right': _MODEL_WRIST, 'left': NUM_JOINTS + _MODEL_WRIST}
+MODEL_ROOT_INDEX = {RIGHT: _MODEL_WRIST, LEFT: NUM_JOINTS + _MODEL_WRIST}
 
 # Parent of each published joint (-1 for the wrist): base joints hang off the wrist.
 PARENTS: np.ndarray = np.array(
@@ -59,11 +59,7 @@ BONES: tuple[tuple[int, int], ...] = tuple(
 def split_model_joints(joints_42: np.ndarray) -> dict[str, np.ndarray]:
     """Split a (42, ...) array in model order into per-hand (21, ...) arrays in published order."""
     return {
-        'right': joints_42[RIGHT_SLICE][INTERHAND_TO_ROS],
-        'left': joints_42[LEFT_SLICE][INTERHAND_TO_ROS],
+        RIGHT: joints_42[RIGHT_SLICE][INTERHAND_TO_ROS],
+        LEFT: joints_42[LEFT_SLICE][INTERHAND_TO_ROS],
     }
 
-
-def merge_to_model_joints(right: np.ndarray, left: np.ndarray) -> np.ndarray:
-    """Inverse of split_model_joints: two (21, ...) published-order arrays -> (42, ...)."""
-    return np.concatenate([right[ROS_TO_INTERHAND], left[ROS_TO_INTERHAND]], axis=0)

@@ -15,7 +15,7 @@ from test_engine_roundtrip import (
     quantization_bound,
 )
 
-from interhand_ros.camera import CameraModel
+from interhand_ros.camera import CameraModel, rays_to_camera
 from interhand_ros.crop import crop_image, crop_transform, square_and_enlarge
 from interhand_ros.engine.checkpoint import (
     CheckpointError,
@@ -219,7 +219,8 @@ def test_resized_image_through_the_estimator(estimator, monkeypatch):
     for side in ('right', 'left'):
         joints = getattr(scene, side)
         setattr(scene, side,
-                camera.pixel_to_camera(camera.camera_to_pixel(joints), joints[:, 2] + shift))
+                rays_to_camera(camera.pixel_rays(camera.camera_to_pixel(joints)),
+                               joints[:, 2] + shift))
     result, _, box = perfect_network_output(scene, pixel_map=halve)
     monkeypatch.setattr(estimator, 'infer', lambda crops: [result] * len(crops))
     estimate = estimator.estimate(np.zeros((480, 640, 3), dtype=np.uint8), camera, crop=scene.box)

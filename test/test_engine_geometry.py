@@ -8,7 +8,7 @@ import pytest
 from transforms3d.euler import euler2mat
 from transforms3d.quaternions import quat2mat
 
-from interhand_ros.camera import CameraInfoError, CameraModel
+from interhand_ros.camera import CameraInfoError, CameraModel, rays_to_camera
 from interhand_ros.crop import (
     apply_affine,
     crop_image,
@@ -99,7 +99,8 @@ def test_distorted_projection_and_back_projection_round_trip(model, d):
     pinhole = CameraModel(camera.fx, camera.fy, camera.cx, camera.cy, 640, 480)
     ideal = pinhole.camera_to_pixel(points)
     assert np.max(np.abs(pixels - ideal)) > 1.0  # the distortion really moves the pixels
-    np.testing.assert_allclose(camera.pixel_to_camera(pixels, points[:, 2]), points, atol=1e-6)
+    np.testing.assert_allclose(rays_to_camera(camera.pixel_rays(pixels), points[:, 2]), points,
+                               atol=1e-6)
     np.testing.assert_allclose(camera.undistort_pixels(pixels), ideal, atol=1e-3)
 
 

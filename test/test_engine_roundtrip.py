@@ -21,7 +21,7 @@ from interhand_ros.root_depth import (
     DepthImage,
     root_depth_from_hand_size,
 )
-from interhand_ros.skeleton import BONES, NUM_JOINTS, WRIST, merge_to_model_joints
+from interhand_ros.skeleton import BONES, NUM_JOINTS, ROS_TO_INTERHAND, WRIST
 
 SIGMA = 2.5
 VOXEL_PX = 256 / 64              # crop pixels per heatmap voxel
@@ -75,6 +75,11 @@ def make_scene(rng: np.random.Generator, camera: CameraModel, root_depth: float,
     pixels = pixel_map(camera.camera_to_pixel(np.concatenate([right, left])))
     low, high = pixels.min(axis=0), pixels.max(axis=0)
     return Scene(camera, right, left, Box(low[0], low[1], *(high - low)))
+
+
+def merge_to_model_joints(right: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Inverse of skeleton.split_model_joints: two (21, ...) published-order arrays -> (42, ...)."""
+    return np.concatenate([right[ROS_TO_INTERHAND], left[ROS_TO_INTERHAND]], axis=0)
 
 
 def perfect_network_output(scene: Scene, pixel_map=lambda uv: uv,

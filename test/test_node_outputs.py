@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 import pytest
+from estimate_builders import make_estimate
 from std_msgs.msg import Header
-from test_node_support import make_estimate
 from visualization_msgs.msg import Marker
 
 from interhand_msgs.msg import HandPose

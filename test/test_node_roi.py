@@ -3,7 +3,7 @@ from dataclasses import astuple
 
 import numpy as np
 import pytest
-from test_node_support import make_estimate
+from estimate_builders import make_estimate
 
 from interhand_ros.estimate import Box
 from interhand_ros.roi import RoiConfig, RoiSource, clip_box

@@ -17,11 +17,11 @@ import pytest
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from estimate_builders import make_estimate
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
-from test_node_support import make_estimate
 from visualization_msgs.msg import MarkerArray
 
 from interhand_msgs.msg import TwoHandPose

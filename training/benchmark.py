@@ -13,7 +13,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -23,7 +22,7 @@ from training.synthetic import write_dataset
 from training.train import Trainer, start_process
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--steps', type=int, default=5, help='timed steps after one warm-up')

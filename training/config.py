@@ -47,7 +47,7 @@ class TrainConfig:
     max_steps: int = 0                   # 0: no limit (smoke runs and tests stop early)
     log_every_steps: int = 20
 
-    def validate(self) -> 'TrainConfig':
+    def validate(self) -> TrainConfig:
         if not self.data_root:
             raise ConfigError('data_root is required (--data-root)')
         if self.precision not in FLOAT_PRECISIONS:

@@ -13,7 +13,6 @@ import json
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -84,7 +83,7 @@ class InterHandIndex:
         """Image file of a row, relative to the images/<split> folder."""
         return self.image_path[row].decode()
 
-    def select(self, rows: np.ndarray) -> 'InterHandIndex':
+    def select(self, rows: np.ndarray) -> InterHandIndex:
         return InterHandIndex(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
     def save(self, path: Path) -> None:
@@ -96,7 +95,7 @@ class InterHandIndex:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: Path) -> 'InterHandIndex':
+    def load(cls, path: Path) -> InterHandIndex:
         with np.load(path, allow_pickle=False) as data:
             return cls(**{f.name: data[f.name] for f in fields(cls)})
 
@@ -230,11 +229,11 @@ def _cache_key(folder: Path, split: str) -> str:
 
 
 def load_index(data_root: Path, options: DatasetOptions,
-               cache_dir: Optional[Path] = None) -> InterHandIndex:
+               cache_dir: Path | None = None) -> InterHandIndex:
     """The index of one split / subset / hand set; parsed once, then read from the cache."""
     data_root = Path(data_root)
     folder = annotation_dir(data_root, options)
-    index: Optional[InterHandIndex] = None
+    index: InterHandIndex | None = None
     cache_path = None
     if cache_dir is not None:
         cache_dir = Path(cache_dir)

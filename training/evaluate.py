@@ -36,6 +36,7 @@ from interhand_ros.skeleton import (
     LEFT_SLICE,
     NUM_JOINTS,
     RIGHT_SLICE,
+    SIDES,
     split_model_joints,
 )
 from training.dataset import (
@@ -147,7 +148,7 @@ def engine_depths(pixels: np.ndarray, depth_rel_mm: np.ndarray, focal: np.ndarra
     for row in range(len(pixels)):
         rays = split_model_joints((pixels[row] - princpt[row]) / focal[row])
         depth_rel_m = split_model_joints(depth_rel_mm[row] / MM_PER_M)
-        for hand, side in enumerate(('right', 'left')):
+        for hand, side in enumerate(SIDES):
             estimate = root_depth_from_hand_size(rays[side], depth_rel_m[side])
             if estimate is not None:
                 depths[row, hand] = estimate * MM_PER_M

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from interhand_ros.skeleton import NUM_JOINTS, NUM_MODEL_JOINTS
+from interhand_ros.skeleton import NUM_JOINTS, NUM_MODEL_JOINTS, SIDES
 from training.geometry import camera_to_pixel, world_to_camera
 
 IMAGE_WIDTH, IMAGE_HEIGHT = 334, 512
@@ -80,7 +80,7 @@ def frame_world_joints(rng: np.random.Generator, hand_type: str) -> np.ndarray:
     """(42, 3) world joints (mm): hands around the world origin, fingers up (world +y)."""
     world = np.zeros((NUM_MODEL_JOINTS, 3))
     offsets = {'right': np.array([-55.0, -40.0, 0.0]), 'left': np.array([55.0, -40.0, 0.0])}
-    sides = ('right', 'left') if hand_type == 'interacting' else (hand_type,)
+    sides = SIDES if hand_type == 'interacting' else (hand_type,)
     for side in sides:
         centre = offsets[side] if hand_type == 'interacting' else np.array([0.0, -40.0, 0.0])
         local = hand_joints(rng, side) @ _rotation(rng, 0.35).T

@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -259,7 +259,7 @@ class Trainer:
         return bool(self.config.max_steps) and self.global_step >= self.config.max_steps
 
 
-def train(config: TrainConfig, resume: Optional[Path] = None) -> list[dict[str, float]]:
+def train(config: TrainConfig, resume: Path | None = None) -> list[dict[str, float]]:
     """Run (or continue) a training run in this process; returns its per-step losses."""
     process = start_process(config)
     try:
@@ -279,7 +279,7 @@ def train(config: TrainConfig, resume: Optional[Path] = None) -> list[dict[str, 
             dist.destroy_process_group()
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     parser.add_argument('--resume', type=Path, help='training checkpoint to continue from')

@@ -1,4 +1,5 @@
-"""Builders shared by the node tests (no tests here): hand estimates with known values."""
+"""Builders of hand estimates with known values, shared by the node tests (a helper module, not
+a test file: pytest does not collect it)."""
 from __future__ import annotations
 
 import numpy as np
