@@ -136,6 +136,10 @@ class RoiSource:
             alpha = self.config.track_smoothing
             self._tracked = alpha * corners + (1.0 - alpha) * self._tracked
 
+    def reset(self) -> None:
+        """Forget the tracked box (time went back); detector mode then detects at once."""
+        self._tracked = None
+
     def close(self) -> None:
         if self._detector is not None and hasattr(self._detector, 'close'):
             self._detector.close()

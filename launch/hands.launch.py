@@ -3,16 +3,20 @@
     ros2 launch interhand_ros hands.launch.py camera:=/camera/camera/color \
         checkpoint:=/path/to/snapshot_20.pth.tar use_rviz:=true
 
-Topics are wired by remapping the node's generic names (image, camera_info, depth, depth_info)
-to <camera>/<topic> and roi to roi_topic. Launch arguments override the parameter file; their defaults equal it.
+Topics are wired by remapping the node's generic names (image, image/compressed, camera_info,
+depth, depth_info) to <camera>/<topic> and roi to roi_topic. Launch arguments override the
+parameter file; their defaults equal it. The node is a lifecycle node: autostart:=false leaves
+it unconfigured for a lifecycle manager (nav2_lifecycle_manager, or launch_ros ChangeState
+events on this action).
 """
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 PACKAGE = 'interhand_ros'
 EXECUTABLE = 'hands_node'
@@ -28,6 +32,9 @@ PARAMETER_ARGUMENTS = {
     'depth.mode': ('depth_mode', 'hand_size', 'hand_size | depth_image | fixed'),
     'sync': ('sync', 'approximate', 'approximate | exact | latest'),
     'rectified': ('rectified', 'false', 'true when the image topic is rectified (image_rect*)'),
+    'image_transport': ('image_transport', 'raw',
+                        'raw | compressed (subscribes <image_topic>/compressed)'),
+    'autostart': ('autostart', 'true', 'configure + activate at start; false = lifecycle manager'),
 }
 # node input: (launch argument, default topic under the camera namespace)
 TOPIC_ARGUMENTS = {
@@ -62,16 +69,19 @@ def generate_launch_description() -> LaunchDescription:
 
     overrides = {parameter: ParameterValue(LaunchConfiguration(name), value_type=str)
                  for parameter, (name, _, _) in PARAMETER_ARGUMENTS.items()
-                 if parameter != 'rectified'}
+                 if parameter not in ('rectified', 'autostart')}
     overrides['rectified'] = ParameterValue(LaunchConfiguration('rectified'), value_type=bool)
+    overrides['autostart'] = ParameterValue(LaunchConfiguration('autostart'), value_type=bool)
     remappings = [(topic, [LaunchConfiguration('camera'), '/', LaunchConfiguration(name)])
                   for topic, (name, _) in TOPIC_ARGUMENTS.items()]
+    remappings.append(('image/compressed', [LaunchConfiguration('camera'), '/',
+                                            LaunchConfiguration('image_topic'), '/compressed']))
     remappings.append(('roi', LaunchConfiguration('roi_topic')))
 
-    hands = Node(package=PACKAGE, executable=EXECUTABLE, name='hands',
-                 namespace=LaunchConfiguration('namespace'), output='screen',
-                 parameters=[LaunchConfiguration('params_file'), overrides],
-                 remappings=remappings)
+    hands = LifecycleNode(package=PACKAGE, executable=EXECUTABLE, name='hands',
+                          namespace=LaunchConfiguration('namespace'), output='screen',
+                          parameters=[LaunchConfiguration('params_file'), overrides],
+                          remappings=remappings)
     rviz = Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
                 arguments=['-d', PathJoinSubstitution([share, RVIZ_FILE]),
                            '-f', LaunchConfiguration('frame')],

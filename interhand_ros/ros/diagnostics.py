@@ -1,14 +1,16 @@
 """Node health for /diagnostics: rates, latency, dropped frames and the last error.
 
 Level: ERROR while the newest frame failed (bad input or estimator error), WARN when an error
-happened within `warn_window` s but later frames succeeded or when no image arrived for that
-long, OK otherwise. All times are seconds of one monotonic clock passed in by the caller.
+happened within `window` s but later frames succeeded or when no image arrived for
+`stall_timeout` s, OK otherwise. All times are seconds of one monotonic clock passed in by the
+caller. Reporter is the one way the node reports a problem: health + a log throttled per kind.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from typing import Optional
+from collections.abc import Callable
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
@@ -16,8 +18,10 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 class NodeHealth:
     """Thread-safe counters fed by the callbacks and the worker."""
 
-    def __init__(self, window: float = 5.0) -> None:
+    def __init__(self, window: float = 5.0, stall_timeout: float | None = None) -> None:
         self.window = window
+        self.stall_timeout = window if stall_timeout is None else stall_timeout
+        self._last_input: float | None = None
         self._lock = threading.Lock()
         self._inputs: deque[float] = deque()
         self._outputs: deque[tuple[float, float, float]] = deque()  # time, latency, inference
@@ -26,15 +30,16 @@ class NodeHealth:
         self.frames_dropped = 0
         self.frames_failed = 0
         self.last_error = ''
-        self._last_error_time: Optional[float] = None
-        self._last_success_time: Optional[float] = None
-        self._start: Optional[float] = None
+        self._last_error_time: float | None = None
+        self._last_success_time: float | None = None
+        self._start: float | None = None
 
     def received(self, now: float) -> None:
         with self._lock:
             self._start = now if self._start is None else self._start
             self.frames_received += 1
             self._inputs.append(now)
+            self._last_input = now
 
     def dropped(self, count: int = 1) -> None:
         with self._lock:
@@ -93,6 +98,32 @@ class NodeHealth:
             return DiagnosticStatus.WARN, f'recovered from: {self.last_error}'
         if self._start is None:
             return DiagnosticStatus.WARN, 'no image received yet'
-        if not self._inputs:
-            return DiagnosticStatus.WARN, f'no image received for {self.window:g} s'
+        if self._last_input is not None and now - self._last_input > self.stall_timeout:
+            return DiagnosticStatus.WARN, f'no image received for {self.stall_timeout:g} s'
         return DiagnosticStatus.OK, 'running'
+
+
+class Reporter:
+    """Records a problem in NodeHealth and logs it, at most once per `throttle()` s per kind.
+
+    frame_failed: a frame was lost to it ('frame skipped: ...'); otherwise it is a fault the
+    node survived without losing a frame (a camera that stalled, a clock that went back).
+    """
+
+    def __init__(self, health: NodeHealth, log: Callable[[str], None],
+                 throttle: Callable[[], float],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._health, self._log, self._throttle, self._clock = health, log, throttle, clock
+        self._last_log: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, reason: str, detail: str = '',
+                 frame_failed: bool = True) -> None:
+        now = self._clock()
+        self._health.error(now, reason, frame_failed)
+        with self._lock:
+            if now - self._last_log.get(kind, -float('inf')) < self._throttle():
+                return
+            self._last_log[kind] = now
+        text = f'frame skipped: {reason}' if frame_failed else reason
+        self._log(text + (f'\n{detail}' if detail else ''))

@@ -7,7 +7,8 @@ the camera is (no queue of stale frames builds up).
 from __future__ import annotations
 
 import threading
-from typing import Callable, Generic, Optional, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 T = TypeVar('T')
 
@@ -16,17 +17,17 @@ class LatestMailbox(Generic[T]):
     """Holds at most one item; put() replaces and returns the item nobody took."""
 
     def __init__(self) -> None:
-        self._item: Optional[T] = None
+        self._item: T | None = None
         self._closed = False
         self._ready = threading.Condition()
 
-    def put(self, item: T) -> Optional[T]:
+    def put(self, item: T) -> T | None:
         with self._ready:
             replaced, self._item = self._item, item
             self._ready.notify()
             return replaced
 
-    def take(self, timeout: Optional[float] = None) -> Optional[T]:
+    def take(self, timeout: float | None = None) -> T | None:
         """The waiting item (emptying the slot), or None after timeout / when closed."""
         with self._ready:
             self._ready.wait_for(lambda: self._item is not None or self._closed, timeout)

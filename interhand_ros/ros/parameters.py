@@ -1,14 +1,28 @@
-"""The node's parameters: one table of names, defaults, units and meaning.
+"""The node's parameters: one table of names, defaults, ranges, choices and meaning.
 
 config/hands.yaml repeats these defaults (a test keeps them equal) and docs/node.md documents
-them. Names with dots group related settings (YAML nesting).
+them. Names with dots group related settings (YAML nesting). `runtime=True` marks the settings
+that are safe to change while the node runs (they only change what the next frame or message
+looks like); every other one is read when the node is configured and may change only while it
+is unconfigured (lifecycle cleanup first), so a running model is never half-reconfigured.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
 from interhand_ros.factory import EstimatorSettings
+from interhand_ros.roi import ROI_MODES
+
+SYNC_MODES = ('approximate', 'exact', 'latest')
+IMAGE_TRANSPORTS = ('raw', 'compressed')
+# The node subscribes to depth only when told to, so the engine's 'auto' is not offered.
+NODE_DEPTH_MODES = tuple(mode for mode in DEPTH_MODES if mode != 'auto')
+INT_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -16,10 +30,15 @@ class ParameterSpec:
     name: str
     default: Any
     description: str
-    read_only: bool = True
+    range: tuple[float, float] | None = None  # inclusive; int bounds for int parameters
+    choices: tuple[str, ...] = ()
+    runtime: bool = False  # safe to change while configured (see the module docstring)
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec('autostart', True,
+                  'configure and activate at start (plain `ros2 run`); false = wait for a '
+                  'lifecycle manager'),
     ParameterSpec('checkpoint', '',
                   'InterNet checkpoint (official snapshot_20.pth.tar or our training output); '
                   "'' = MediaPipe landmark fallback"),
@@ -27,54 +46,123 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "torch device: 'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'"),
     ParameterSpec('cuda_fallback', True,
                   'CUDA requested but absent: true = warn and run on CPU, false = fail at start'),
-    ParameterSpec('precision', 'fp32', "network precision: 'fp32', 'fp16' or 'bf16' (CUDA)"),
+    ParameterSpec('precision', 'fp32', "network precision: 'fp32', 'fp16' or 'bf16' (CUDA)",
+                  choices=PRECISIONS),
+    ParameterSpec('backend', 'torch', "network runtime: torch, openvino, onnxruntime or auto",
+                  choices=BACKENDS),
     ParameterSpec('refine', False, 'sub-voxel refinement of the heatmap argmax'),
     ParameterSpec('cuda_graph', False, 'capture the network forward as a CUDA graph (CUDA only)'),
     ParameterSpec('compile', False,
                   'torch.compile the network with frozen weights: no measurable gain on an idle '
                   '2-core AVX2 CPU (benchmarks/README.md), 15-100 s longer start'),
-    ParameterSpec('threads', 0, 'torch CPU threads; 0 = torch default (one per core)'),
-    ParameterSpec('presence_threshold', 0.5, 'hand-presence probability (0..1) to report a hand'),
+    ParameterSpec('threads', 0, 'torch CPU threads; 0 = torch default (one per core)',
+                  range=(0, 1024)),
+    ParameterSpec('presence_threshold', 0.5, 'hand-presence probability (0..1) to report a hand',
+                  range=(0.0, 1.0), runtime=True),
     ParameterSpec('rectified', False,
                   'the image is rectified: use CameraInfo P instead of K and D'),
+    ParameterSpec('image_transport', 'raw',
+                  "'raw' = sensor_msgs/Image on image; 'compressed' = sensor_msgs/CompressedImage "
+                  '(jpeg, png) on image/compressed', choices=IMAGE_TRANSPORTS),
+    ParameterSpec('max_image_pixels', 33_177_600,
+                  'px, larger images are refused before conversion (memory stays bounded); '
+                  'default 7680x4320', range=(1, INT_MAX), runtime=True),
     ParameterSpec('sync', 'approximate',
-                  "image/camera_info pairing: 'approximate', 'exact' or 'latest'"),
-    ParameterSpec('sync_slop', 0.02, 's, largest stamp difference paired (approximate)'),
-    ParameterSpec('sync_queue_size', 5, 'messages kept per stream while pairing'),
+                  "image/camera_info pairing: 'approximate', 'exact' or 'latest'",
+                  choices=SYNC_MODES),
+    ParameterSpec('sync_slop', 0.02, 's, largest stamp difference paired (approximate)',
+                  range=(0.0, 10.0)),
+    ParameterSpec('sync_queue_size', 5, 'messages kept per stream while pairing',
+                  range=(1, 1000)),
     ParameterSpec('max_info_age', 0.0,
-                  "s, 'latest' mode: largest image/camera_info stamp difference; 0 = any"),
+                  "s, 'latest' mode: largest image/camera_info stamp difference; 0 = any",
+                  range=(0.0, 3600.0)),
     ParameterSpec('depth.mode', 'hand_size',
                   "absolute hand depth: 'hand_size' (bone lengths vs a mean adult hand), "
                   "'depth_image' (subscribe to depth + depth_info, registered to the colour "
-                  "image, REP-118) or 'fixed' (depth.fixed_distance)"),
-    ParameterSpec('depth.fixed_distance', 0.5, "m, wrist distance for depth.mode 'fixed'"),
+                  "image, REP-118) or 'fixed' (depth.fixed_distance)", choices=NODE_DEPTH_MODES),
+    ParameterSpec('depth.fixed_distance', 0.5, "m, wrist distance for depth.mode 'fixed'",
+                  range=(0.01, 100.0)),
     ParameterSpec('depth.hand_scale', 1.0,
-                  "hand size relative to the mean adult hand, for depth.mode 'hand_size'"),
-    ParameterSpec('roi.mode', 'full', "crop source: 'full', 'fixed', 'track', 'topic', 'detector'"),
+                  "hand size relative to the mean adult hand, for depth.mode 'hand_size'",
+                  range=(0.1, 10.0)),
+    ParameterSpec('roi.mode', 'full', "crop source: 'full', 'fixed', 'track', 'topic', 'detector'",
+                  choices=ROI_MODES),
     ParameterSpec('roi.fixed', [0.0, 0.0, 0.0, 0.0], "px, [x, y, w, h] for roi.mode 'fixed'"),
-    ParameterSpec('roi.track_scale', 1.5, "joint box growth per axis for roi.mode 'track'"),
-    ParameterSpec('roi.track_smoothing', 0.5, "weight (0..1] of the newest box in 'track' mode"),
-    ParameterSpec('roi.topic_max_age', 0.5, "s, an ROI topic box older than this is ignored"),
+    ParameterSpec('roi.track_scale', 1.5, "joint box growth per axis for roi.mode 'track'",
+                  range=(1.0, 10.0)),
+    ParameterSpec('roi.track_smoothing', 0.5, "weight (0..1] of the newest box in 'track' mode",
+                  range=(0.0, 1.0)),
+    ParameterSpec('roi.topic_max_age', 0.5, "s, an ROI topic box older than this is ignored",
+                  range=(0.0, 3600.0)),
     ParameterSpec('roi.detector_min_confidence', 0.5,
-                  "MediaPipe detection confidence for roi.mode 'detector'"),
+                  "MediaPipe detection confidence for roi.mode 'detector'", range=(0.0, 1.0)),
     ParameterSpec('roi.detect_every', 10,
                   "frames; roi.mode 'detector' re-runs the detector at least this often and "
-                  'tracks the joints in between (at once when the hands are lost)'),
-    ParameterSpec('publish_markers', True, 'publish hands/markers (only while subscribed)'),
+                  'tracks the joints in between (at once when the hands are lost)',
+                  range=(1, 100_000)),
+    ParameterSpec('publish_markers', True, 'publish hands/markers (only while subscribed)',
+                  runtime=True),
     ParameterSpec('publish_debug_image', True,
-                  'publish hands/debug_image (only while subscribed)'),
-    ParameterSpec('markers.lifetime', 0.3, 's, markers vanish this long after the last update'),
-    ParameterSpec('markers.joint_diameter', 0.012, 'm, joint sphere diameter'),
-    ParameterSpec('markers.bone_width', 0.006, 'm, bone line width'),
+                  'publish hands/debug_image (only while subscribed)', runtime=True),
+    ParameterSpec('markers.lifetime', 0.3, 's, markers vanish this long after the last update',
+                  range=(0.0, 3600.0), runtime=True),
+    ParameterSpec('markers.joint_diameter', 0.012, 'm, joint sphere diameter',
+                  range=(0.0, 1.0), runtime=True),
+    ParameterSpec('markers.bone_width', 0.006, 'm, bone line width', range=(0.0, 1.0),
+                  runtime=True),
     ParameterSpec('markers.wrist_axes', False,
-                  'also draw each wrist frame (x red, y green, z blue)'),
-    ParameterSpec('diagnostics_period', 1.0, 's, /diagnostics publishing period'),
+                  'also draw each wrist frame (x red, y green, z blue)', runtime=True),
+    ParameterSpec('diagnostics_period', 1.0, 's, /diagnostics publishing period',
+                  range=(0.01, 3600.0), runtime=True),
+    ParameterSpec('stall_timeout', 5.0,
+                  's without an image before /diagnostics warns that the camera stalled',
+                  range=(0.01, 3600.0), runtime=True),
     ParameterSpec('log_throttle', 2.0, 's, the same kind of bad-input warning is logged at most '
-                                       'once per this period'),
-    ParameterSpec('backend', 'torch', "network runtime: torch, openvino, onnxruntime or auto"),
+                                       'once per this period', range=(0.0, 3600.0),
+                  runtime=True),
 )
 
 DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in PARAMETERS}
+SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """What `ros2 param describe` shows; rclpy enforces the range on every set."""
+    text = spec.description + ('' if spec.runtime else
+                               ' (read at configure; change only while unconfigured)')
+    result = ParameterDescriptor(description=text)
+    if spec.choices:
+        result.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    if spec.range is not None:
+        low, high = spec.range
+        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            result.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
+                                                 step=1)]
+        else:
+            result.floating_point_range = [FloatingPointRange(
+                from_value=float(low), to_value=float(high), step=0.0)]
+    return result
+
+
+def choice_problem(name: str, value: Any) -> str | None:
+    """Why `value` is not one of the parameter's choices (None when it is, or has none)."""
+    spec = SPECS.get(name)
+    if spec is None or not spec.choices or value in spec.choices:
+        return None
+    return f'{name} must be one of {spec.choices}, got {value!r}'
+
+
+def change_problem(name: str, value: Any, configured: bool) -> str | None:
+    """Why a set-parameters request for one of our parameters is refused (None: accepted)."""
+    spec = SPECS.get(name)
+    if spec is None:
+        return None
+    if configured and not spec.runtime:
+        return (f'{name} is read when the node is configured and cannot change while it is '
+                'configured: deactivate and clean up the node (lifecycle), set it, configure '
+                'again (or restart the node)')
+    return choice_problem(name, value)
 
 
 def estimator_settings(params: Mapping[str, Any]) -> EstimatorSettings:

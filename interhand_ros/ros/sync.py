@@ -1,20 +1,26 @@
-"""Pairing image, camera_info and depth by header stamp when message_filters is not installed.
+"""Pairing image, camera_info and depth by header stamp, and the camera clock going back.
 
-message_filters (a ROS distro package, not on PyPI) is preferred when importable; these two small
-classes are the path for the PyPI venv and are what the tests exercise. Both favour the newest
-frame: a match makes every older message of every stream useless, so they are dropped, never
-queued.
+message_filters (a ROS distro package, not on PyPI) is the node's default pairing when
+importable; StampSync is the path without it (and the bag runner's), and the node's tests run
+both. StampSync and LatestCameraInfo favour the newest frame: a match makes every older message
+of every stream useless, so they are dropped, never queued. StampGuard tells a looped bag or a
+restarted camera clock (stamps far back) from a late, slightly older pair.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from interhand_ros import stamps
+
+TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clock went back
 
 
 def stamp_seconds(msg: Any) -> float:
     """header.stamp of a message as float seconds."""
-    stamp = msg.header.stamp
-    return stamp.sec + stamp.nanosec * 1e-9
+    return stamps.stamp_seconds(msg.header.stamp)
 
 
 class StampSync:
@@ -54,9 +60,15 @@ class StampSync:
             return
 
     def _nearest(self, queue: Sequence[tuple[float, Any]],
-                 stamp: float) -> Optional[tuple[float, Any]]:
+                 stamp: float) -> tuple[float, Any] | None:
         best = min(queue, key=lambda item: abs(item[0] - stamp), default=None)
         return best if best is not None and abs(best[0] - stamp) <= self._slop + 1e-9 else None
+
+    def discard_newer(self, limit: float) -> None:
+        """Forget messages stamped after `limit` s (the clock went back: they never match)."""
+        for index, queue in enumerate(self._queues):
+            self._queues[index] = deque((item for item in queue if item[0] <= limit),
+                                        maxlen=queue.maxlen)
 
     def _drop_up_to(self, stream: int, stamp: float) -> None:
         queue = self._queues[stream]
@@ -96,3 +108,31 @@ class LatestCameraInfo:
             raise PairingError(f'latest camera_info for frame {frame!r} is {age:.3f} s away from '
                                f'the image stamp (sync.max_info_age {self._max_age} s)')
         return info
+
+
+class StampGuard:
+    """Watches image stamps: a jump back of more than `jump` s starts a new timeline.
+
+    received(): every image, on arrival; returns how far the clock went back (0.0: it did not).
+    take(): every paired frame; False for a pair slightly older than one already taken (a late
+    camera_info completing an old image), which would publish poses out of order.
+    """
+
+    def __init__(self, jump: float = TIME_JUMP) -> None:
+        self.jump = jump
+        self._newest_received = -math.inf
+        self._newest_taken = -math.inf
+
+    def received(self, stamp: float) -> float:
+        back = self._newest_received - stamp
+        if back > self.jump:
+            self._newest_received, self._newest_taken = stamp, -math.inf
+            return back
+        self._newest_received = max(self._newest_received, stamp)
+        return 0.0
+
+    def take(self, stamp: float) -> bool:
+        if self._newest_taken - self.jump < stamp < self._newest_taken:
+            return False
+        self._newest_taken = stamp
+        return True

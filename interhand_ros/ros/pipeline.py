@@ -1,0 +1,133 @@
+"""The node's worker side: one frame in, hands, markers and debug image out.
+
+Runs on the inference thread. A bad frame (image, camera_info or depth that does not describe
+one registered camera) raises ValueError in conversion: reported, skipped, the next frame goes
+on. Settings are read from the node's live parameter dict on every frame, so the run-time safe
+ones (markers.*, publish_*, max_image_pixels) apply from the next frame on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import Image
+from visualization_msgs.msg import MarkerArray
+
+from interhand_msgs.msg import TwoHandPose
+from interhand_ros.drawing import draw_estimate
+from interhand_ros.estimate import HandPoseEstimator
+from interhand_ros.image_encoding import rgb_to_image
+from interhand_ros.markers import MarkerStyle, to_marker_array
+from interhand_ros.messages import to_two_hand_pose
+from interhand_ros.roi import RoiSource
+from interhand_ros.ros.diagnostics import NodeHealth, Reporter
+from interhand_ros.ros.frames import Frame, convert
+from interhand_ros.ros.sync import stamp_seconds
+
+
+def output_qos() -> QoSProfile:
+    """REP-2003: outputs are reliable (a new profile per call: overrides write into it)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                      reliability=ReliabilityPolicy.RELIABLE)
+
+
+class Outputs:
+    """The node's publishers for one activation; destroy() removes them."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        overrides = QoSOverridingOptions.with_default_policies()
+        self.hands = node.create_publisher(TwoHandPose, 'hands', output_qos(),
+                                           qos_overriding_options=overrides)
+        self.markers = node.create_publisher(MarkerArray, 'hands/markers', output_qos(),
+                                             qos_overriding_options=overrides)
+        self.debug = node.create_publisher(Image, 'hands/debug_image', output_qos(),
+                                           qos_overriding_options=overrides)
+
+    def destroy(self) -> None:
+        for publisher in (self.hands, self.markers, self.debug):
+            self._node.destroy_publisher(publisher)
+
+
+def marker_style(params: Mapping[str, Any]) -> MarkerStyle:
+    return MarkerStyle(joint_diameter=params['markers.joint_diameter'],
+                       bone_width=params['markers.bone_width'],
+                       lifetime=params['markers.lifetime'],
+                       wrist_axes=params['markers.wrist_axes'])
+
+
+def set_presence_threshold(estimator: HandPoseEstimator, value: float) -> None:
+    """Change a built estimator's presence threshold; ValueError when it fixes it at build.
+
+    The InterNet engine reads `config.presence_threshold` on every frame, so a new config with
+    the new value takes effect at the next frame; MediaPipe's confidence is fixed when it loads.
+    """
+    config = getattr(estimator, 'config', None)
+    if not (dataclasses.is_dataclass(config) and hasattr(config, 'presence_threshold')):
+        raise ValueError(f'{type(estimator).__name__} fixes its presence threshold when it is '
+                         'built: clean up the node (lifecycle), set it, configure again')
+    estimator.config = dataclasses.replace(config, presence_threshold=value)  # type: ignore
+
+
+class FramePipeline:
+    """Converts, estimates and publishes one frame (called by the mailbox Worker)."""
+
+    def __init__(self, estimator: HandPoseEstimator, roi: RoiSource, outputs: Outputs,
+                 params: Mapping[str, Any], to_rgb: Callable[[Any], np.ndarray],
+                 report: Reporter, health: NodeHealth, now: Callable[[], float],
+                 warn: Callable[[str], None], context_ok: Callable[[], bool]) -> None:
+        self.estimator, self.roi, self.outputs, self.params = estimator, roi, outputs, params
+        self._to_rgb, self._report, self._health = to_rgb, report, health
+        self._now, self._warn, self._context_ok = now, warn, context_ok
+        self._frames_checked: set[str] = set()
+        self._reset_roi = False
+
+    def reset_tracking(self) -> None:
+        """The camera clock went back: the next frame's crop does not follow the old ones."""
+        self._reset_roi = True
+
+    def process(self, frame: Frame) -> None:
+        p = self.params
+        if self._reset_roi:
+            self._reset_roi = False
+            self.roi.reset()
+        try:
+            rgb, camera, depth = convert(frame, self._to_rgb, p['rectified'],
+                                         p['max_image_pixels'])
+        except ValueError as error:  # bad input: image, camera_info or depth
+            self._report(type(error).__name__, str(error))
+            return
+        self._check_frame_id(frame.image.header.frame_id)
+        estimate = self.estimator.estimate(rgb, camera, self.roi.crop(rgb, time.monotonic()),
+                                           depth)
+        self.roi.update(estimate)
+        header = frame.image.header
+        height, width = rgb.shape[:2]
+        self.outputs.hands.publish(to_two_hand_pose(estimate, header, width, height))
+        if p['publish_markers'] and self.outputs.markers.get_subscription_count() > 0:
+            self.outputs.markers.publish(to_marker_array(estimate, header, marker_style(p)))
+        if p['publish_debug_image'] and self.outputs.debug.get_subscription_count() > 0:
+            self.outputs.debug.publish(rgb_to_image(draw_estimate(rgb, estimate), header))
+        self._health.published(time.monotonic(), self._now() - stamp_seconds(frame.image),
+                               estimate.inference_time)
+
+    def on_error(self, error: BaseException) -> None:
+        if not self._context_ok():
+            return  # shutting down: publishing into the closed context is expected to fail
+        self._report('estimator', f'{type(error).__name__}: {error}',
+                     detail=''.join(traceback.format_exception(error)))
+
+    def _check_frame_id(self, frame_id: str) -> None:
+        """Warn once per frame_id that does not look like a camera optical frame (REP-103)."""
+        if 'optical' in frame_id or frame_id in self._frames_checked:
+            return
+        self._frames_checked.add(frame_id)
+        self._warn(f'image frame_id {frame_id!r} does not look like an optical frame: hands are '
+                   'published in it as if it were one (REP-103: z forward, x right, y down)')
