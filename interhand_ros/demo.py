@@ -163,7 +163,7 @@ def _finite(value: float) -> float | None:
 
 
 def summarize(results: list[FrameResult], estimator_name: str) -> dict[str, Any]:
-    frames = []
+    frames: list[dict[str, Any]] = []
     for result in results:
         pose = result.pose
         frames.append({

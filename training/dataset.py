@@ -136,7 +136,8 @@ def _parse_data_json(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     images = {image['id']: image for image in data.get('images', [])}
     annotations = data.get('annotations', [])
     count = len(annotations)
-    rows = {'annot_id': np.empty(count, np.int64), 'capture': np.empty(count, np.int32),
+    rows: dict[str, np.ndarray] = {
+            'annot_id': np.empty(count, np.int64), 'capture': np.empty(count, np.int32),
             'camera': np.empty(count, np.int64), 'frame': np.empty(count, np.int64),
             'image_size': np.empty((count, 2), np.int32), 'bbox': np.empty((count, 4), np.float32),
             'joint_valid': np.empty((count, NUM_MODEL_JOINTS), np.float32),
@@ -165,8 +166,9 @@ def _parse_data_json(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 def _camera_arrays(path: Path, capture: np.ndarray, camera: np.ndarray) -> dict[str, np.ndarray]:
     cameras = _load_json(path)
     count = len(capture)
-    out = {'camrot': np.empty((count, 3, 3)), 'campos': np.empty((count, 3)),
-           'focal': np.empty((count, 2), np.float32), 'princpt': np.empty((count, 2), np.float32)}
+    out: dict[str, np.ndarray] = {
+        'camrot': np.empty((count, 3, 3)), 'campos': np.empty((count, 3)),
+        'focal': np.empty((count, 2), np.float32), 'princpt': np.empty((count, 2), np.float32)}
     for row in range(count):
         try:
             params = cameras[str(capture[row])]

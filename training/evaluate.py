@@ -194,6 +194,7 @@ def evaluate(network: CropNetwork, index: InterHandIndex, images: Path, depth: s
     if depth == 'gt':
         abs_depth = index.joint_cam[:, [RIGHT_ROOT, LEFT_ROOT], 2].astype(np.float64)
     elif depth == 'rootnet':
+        assert rootnet_json is not None  # checked above
         abs_depth = rootnet_depths(rootnet_json, index.annot_id)
     else:
         abs_depth = engine_depths(pixels, predictions['depth_rel_mm'], index.focal, index.princpt)

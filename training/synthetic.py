@@ -11,6 +11,7 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -98,7 +99,7 @@ def make_cameras(count: int) -> list[SyntheticCamera]:
         forward = -campos / np.linalg.norm(campos)
         down = np.array([0.0, -1.0, 0.0])
         down = down - forward * (down @ forward)
-        down /= np.linalg.norm(down)
+        down = np.divide(down, np.linalg.norm(down))
         right = np.cross(down, forward)
         cameras.append(SyntheticCamera(
             name=str(FIRST_CAMERA_ID + index), camrot=np.stack([right, down, forward]),
@@ -137,7 +138,9 @@ def write_split(out: Path, split: str, frames: int, cameras: list[SyntheticCamer
                 rng: np.random.Generator) -> None:
     """Images and the three annotation jsons of one split (capture 0, two sequences)."""
     capture = '0'
-    images, annotations, joint_3d = [], [], {capture: {}}
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    joint_3d: dict[str, dict[str, Any]] = {capture: {}}
     camera_json = {capture: {
         'campos': {c.name: c.campos.tolist() for c in cameras},
         'camrot': {c.name: c.camrot.tolist() for c in cameras},

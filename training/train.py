@@ -151,8 +151,9 @@ class Trainer:
         self.network = (DistributedDataParallel(self.model) if process.world_size > 1
                         else self.model)
         self.samples = build_samples(config, process)
-        self.sampler = DistributedSampler(self.samples, process.world_size, process.rank,
-                                          shuffle=True, seed=config.seed, drop_last=True)
+        self.sampler: DistributedSampler = DistributedSampler(
+            self.samples, process.world_size, process.rank, shuffle=True, seed=config.seed,
+            drop_last=True)
         self.steps_per_epoch = len(self.sampler) // config.batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f'{len(self.samples)} samples give no full batch of '

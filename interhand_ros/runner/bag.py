@@ -107,7 +107,7 @@ class BagInput:
                   if c.topic in streams or c.topic == self.camera_info_topic]
         index, told = 0, False
         for connection, timestamp, raw in self.reader.messages(connections=wanted):
-            msg = self.reader.deserialize(raw, connection.msgtype)
+            msg: Any = self.reader.deserialize(raw, connection.msgtype)
             if stamp_to_ns(msg.header.stamp) == 0:  # some recorders leave stamps empty
                 sec, nanosec = divmod(timestamp, 1_000_000_000)
                 msg.header.stamp = type(msg.header.stamp)(sec=sec, nanosec=nanosec)
@@ -118,7 +118,7 @@ class BagInput:
             while paired:
                 messages = dict(zip(streams, paired.pop(0)))
                 image = messages[self.image_topic]
-                info = messages.get(self.camera_info_topic)
+                info = messages.get(self.camera_info_topic or '')
                 if latest is not None and self.camera_info_topic:
                     try:
                         info = latest.lookup(image)
@@ -126,7 +126,7 @@ class BagInput:
                         if not told:
                             LOG.warning('%s: using --camera-info or a guess', error)
                             told = True
-                frame = self._frame(index, image, info, messages.get(self.depth_topic))
+                frame = self._frame(index, image, info, messages.get(self.depth_topic or ''))
                 if frame is not None:
                     index += 1
                     yield frame

@@ -117,7 +117,7 @@ class AnnotatedWriter:
             return
         if self._video is None:
             self._size = (bgr.shape[1], bgr.shape[0])
-            self._video = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'),
+            self._video = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*'mp4v'),
                                           self.fps, self._size)
             if not self._video.isOpened():
                 raise OSError(f'cannot write video {self.path}')
