@@ -32,7 +32,13 @@ from interhand_ros.engine.options import (
     check_device_name,
     resolve_device,
 )
-from interhand_ros.engine.runtimes import Runtime, check_precision, choose_backend, open_runtime
+from interhand_ros.engine.runtimes import (
+    Runtime,
+    check_precision,
+    choose_backend,
+    open_runtime,
+    run_parts,
+)
 from interhand_ros.estimate import (
     Box,
     DepthSource,
@@ -223,28 +229,6 @@ class InterNetEstimator:
             self._graphs[batch] = replay
         return self._graphs[batch]
 
-    def _runtime_decoded(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
-        """_forward_decoded on a compiled runtime: the same parts, the same absent-hand skip."""
-        assert self.runtime is not None
-        images = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
-        images *= np.float32(1.0 / 255.0)
-        features, root_m, presence = self.runtime.run_global(images)
-        batch = crops.shape[0]
-        crop_xy = np.full((batch, NUM_MODEL_JOINTS, 2), np.nan)
-        depth_rel = np.full((batch, NUM_MODEL_JOINTS), np.nan)
-        confidence = np.zeros((batch, NUM_MODEL_JOINTS))
-        for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
-            rows = np.flatnonzero(presence[:, side] >= self.config.presence_threshold)
-            if rows.size == 0:
-                continue
-            hand_features = features if rows.size == batch else features[rows]
-            hand_xy, hand_depth, hand_confidence = self.runtime.run_hand(side, hand_features)
-            crop_xy[rows, joints] = hand_xy
-            depth_rel[rows, joints] = hand_depth
-            confidence[rows, joints] = hand_confidence
-        return crop_xy, depth_rel, confidence, root_m.astype(np.float64), presence.astype(
-            np.float64)
-
     def describe(self) -> dict[str, str]:
         """What runs, for diagnostics and logs: backend, precision, device, model file."""
         model_dir = self.runtime.model_dir if self.runtime is not None else None
@@ -254,10 +238,8 @@ class InterNetEstimator:
     def infer(self, crops: np.ndarray) -> list[NetworkResult]:
         """Run the network on B x 256 x 256 x 3 uint8 RGB crops."""
         if self.runtime is not None:
-            crop_xy, depth_rel, confidence, root_m, presence = self._runtime_decoded(crops)
-            return [NetworkResult(crop_xy[i], depth_rel[i], confidence[i], float(root_m[i]),
-                                  presence[i])
-                    for i in range(crops.shape[0])]
+            return network_results(run_parts(self.runtime, crops,
+                                             self.config.presence_threshold))
         images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
         images = images.permute(0, 3, 1, 2).float().div_(255.0)
         images = images.contiguous(memory_format=self._memory_format)
@@ -266,11 +248,7 @@ class InterNetEstimator:
                 outputs = self._graphed(images.shape[0])(images)
             else:
                 outputs = self._forward_decoded(images)
-            crop_xy, depth_rel, confidence, root_m, presence = (
-                t.cpu().numpy().astype(np.float64) for t in outputs)
-        return [NetworkResult(crop_xy[i], depth_rel[i], confidence[i], float(root_m[i]),
-                              presence[i])
-                for i in range(crops.shape[0])]
+            return network_results(tuple(t.cpu().numpy() for t in outputs))
 
     def warmup(self, batch_size: int = 1) -> None:
         """Run the network once so the first real frame does not pay for allocation/capture."""
@@ -310,6 +288,15 @@ class InterNetEstimator:
         for estimate in estimates:
             estimate.inference_time = per_image
         return estimates
+
+
+def network_results(outputs: tuple[np.ndarray, ...]) -> list[NetworkResult]:
+    """Per-crop results of the batch arrays (crop_xy, depth_rel, confidence, root_m, presence),
+    converted to float64 once for the batch."""
+    crop_xy, depth_rel, confidence, root_m, presence = (
+        np.asarray(array, dtype=np.float64) for array in outputs)
+    return [NetworkResult(crop_xy[i], depth_rel[i], confidence[i], float(root_m[i]), presence[i])
+            for i in range(crop_xy.shape[0])]
 
 
 def network_crop(image_rgb: np.ndarray, crop: Box | None

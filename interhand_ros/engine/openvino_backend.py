@@ -81,21 +81,11 @@ class OpenVinoRuntime:
 
     name = RUNTIME
 
-    def __init__(self, model: InterNet, checkpoint_hash: str, precision: str,
-                 cache: ModelCache, threads: int = 0, refine: bool = False) -> None:
-        from interhand_ros.engine.runtimes import BackendError
+    def __init__(self, requests: dict[str, ov.InferRequest], precision: str,
+                 model_dir: Path | None = None) -> None:
+        self._requests = requests
         self.precision = precision
-        if precision == 'int8':
-            self.model_dir: Path | None = cache.load(int8_key(checkpoint_hash, refine))
-            if self.model_dir is None:
-                raise BackendError(
-                    f'no int8 OpenVINO model of this checkpoint in {cache.root} (or it is '
-                    'corrupt or from another OpenVINO version): build one from your own footage '
-                    'with `interhand-quantize --checkpoint CHECKPOINT --images DIR|VIDEO|BAG '
-                    f'--cache-dir {cache.root}`')
-        else:
-            self.model_dir = fp32_entry(model, checkpoint_hash, cache, refine)
-        self._requests = compile_parts(self.model_dir, precision, threads)
+        self.model_dir = model_dir
 
     def _infer(self, part: str, inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         # share_outputs=False: zero-copy outputs would be overwritten by the next call.
@@ -113,14 +103,37 @@ class OpenVinoRuntime:
         return crop_xy, depth_rel, confidence
 
 
-def compile_parts(folder: Path, precision: str, threads: int = 0
+def open_openvino(model: InterNet, checkpoint_hash: str, precision: str, cache: ModelCache,
+                  threads: int = 0, refine: bool = False) -> OpenVinoRuntime:
+    """The runtime from the cache: fp32 IR (converted when absent or untrusted) compiled at
+    fp32 / bf16, or the int8 model interhand-quantize stored for this checkpoint."""
+    from interhand_ros.engine.runtimes import BackendError
+    if precision == 'int8':
+        folder = cache.load(int8_key(checkpoint_hash, refine))
+        if folder is None:
+            raise BackendError(
+                f'no int8 OpenVINO model of this checkpoint in {cache.root} (or it is corrupt '
+                'or from another OpenVINO version): build one from your own footage with '
+                '`interhand-quantize --checkpoint CHECKPOINT --images DIR|VIDEO|BAG '
+                f'--cache-dir {cache.root}`')
+    else:
+        folder = fp32_entry(model, checkpoint_hash, cache, refine)
+    return OpenVinoRuntime(compile_parts(read_parts(folder), precision, threads), precision,
+                           folder)
+
+
+def read_parts(folder: Path) -> dict[str, ov.Model]:
+    core = ov.Core()
+    return {name: core.read_model(folder / f'{name}.xml') for name in PART_NAMES}
+
+
+def compile_parts(parts: dict[str, ov.Model], precision: str, threads: int = 0
                   ) -> dict[str, ov.InferRequest]:
-    """One infer request per part of the IR in `folder`, compiled for latency (batch 1)."""
+    """One infer request per part, compiled for the CPU for latency (batch 1)."""
     core = ov.Core()
     config: dict[str, object] = {'INFERENCE_PRECISION_HINT': _HINTS[precision],
                                  'PERFORMANCE_HINT': 'LATENCY'}
     if threads:
         config['INFERENCE_NUM_THREADS'] = threads
-    return {name: core.compile_model(core.read_model(folder / f'{name}.xml'), 'CPU',
-                                     config).create_infer_request()
-            for name in PART_NAMES}
+    return {name: core.compile_model(part, 'CPU', config).create_infer_request()
+            for name, part in parts.items()}

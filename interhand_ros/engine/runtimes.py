@@ -16,6 +16,7 @@ import numpy as np
 from interhand_ros.engine.cache import ModelCache, file_sha256
 from interhand_ros.engine.model import InterNet
 from interhand_ros.engine.parts import PARTS_VERSION
+from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE
 
 # backend -> python module it needs; 'auto' tries them in this order (fastest exact first,
 # measured in benchmarks/README.md), torch last: it is always there.
@@ -120,9 +121,33 @@ def open_runtime(backend: str, precision: str, model: InterNet,
     cache = ModelCache(cache_dir)
     checkpoint_hash = file_sha256(checkpoint)
     if backend == 'openvino':
-        from interhand_ros.engine.openvino_backend import OpenVinoRuntime
-        return OpenVinoRuntime(model, checkpoint_hash, precision, cache, threads, refine)
+        from interhand_ros.engine.openvino_backend import open_openvino
+        return open_openvino(model, checkpoint_hash, precision, cache, threads, refine)
     if backend == 'onnxruntime':
         from interhand_ros.engine.onnx_backend import OnnxRuntime
         return OnnxRuntime(model, checkpoint_hash, precision, cache, threads, refine)
     raise BackendError(f'no compiled runtime called {backend!r}')
+
+
+def run_parts(runtime: Runtime, crops: np.ndarray, presence_threshold: float
+              ) -> tuple[np.ndarray, ...]:
+    """B x 256 x 256 x 3 uint8 crops -> (crop_xy, depth_rel, confidence, root_m, presence),
+    running a hand's part only for the crops in which that hand is present (as the torch path
+    does); an absent hand's joints are NaN with confidence 0."""
+    images = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
+    images *= np.float32(1.0 / 255.0)
+    features, root_m, presence = runtime.run_global(images)
+    batch = crops.shape[0]
+    crop_xy = np.full((batch, NUM_MODEL_JOINTS, 2), np.nan, np.float32)
+    depth_rel = np.full((batch, NUM_MODEL_JOINTS), np.nan, np.float32)
+    confidence = np.zeros((batch, NUM_MODEL_JOINTS), np.float32)
+    for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
+        rows = np.flatnonzero(presence[:, side] >= presence_threshold)
+        if rows.size == 0:
+            continue
+        hand_features = features if rows.size == batch else features[rows]
+        hand_xy, hand_depth, hand_confidence = runtime.run_hand(side, hand_features)
+        crop_xy[rows, joints] = hand_xy
+        depth_rel[rows, joints] = hand_depth
+        confidence[rows, joints] = hand_confidence
+    return crop_xy, depth_rel, confidence, root_m, presence
