@@ -69,10 +69,12 @@ def image(stamp, frame='cam_optical', width=WIDTH, height=HEIGHT, encoding='rgb8
 class Harness:
     """The node under test plus a probe node publishing inputs and recording outputs."""
 
-    def __init__(self, estimator, pairing: str | None = None, **params) -> None:
+    def __init__(self, estimator, pairing: str | None = None, estimator_factory=None,
+                 **params) -> None:
         self.estimator = estimator
+        factory = {} if estimator_factory is None else {'estimator_factory': estimator_factory}
         self.node = HandsNode(estimator=estimator, pairing=pairing, parameter_overrides=[
-            Parameter(name, value=value) for name, value in params.items()])
+            Parameter(name, value=value) for name, value in params.items()], **factory)
         self.probe = rclpy.create_node('probe')
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.image_pub = self.probe.create_publisher(Image, 'image', qos)
@@ -98,6 +100,10 @@ class Harness:
         self.executor.add_node(self.probe)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
+        if self.node.state == 'active':  # autostart; else the test drives the lifecycle
+            self.wait_for_discovery()
+
+    def wait_for_discovery(self) -> None:
         self.wait_for(lambda: self.image_pub.get_subscription_count() > 0
                       and self.node.hands_pub.get_subscription_count() > 0, 5.0, 'discovery')
 
@@ -140,8 +146,19 @@ class Harness:
         self.wait_for(found, timeout, f'diagnostics ERROR mentioning {text!r}')
         return next(s for s in self.diagnostics if text in s.message)
 
+    def wait_for_report(self, text: str, timeout: float = 3.0) -> DiagnosticStatus:
+        """A WARN or ERROR status whose message or last_error mentions text (a survived fault)."""
+        def mentions(status: DiagnosticStatus) -> bool:
+            last_error = {kv.key: kv.value for kv in status.values}.get('last_error', '')
+            return status.level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR) and (
+                text in status.message or text in last_error)
+        self.wait_for(lambda: any(mentions(s) for s in self.diagnostics), timeout,
+                      f'diagnostics WARN/ERROR mentioning {text!r}')
+        return next(s for s in self.diagnostics if mentions(s))
+
     def close(self) -> None:
-        self.node.worker.stop()  # no publishing while the executor winds down
+        if self.node.worker is not None:
+            self.node.worker.stop()  # no publishing while the executor winds down
         self.executor.shutdown()
         self.thread.join(2.0)
         self.node.destroy_node()

@@ -1,0 +1,204 @@
+"""The hands node as a lifecycle node, driven through the real lifecycle services over DDS.
+
+lifecycle_msgs/srv/ChangeState and GetState are called by a client node, as a lifecycle manager
+(nav2_lifecycle_manager, launch_ros) calls them. configure builds the estimator through the
+factory, activate subscribes and publishes, deactivate stops and keeps the model, cleanup frees
+it, shutdown finalizes; a configure that fails leaves the node unconfigured with the reason.
+"""
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticStatus
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+
+from interhand_ros.factory import build_estimator
+
+from test_node_ros import Harness, ScriptedEstimator, camera_info, image
+
+
+@pytest.fixture(scope='module', autouse=True)
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+class CountingFactory:
+    """The factory's signature; builds ScriptedEstimators and keeps weak references to them."""
+
+    def __init__(self) -> None:
+        self.built: list[weakref.ref] = []
+
+    def __call__(self, settings, warn, how_to_pass_checkpoint):
+        estimator = ScriptedEstimator()
+        self.built.append(weakref.ref(estimator))
+        return estimator
+
+
+class Managed(Harness):
+    """Harness whose node starts unconfigured (autostart false) and a lifecycle client."""
+
+    def __init__(self, factory, **params) -> None:
+        super().__init__(None, estimator_factory=factory, autostart=False,
+                         diagnostics_period=0.1, **params)
+
+    def call(self, srv_type, service: str, request, timeout: float = 30.0):
+        client = self.probe.create_client(srv_type, f'/{self.node.get_name()}/{service}')
+        try:
+            assert client.wait_for_service(timeout_sec=5.0), service
+            future = client.call_async(request)
+            self.wait_for(future.done, timeout, f'{service} response')
+            return future.result()
+        finally:
+            self.probe.destroy_client(client)
+
+    def transition(self, transition_id: int) -> bool:
+        return self.call(ChangeState, 'change_state', ChangeState.Request(
+            transition=Transition(id=transition_id))).success
+
+    def state(self) -> int:
+        return self.call(GetState, 'get_state', GetState.Request()).current_state.id
+
+    def set_string(self, name: str, value: str):
+        msg = ParameterMsg(name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING,
+                                                           string_value=value))
+        return self.call(SetParameters, 'set_parameters',
+                         SetParameters.Request(parameters=[msg])).results[0]
+
+    def image_subscribers(self) -> int:
+        return self.probe.count_subscribers('/image')
+
+    def hands_publishers(self) -> int:
+        return self.probe.count_publishers('/hands')
+
+
+@pytest.fixture
+def managed_factory():
+    made = []
+
+    def make(**kwargs):
+        managed = Managed(**kwargs)
+        made.append(managed)
+        return managed
+    yield make
+    for managed in made:
+        managed.close()
+
+
+def test_transitions_through_the_lifecycle_services(managed_factory):
+    factory = CountingFactory()
+    m = managed_factory(factory=factory)
+    assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
+    assert not factory.built and m.node.estimator is None
+    m.wait_for(lambda: any(
+        s.level == DiagnosticStatus.WARN and s.message.startswith('unconfigured')
+        for s in m.diagnostics), 3.0, 'diagnostics: unconfigured')
+
+    assert m.transition(Transition.TRANSITION_CONFIGURE)
+    assert m.state() == State.PRIMARY_STATE_INACTIVE
+    assert len(factory.built) == 1 and m.node.estimator is factory.built[0]()
+    assert m.image_subscribers() == 0 and m.hands_publishers() == 0  # inactive: no traffic
+
+    assert m.transition(Transition.TRANSITION_ACTIVATE)
+    assert m.state() == State.PRIMARY_STATE_ACTIVE
+    m.wait_for_discovery()
+    m.wait_for_stamp(m.send_good())
+
+    assert m.transition(Transition.TRANSITION_DEACTIVATE)
+    assert m.state() == State.PRIMARY_STATE_INACTIVE
+    m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, 5.0,
+               'subscriptions and publishers removed')
+    assert m.node.worker is None and m.node.estimator is factory.built[0]()  # model kept
+    calls = len(m.node.estimator.calls)
+    stamp = m.stamp()
+    m.send(image(stamp), camera_info(stamp))
+    time.sleep(0.5)
+    assert len(m.node.estimator.calls) == calls  # inactive: nothing processed
+
+    assert m.transition(Transition.TRANSITION_ACTIVATE)  # again, without rebuilding
+    m.wait_for_discovery()
+    m.wait_for_stamp(m.send_good())
+    assert len(factory.built) == 1
+
+    assert m.transition(Transition.TRANSITION_DEACTIVATE)
+    assert m.transition(Transition.TRANSITION_CLEANUP)
+    assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
+    gc.collect()
+    assert m.node.estimator is None and factory.built[0]() is None  # freed
+
+    assert m.transition(Transition.TRANSITION_CONFIGURE)  # builds a new one
+    assert len(factory.built) == 2 and factory.built[1]() is not None
+
+    assert m.transition(Transition.TRANSITION_INACTIVE_SHUTDOWN)
+    assert m.state() == State.PRIMARY_STATE_FINALIZED
+    gc.collect()
+    assert factory.built[1]() is None
+    m.wait_for(lambda: any('finalized' in s.message for s in m.diagnostics), 3.0,
+               'diagnostics: finalized')
+
+
+def test_active_node_shuts_down_through_the_service(managed_factory):
+    factory = CountingFactory()
+    m = managed_factory(factory=factory)
+    assert m.transition(Transition.TRANSITION_CONFIGURE)
+    assert m.transition(Transition.TRANSITION_ACTIVATE)
+    m.wait_for_discovery()
+    m.wait_for_stamp(m.send_good())
+    assert m.transition(Transition.TRANSITION_ACTIVE_SHUTDOWN)
+    assert m.state() == State.PRIMARY_STATE_FINALIZED
+    m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, 5.0,
+               'subscriptions and publishers removed')
+    gc.collect()
+    assert factory.built[0]() is None
+
+
+def test_failed_configure_stays_unconfigured_with_the_reason(managed_factory, tmp_path):
+    missing = tmp_path / 'missing.pth.tar'
+    m = managed_factory(factory=build_estimator, checkpoint=str(missing), device='cpu')
+    assert not m.transition(Transition.TRANSITION_CONFIGURE)
+    assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
+    status = m.wait_for_error('checkpoint not found')
+    assert str(missing) in status.message and status.message.startswith('cannot configure')
+    assert m.image_subscribers() == 0 and m.hands_publishers() == 0
+
+    # unconfigured: the checkpoint may change; '' builds the landmark fallback (MediaPipe)
+    assert m.set_string('checkpoint', '').successful
+    assert m.transition(Transition.TRANSITION_CONFIGURE)
+    assert m.state() == State.PRIMARY_STATE_INACTIVE
+    assert type(m.node.estimator).__name__ == 'LandmarkEstimator'
+
+
+def cuda_available() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not cuda_available(), reason='needs CUDA: checks that cleanup frees GPU memory')
+def test_cleanup_frees_the_model_and_the_cuda_cache(managed_factory, tmp_path):
+    import torch
+
+    from interhand_ros.engine.model import InterNet
+    checkpoint = tmp_path / 'random_internet.pth.tar'
+    torch.manual_seed(0)
+    torch.save({'network': InterNet().state_dict()}, checkpoint)
+    m = managed_factory(factory=build_estimator, checkpoint=str(checkpoint), device='cuda')
+    before = torch.cuda.memory_reserved()
+    assert m.transition(Transition.TRANSITION_CONFIGURE)
+    assert torch.cuda.memory_allocated() > 50 * 2**20  # InterNet's weights (about 190 MB)
+    assert m.transition(Transition.TRANSITION_ACTIVATE)
+    m.wait_for_discovery()
+    m.wait_for_stamp(m.send_good(), timeout=60.0)
+    assert m.transition(Transition.TRANSITION_DEACTIVATE)
+    assert torch.cuda.memory_allocated() > 50 * 2**20  # deactivate keeps the model
+    assert m.transition(Transition.TRANSITION_CLEANUP)
+    assert torch.cuda.memory_allocated() < 2**20
+    assert torch.cuda.memory_reserved() <= before + 2**20  # the cache went back to the driver
