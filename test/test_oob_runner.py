@@ -305,3 +305,31 @@ def test_runner_and_node_publish_identical_poses_for_the_same_frames(tmp_path,
     assert len(ran) == len(published) == 2
     assert [r['estimator'] for r in ran] == [0, 0]  # ESTIMATOR_INTERNET
     assert ran == [_content(message_to_dict(msg)) for msg in published]
+
+
+def test_runner_reads_compressed_bag_images_and_skips_a_truncated_one(tmp_path):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+    store = get_typestore(Stores.ROS2_KILTED)
+    Compressed = store.types['sensor_msgs/msg/CompressedImage']
+    Header, Time = store.types['std_msgs/msg/Header'], store.types['builtin_interfaces/msg/Time']
+    bag = tmp_path / 'compressed'
+    with Writer(bag, version=9) as writer:
+        images = writer.add_connection('/camera/image_raw/compressed', Compressed.__msgtype__,
+                                       typestore=store)
+        for index, bgr in enumerate(_frames()[:3]):
+            data = cv2.imencode('.jpg', bgr)[1].ravel()
+            if index == 1:
+                data = data[:len(data) // 2]  # truncated in transit
+            stamp_ns = 1_700_000_000_000_000_000 + index * 100_000_000
+            header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                            frame_id='camera_color_optical_frame')
+            writer.write(images, stamp_ns, store.serialize_cdr(
+                Compressed(header=header, format='jpeg', data=data), Compressed.__msgtype__))
+    out = tmp_path / 'out'
+    assert main([str(bag), '--out', str(out)]) == 0
+    records = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
+    assert [r['header']['stamp']['nanosec'] for r in records] == [0, 200_000_000]
+    assert all(r['camera_guessed'] for r in records)  # the bag has no CameraInfo
+    detected = sum(r[side]['detected'] for r in records for side in ('right', 'left'))
+    assert detected == 2 * _hands_expected()

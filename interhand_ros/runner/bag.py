@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
 from interhand_ros.ros.sync import LatestCameraInfo, PairingError, StampSync
 from interhand_ros.runner.inputs import InputError, InputFrame
 from interhand_ros.stamps import stamp_to_ns
@@ -24,7 +25,6 @@ POSE_TOPIC = '/hands'  # the node's topic names, so RViz set-ups work for both
 MARKER_TOPIC = '/hands/markers'
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
-SYNC_MODES = ('latest', 'approximate', 'exact')  # the node's `sync` parameter values
 BAG_FPS = 30.0  # frame rate of the annotated video of a bag (its stamps need not be regular)
 
 
@@ -64,7 +64,8 @@ class BagInput:
 
     def __init__(self, path: Path, image_topic: str | None,
                  camera_info_topic: str | None, depth_topic: str | None = None,
-                 sync: str = 'latest', slop: float = 0.02, queue_size: int = 5) -> None:
+                 sync: str = 'latest', slop: float = DEFAULTS['sync_slop'],
+                 queue_size: int = DEFAULTS['sync_queue_size']) -> None:
         from rosbags.highlevel import AnyReader
         from rosbags.typesys import Stores, get_typestore
         if sync not in SYNC_MODES:

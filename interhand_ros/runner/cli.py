@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from interhand_ros.camera_yaml import (
 from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
 from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
-from interhand_ros.runner.bag import SYNC_MODES, BagInput, BagOutput
+from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
+from interhand_ros.ros.parameters import estimator_settings as node_estimator_settings
+from interhand_ros.runner.bag import BagInput, BagOutput
 from interhand_ros.runner.inputs import (
     LOG,
     FolderInput,
@@ -36,6 +39,13 @@ from interhand_ros.runner.outputs import AnnotatedWriter, OutputSet, RecordWrite
 from interhand_ros.stamps import ns_to_stamp
 
 ROI_CHOICES = ('full', 'detector', 'track')  # the node's roi.mode values that need no topic
+# The node's estimator parameters -> the flag (argparse dest) that sets each.
+ENGINE_FLAGS = {
+    'backend': 'backend', 'device': 'device', 'cuda_fallback': 'cuda_fallback',
+    'precision': 'precision', 'threads': 'threads', 'refine': 'refine',
+    'cuda_graph': 'cuda_graph', 'compile': 'compile', 'presence_threshold': 'presence_threshold',
+    'depth.mode': 'depth_mode', 'depth.fixed_distance': 'fixed_distance',
+    'depth.hand_scale': 'hand_scale'}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--sync', choices=SYNC_MODES, default='latest',
                         help='bag image/camera_info pairing (the node\'s `sync`); latest: the '
                              'newest camera_info of the frame, any age')
-    parser.add_argument('--sync-slop', type=float, default=0.02,
+    parser.add_argument('--sync-slop', type=float, default=DEFAULTS['sync_slop'],
                         help='s, largest stamp difference paired (approximate; and depth)')
     parser.add_argument('--roi', choices=ROI_CHOICES, default='detector',
                         help='InterNet crop source (the landmark estimator finds hands itself)')
@@ -71,39 +81,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     engine = parser.add_argument_group('estimator (the node parameters of the same names)')
     engine.add_argument('--checkpoint', type=Path, default=None,
                         help='InterNet snapshot (e.g. snapshot_20.pth.tar); none: MediaPipe')
-    engine.add_argument('--backend', choices=BACKENDS, default='torch')
-    engine.add_argument('--device', default='auto',
+    engine.add_argument('--backend', choices=BACKENDS, default=DEFAULTS['backend'])
+    engine.add_argument('--device', default=DEFAULTS['device'],
                         help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'")
-    engine.add_argument('--cuda-fallback', action=argparse.BooleanOptionalAction, default=True,
+    engine.add_argument('--cuda-fallback', action=argparse.BooleanOptionalAction,
+                        default=DEFAULTS['cuda_fallback'],
                         help='CUDA requested but absent: run on the CPU (warned) or fail')
-    engine.add_argument('--precision', choices=PRECISIONS, default='fp32')
-    engine.add_argument('--threads', type=int, default=0,
+    engine.add_argument('--precision', choices=PRECISIONS, default=DEFAULTS['precision'])
+    engine.add_argument('--threads', type=int, default=DEFAULTS['threads'],
                         help='torch CPU threads; 0 = torch default')
     engine.add_argument('--refine', action='store_true', help='sub-voxel heatmap refinement')
     engine.add_argument('--cuda-graph', action='store_true', help='CUDA graph of the forward')
     engine.add_argument('--compile', action='store_true', help='torch.compile (slow start)')
-    engine.add_argument('--presence-threshold', type=float, default=0.5,
+    engine.add_argument('--presence-threshold', type=float,
+                        default=DEFAULTS['presence_threshold'],
                         help='hand-presence probability (0..1) to report a hand')
     engine.add_argument('--depth-mode', choices=DEPTH_MODES, default='auto',
                         help='absolute hand depth; auto: the depth image when given, else the '
                              'hand-size prior')
-    engine.add_argument('--fixed-distance', type=float, default=0.5,
+    engine.add_argument('--fixed-distance', type=float, default=DEFAULTS['depth.fixed_distance'],
                         help="m, wrist distance for --depth-mode fixed")
-    engine.add_argument('--hand-scale', type=float, default=1.0,
+    engine.add_argument('--hand-scale', type=float, default=DEFAULTS['depth.hand_scale'],
                         help='hand size relative to the mean adult hand (hand_size mode)')
     return parser.parse_args(argv)
 
 
 def estimator_settings(args: argparse.Namespace, video: bool) -> EstimatorSettings:
-    """The factory's settings from the flags (what ros/parameters.estimator_settings gives the
-    node from its parameters). video: the landmark fallback tracks between frames."""
-    return EstimatorSettings(
-        checkpoint=str(args.checkpoint) if args.checkpoint is not None else '',
-        backend=args.backend, device=args.device, cuda_fallback=args.cuda_fallback,
-        precision=args.precision, threads=args.threads, cuda_graph=args.cuda_graph,
-        compile=args.compile, refine=args.refine, presence_threshold=args.presence_threshold,
-        depth_mode=args.depth_mode, fixed_depth_m=args.fixed_distance,
-        hand_scale=args.hand_scale, video=video, mirrored=args.mirrored)
+    """The factory's settings from the flags, mapped by the node's own function (the node's
+    defaults for every parameter without a flag). video: the landmark fallback tracks."""
+    params = dict(DEFAULTS, **{name: getattr(args, dest) for name, dest in ENGINE_FLAGS.items()})
+    params['checkpoint'] = str(args.checkpoint) if args.checkpoint is not None else ''
+    return replace(node_estimator_settings(params), video=video, mirrored=args.mirrored)
 
 
 def open_input(args: argparse.Namespace, kind: str) -> Input:
