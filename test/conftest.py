@@ -9,3 +9,34 @@ import os
 
 os.environ['ROS_DOMAIN_ID'] = str(1 + os.getpid() % 100)
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+
+import importlib.util  # noqa: E402 - after the environment above
+
+import pytest  # noqa: E402
+
+from interhand_ros.ros.inputs import PAIRINGS  # noqa: E402
+
+
+@pytest.fixture
+def harness_factory():
+    """Makes node-under-test harnesses (test_node_ros.Harness) and closes them afterwards."""
+    from test_node_ros import Harness, ScriptedEstimator
+    made = []
+
+    def make(estimator=None, pairing=None, **params):
+        harness = Harness(estimator or ScriptedEstimator(), pairing=pairing,
+                          diagnostics_period=0.1, **params)
+        made.append(harness)
+        return harness
+    yield make
+    for harness in made:
+        harness.close()
+
+
+@pytest.fixture(params=PAIRINGS)
+def pairing(request) -> str:
+    """Each pairing test runs on message_filters (as on a ROS install) and on ros/sync.py."""
+    if request.param == 'message_filters' and importlib.util.find_spec('message_filters') is None:
+        pytest.skip('message_filters is absent: make setup installs it from '
+                    '../shared/vendor/ros2 (a ROS install has it)')
+    return request.param

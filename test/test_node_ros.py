@@ -5,7 +5,6 @@ InterNet engine runs through the node in test_node_engine.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import resource
 import threading
@@ -28,7 +27,6 @@ from visualization_msgs.msg import MarkerArray
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import Box
 from interhand_ros.ros.hands_node import HandsNode, StartupError
-from interhand_ros.ros.inputs import PAIRINGS
 
 WIDTH, HEIGHT = 64, 48
 
@@ -147,11 +145,11 @@ class Harness:
         return next(s for s in self.diagnostics if text in s.message)
 
     def wait_for_report(self, text: str, timeout: float = 3.0) -> DiagnosticStatus:
-        """A WARN or ERROR status whose message or last_error mentions text (a survived fault)."""
+        """A WARN or ERROR status whose message or last_fault mentions text (a survived fault)."""
         def mentions(status: DiagnosticStatus) -> bool:
-            last_error = {kv.key: kv.value for kv in status.values}.get('last_error', '')
+            last_fault = {kv.key: kv.value for kv in status.values}.get('last_fault', '')
             return status.level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR) and (
-                text in status.message or text in last_error)
+                text in status.message or text in last_fault)
         self.wait_for(lambda: any(mentions(s) for s in self.diagnostics), timeout,
                       f'diagnostics WARN/ERROR mentioning {text!r}')
         return next(s for s in self.diagnostics if mentions(s))
@@ -172,27 +170,6 @@ def ros():
     rclpy.shutdown()
 
 
-@pytest.fixture
-def harness_factory():
-    made = []
-
-    def make(estimator=None, pairing=None, **params):
-        harness = Harness(estimator or ScriptedEstimator(), pairing=pairing,
-                          diagnostics_period=0.1, **params)
-        made.append(harness)
-        return harness
-    yield make
-    for harness in made:
-        harness.close()
-
-
-@pytest.fixture(params=PAIRINGS)
-def pairing(request) -> str:
-    """Each pairing test runs on message_filters (as on a ROS install) and on ros/sync.py."""
-    if request.param == 'message_filters' and importlib.util.find_spec('message_filters') is None:
-        pytest.skip('message_filters is absent: make setup installs it from '
-                    '../shared/vendor/ros2 (a ROS install has it)')
-    return request.param
 
 
 def test_outputs_follow_the_image_header_and_markers_match_joints(harness_factory):

@@ -1,9 +1,11 @@
 """Node health for /diagnostics: rates, latency, dropped frames and the last error.
 
 Level: ERROR while the newest frame failed (bad input or estimator error), WARN when an error
-happened within `window` s but later frames succeeded or when no image arrived for
-`stall_timeout` s, OK otherwise. All times are seconds of one monotonic clock passed in by the
-caller. Reporter is the one way the node reports a problem: health + a log throttled per kind.
+happened within `window` s but later frames succeeded, when a fault the node survived without
+losing a frame (camera restarted, clock jumped back, camera_info resized) happened within
+`window` s, or when no image arrived for `stall_timeout` s; OK otherwise. All times are seconds
+of one monotonic clock passed in by the caller. Reporter is the one way the node reports a
+problem: health + a log throttled per kind.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ class NodeHealth:
         self.frames_failed = 0
         self.last_error = ''
         self._last_error_time: float | None = None
+        self.last_fault = ''
+        self._last_fault_time: float | None = None
         self._last_success_time: float | None = None
         self._start: float | None = None
 
@@ -59,6 +63,12 @@ class NodeHealth:
             self.last_error = reason
             self._last_error_time = now
 
+    def fault(self, now: float, reason: str) -> None:
+        """Record a fault the node survived without losing a frame (WARN for `window` s)."""
+        with self._lock:
+            self.last_fault = reason
+            self._last_fault_time = now
+
     def status(self, now: float, name: str, hardware_id: str) -> DiagnosticStatus:
         with self._lock:
             self._trim(now)
@@ -78,6 +88,7 @@ class NodeHealth:
                 'frames_dropped': self.frames_dropped,
                 'frames_failed': self.frames_failed,
                 'last_error': self.last_error,
+                'last_fault': self.last_fault,
             }
         return DiagnosticStatus(
             level=level, name=name, message=message, hardware_id=hardware_id,
@@ -96,6 +107,8 @@ class NodeHealth:
             return DiagnosticStatus.ERROR, self.last_error
         if error_time is not None and now - error_time <= self.window:
             return DiagnosticStatus.WARN, f'recovered from: {self.last_error}'
+        if self._last_fault_time is not None and now - self._last_fault_time <= self.window:
+            return DiagnosticStatus.WARN, f'survived: {self.last_fault}'
         if self._start is None:
             return DiagnosticStatus.WARN, 'no image received yet'
         if self._last_input is not None and now - self._last_input > self.stall_timeout:
@@ -106,8 +119,8 @@ class NodeHealth:
 class Reporter:
     """Records a problem in NodeHealth and logs it, at most once per `throttle()` s per kind.
 
-    frame_failed: a frame was lost to it ('frame skipped: ...'); otherwise it is a fault the
-    node survived without losing a frame (a camera that stalled, a clock that went back).
+    frame_failed: a frame was lost to it ('frame skipped: ...'); otherwise a problem that keeps
+    frames from being paired. fault(): something the node survived without losing a frame.
     """
 
     def __init__(self, health: NodeHealth, log: Callable[[str], None],
@@ -121,9 +134,17 @@ class Reporter:
                  frame_failed: bool = True) -> None:
         now = self._clock()
         self._health.error(now, reason, frame_failed)
+        text = f'frame skipped: {reason}' if frame_failed else reason
+        self._throttled_log(kind, now, text + (f'\n{detail}' if detail else ''))
+
+    def fault(self, kind: str, reason: str) -> None:
+        now = self._clock()
+        self._health.fault(now, reason)
+        self._throttled_log(kind, now, reason)
+
+    def _throttled_log(self, kind: str, now: float, text: str) -> None:
         with self._lock:
             if now - self._last_log.get(kind, -float('inf')) < self._throttle():
                 return
             self._last_log[kind] = now
-        text = f'frame skipped: {reason}' if frame_failed else reason
-        self._log(text + (f'\n{detail}' if detail else ''))
+        self._log(text)

@@ -154,8 +154,8 @@ class Inputs:
     def _accept_image(self, image: Any) -> bool:
         now = time.monotonic()
         if self._last_image is not None and now - self._last_image > self._params['stall_timeout']:
-            self._report('camera', f'images resumed after {now - self._last_image:.1f} s without '
-                         'any (camera restarted or stalled)', frame_failed=False)
+            self._report.fault('camera', f'images resumed after {now - self._last_image:.1f} s '
+                               'without any (camera restarted or stalled)')
         self._last_image = now
         self._health.received(now)
         reason = refusal(image, self._params['max_image_pixels'])
@@ -168,9 +168,8 @@ class Inputs:
         if back:
             self._pairing.discard_newer(stamp + TIME_JUMP)
             self._on_time_jump()
-            self._report('time', f'image stamps jumped back {back:.1f} s (looped bag or '
-                         'restarted camera clock): pairing queues and ROI tracking reset',
-                         frame_failed=False)
+            self._report.fault('time', f'image stamps jumped back {back:.1f} s (looped bag or '
+                               'restarted camera clock): pairing queues and ROI tracking reset')
         return True
 
     def _counter(self, name: str) -> Callable[[Any], bool]:
@@ -187,9 +186,9 @@ class Inputs:
         before = self._info_sizes.get(frame)
         self._info_sizes[frame] = size
         if before is not None and before != size:
-            self._report('camera_info_size', f'camera_info of {frame!r} changed from '
-                         f'{before[0]}x{before[1]} to {size[0]}x{size[1]} (driver reconfigured)',
-                         frame_failed=False)
+            self._report.fault('camera_info_size', f'camera_info of {frame!r} changed from '
+                               f'{before[0]}x{before[1]} to {size[0]}x{size[1]} (driver '
+                               'reconfigured)')
 
     def _on_latest_info(self, info: CameraInfo) -> None:
         self._counter('camera_info')(info)
