@@ -16,6 +16,7 @@ from interhand_ros.engine.model import INPUT_SIZE, InterNet
 PARTS_VERSION = 1  # bump when the parts' graphs change: invalidates every cached model
 GLOBAL_OUTPUTS = ('features', 'root_m', 'presence')
 HAND_OUTPUTS = ('crop_xy', 'depth_rel_m', 'confidence')
+WHOLE_OUTPUTS = HAND_OUTPUTS + GLOBAL_OUTPUTS[1:]
 HAND_NAMES = ('right', 'left')  # side 0 = branch 1 (right), side 1 = branch 2 (left)
 
 
@@ -49,6 +50,23 @@ class HandPart(torch.nn.Module):
         return decoded.crop_xy, decoded.depth_rel_m, decoded.confidence
 
 
+class WholeNetwork(torch.nn.Module):
+    """The parts as one graph (for runtimes without the absent-hand skip, e.g. a TensorRT
+    engine): images -> (crop_xy B x 42 x 2, depth_rel_m B x 42, confidence B x 42, root_m B,
+    presence B x 2). Only the decoded joints are concatenated, never the heatmaps."""
+
+    def __init__(self, model: InterNet, refine: bool = False) -> None:
+        super().__init__()
+        self.global_part = GlobalPart(model)
+        self.hands = torch.nn.ModuleList(HandPart(model, side, refine) for side in (0, 1))
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features, root_m, presence = self.global_part(images)
+        right, left = (hand(features) for hand in self.hands)
+        decoded = tuple(torch.cat(pair, dim=1) for pair in zip(right, left))
+        return (*decoded, root_m, presence)
+
+
 def example_images(batch: int = 1) -> torch.Tensor:
     """An input of the global part's shape (for tracing / conversion)."""
     return torch.rand(batch, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(0))
@@ -56,5 +74,5 @@ def example_images(batch: int = 1) -> torch.Tensor:
 
 def example_features(model: InterNet, batch: int = 1) -> torch.Tensor:
     """An input of the hand parts' shape: the backbone's features of example images."""
-    with torch.inference_mode():
-        return model.backbone_net(example_images(batch)).clone()
+    with torch.no_grad():  # not inference mode: exporters trace through these tensors
+        return model.backbone_net(example_images(batch))
