@@ -95,8 +95,8 @@ def image_to_array(msg: Image, channels: int, dtype: np.dtype) -> np.ndarray:
     """
     dtype = np.dtype(dtype)
     rows = _rows(msg, msg.width * channels * dtype.itemsize)
-    order = '>' if msg.is_bigendian else '<'
-    pixels = np.ascontiguousarray(rows).view(dtype.newbyteorder(order))
+    stored = dtype.newbyteorder('>' if msg.is_bigendian else '<')
+    pixels = np.ascontiguousarray(rows).view(stored)
     shape = (msg.height, msg.width) if channels == 1 else (msg.height, msg.width, channels)
     return pixels.reshape(shape).astype(dtype, copy=False)
 
