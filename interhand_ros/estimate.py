@@ -66,6 +66,10 @@ class HandEstimate:
     wrist_quaternion: np.ndarray = field(
         default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))  # (x, y, z, w), ROS order
     depth_source: DepthSource = DepthSource.NONE
+    # Teleoperation (interhand_ros.teleop): the last pose kept while the hand is briefly lost,
+    # not a measurement of this image; held_for: s since the image it was measured in.
+    held: bool = False
+    held_for: float = 0.0
 
 
 @dataclass
@@ -81,6 +85,7 @@ class TwoHandEstimate:
     estimator: Estimator
     crop: Box                        # region given to the network, original image pixels
     inference_time: float = 0.0      # s
+    filtered: bool = False           # joints temporally filtered (interhand_ros.teleop)
 
     def hands(self) -> tuple[HandEstimate, HandEstimate]:
         return (self.right, self.left)

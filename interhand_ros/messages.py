@@ -15,6 +15,7 @@ from std_msgs.msg import Header
 
 from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
 from interhand_ros.estimate import Box, HandEstimate, TwoHandEstimate
+from interhand_ros.teleop.wrist_frame import joints_in_wrist_frame
 
 _SIDES = {'right': HandPose.RIGHT, 'left': HandPose.LEFT}
 
@@ -45,7 +46,17 @@ def hand_to_msg(hand: HandEstimate) -> HandPose:
     msg.wrist_pose = Pose()
     msg.wrist_pose.position = Point(x=x, y=y, z=z)
     msg.wrist_pose.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
+    msg.held, msg.held_for = bool(hand.held), float(hand.held_for)
+    msg.joints_wrist = [Point(x=float(x), y=float(y), z=float(z))
+                        for x, y, z in wrist_frame_joints(hand)]
     return msg
+
+
+def wrist_frame_joints(hand: HandEstimate) -> np.ndarray:
+    """(21, 3) joints in the hand's MANO wrist frame (teleop.wrist_frame), NaN where invalid."""
+    valid = np.asarray(hand.valid, dtype=bool)
+    joints = np.where(valid[:, None], np.asarray(hand.joints, dtype=np.float64), np.nan)
+    return joints_in_wrist_frame(joints, hand.side)
 
 
 def to_two_hand_pose(estimate: TwoHandEstimate, header: Header, image_width: int,
@@ -63,4 +74,5 @@ def to_two_hand_pose(estimate: TwoHandEstimate, header: Header, image_width: int
         estimator=int(estimate.estimator),
         roi=box_to_roi(estimate.crop, image_width, image_height),
         inference_time=float(estimate.inference_time),
+        filtered=bool(estimate.filtered),
     )
