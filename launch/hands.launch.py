@@ -3,11 +3,11 @@
     ros2 launch interhand_ros hands.launch.py camera:=/camera/camera/color \
         checkpoint:=/path/to/snapshot_20.pth.tar use_rviz:=true
 
-Topics are wired by remapping the node's generic names (image, image/compressed, camera_info,
-depth, depth_info) to <camera>/<topic> and roi to roi_topic. Launch arguments override the
-parameter file; their defaults equal it. The node is a lifecycle node: autostart:=false leaves
-it unconfigured for a lifecycle manager (nav2_lifecycle_manager, or launch_ros ChangeState
-events on this action).
+Topics are wired by remapping the node's generic names (image, camera_info, depth, depth_info)
+to <camera>/<topic> and roi to roi_topic (image_transport:=compressed subscribes
+<camera>/<image_topic>/compressed). Launch arguments override the parameter file; their
+defaults equal it. The node is a lifecycle node: autostart:=false leaves it unconfigured for a
+lifecycle manager (nav2_lifecycle_manager, or launch_ros ChangeState events on this action).
 """
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
@@ -74,8 +74,6 @@ def generate_launch_description() -> LaunchDescription:
     overrides['autostart'] = ParameterValue(LaunchConfiguration('autostart'), value_type=bool)
     remappings = [(topic, [LaunchConfiguration('camera'), '/', LaunchConfiguration(name)])
                   for topic, (name, _) in TOPIC_ARGUMENTS.items()]
-    remappings.append(('image/compressed', [LaunchConfiguration('camera'), '/',
-                                            LaunchConfiguration('image_topic'), '/compressed']))
     remappings.append(('roi', LaunchConfiguration('roi_topic')))
 
     hands = LifecycleNode(package=PACKAGE, executable=EXECUTABLE, name='hands',

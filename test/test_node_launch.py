@@ -88,7 +88,7 @@ def test_launch_file_names_installed_files_and_declared_parameters():
     assert f'share/{PACKAGE}/launch/hands.launch.py' in files
 
     yaml_values = yaml_parameters()
-    for parameter, (argument, default, _) in constants['PARAMETER_ARGUMENTS'].items():
+    for parameter, (_argument, default, _) in constants['PARAMETER_ARGUMENTS'].items():
         assert parameter in DEFAULTS, f'launch sets undeclared parameter {parameter}'
         assert default == str(yaml_values[parameter]).lower() if isinstance(
             yaml_values[parameter], bool) else default == yaml_values[parameter], parameter

@@ -6,7 +6,6 @@ reason for anything that does not describe one registered camera.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from interhand_ros.camera import CameraModel
 from interhand_ros.estimate import Box
 from interhand_ros.image_encoding import depth_to_array
 from interhand_ros.root_depth import DepthImage
+from interhand_ros.ros.image_input import to_rgb
 
 REGISTRATION_TOLERANCE = 0.01  # relative: focal lengths, principal point (x image width)
 BYTES_PER_PIXEL_MAX = 3  # a compressed image bigger than raw rgb8 of max_image_pixels is refused
@@ -73,7 +73,7 @@ def require_registered(depth_camera: CameraModel, camera: CameraModel) -> None:
             '(use the depth topic aligned to the colour camera)')
 
 
-def convert(frame: Frame, to_rgb: Callable[[Any], np.ndarray], rectified: bool,
+def convert(frame: Frame, rectified: bool,
             max_pixels: int) -> tuple[np.ndarray, CameraModel, DepthImage | None]:
     """Validated RGB array, camera model and depth image of a frame (ValueError if bad)."""
     rgb = to_rgb(frame.image)

@@ -28,10 +28,10 @@ from rclpy.parameter import Parameter
 
 from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
-from interhand_ros.image_encoding import image_to_rgb
 from interhand_ros.roi import RoiConfig, RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame
+from interhand_ros.ros.image_input import subscription_for
 from interhand_ros.ros.inputs import PAIRINGS, Inputs, default_pairing
 from interhand_ros.ros.mailbox import LatestMailbox, Worker
 from interhand_ros.ros.parameters import (
@@ -157,21 +157,26 @@ class HandsNode(LifecycleNode):
         return FAILURE
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self.params
         self.outputs = Outputs(self)
         self.mailbox = LatestMailbox()
         self._pipeline = FramePipeline(
-            self.estimator, self.roi, self.outputs, self.params, image_to_rgb, self.report,
+            self.estimator, self.roi, self.outputs, self.params, self.report,
             self.health, lambda: self.get_clock().now().nanoseconds * 1e-9,
             self.get_logger().warning, self.context.ok)
         self.worker = Worker(self.mailbox, self._pipeline.process, self._pipeline.on_error)
         self.worker.start()
-        self.inputs = Inputs(self, self.params, self._on_frame, self.report, self.health,
-                             self.pairing, self._pipeline.reset_tracking, self.roi.set_external)
+        # image_transport style: the transport's topic follows the (remapped) image topic
+        topic, image_type = subscription_for(p['image_transport'],
+                                             self.resolve_topic_name('image'))
+        self.inputs = Inputs(self, p, self._on_frame, self.report, self.health, self.pairing,
+                             self._pipeline.reset_tracking, self.roi.set_external,
+                             image_type=image_type, image_topic=topic)
         self.state = 'active'
-        p = self.params
         self.get_logger().info(
-            f"hands node ready: estimator {type(self.estimator).__name__}, sync {p['sync']} "
-            f"({self.pairing}), roi {p['roi.mode']}, depth {p['depth.mode']}")
+            f"hands node ready: estimator {type(self.estimator).__name__}, image {topic} "
+            f"({p['image_transport']}), sync {p['sync']} ({self.pairing}), roi {p['roi.mode']}, "
+            f"depth {p['depth.mode']}")
         return SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

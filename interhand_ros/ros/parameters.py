@@ -17,9 +17,9 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
 from interhand_ros.factory import EstimatorSettings
 from interhand_ros.roi import ROI_MODES
+from interhand_ros.ros.image_input import TRANSPORTS
 
 SYNC_MODES = ('approximate', 'exact', 'latest')
-IMAGE_TRANSPORTS = ('raw', 'compressed')
 # The node subscribes to depth only when told to, so the engine's 'auto' is not offered.
 NODE_DEPTH_MODES = tuple(mode for mode in DEPTH_MODES if mode != 'auto')
 INT_MAX = 2**31 - 1
@@ -63,7 +63,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'the image is rectified: use CameraInfo P instead of K and D'),
     ParameterSpec('image_transport', 'raw',
                   "'raw' = sensor_msgs/Image on image; 'compressed' = sensor_msgs/CompressedImage "
-                  '(jpeg, png) on image/compressed', choices=IMAGE_TRANSPORTS),
+                  '(jpeg, png) on <image>/compressed', choices=TRANSPORTS),
     ParameterSpec('max_image_pixels', 33_177_600,
                   'px, larger images are refused before conversion (memory stays bounded); '
                   'default 7680x4320', range=(1, INT_MAX), runtime=True),

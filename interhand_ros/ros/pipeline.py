@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -80,11 +79,11 @@ class FramePipeline:
     """Converts, estimates and publishes one frame (called by the mailbox Worker)."""
 
     def __init__(self, estimator: HandPoseEstimator, roi: RoiSource, outputs: Outputs,
-                 params: Mapping[str, Any], to_rgb: Callable[[Any], np.ndarray],
-                 report: Reporter, health: NodeHealth, now: Callable[[], float],
+                 params: Mapping[str, Any], report: Reporter, health: NodeHealth,
+                 now: Callable[[], float],
                  warn: Callable[[str], None], context_ok: Callable[[], bool]) -> None:
         self.estimator, self.roi, self.outputs, self.params = estimator, roi, outputs, params
-        self._to_rgb, self._report, self._health = to_rgb, report, health
+        self._report, self._health = report, health
         self._now, self._warn, self._context_ok = now, warn, context_ok
         self._frames_checked: set[str] = set()
         self._reset_roi = False
@@ -99,8 +98,7 @@ class FramePipeline:
             self._reset_roi = False
             self.roi.reset()
         try:
-            rgb, camera, depth = convert(frame, self._to_rgb, p['rectified'],
-                                         p['max_image_pixels'])
+            rgb, camera, depth = convert(frame, p['rectified'], p['max_image_pixels'])
         except ValueError as error:  # bad input: image, camera_info or depth
             self._report(type(error).__name__, str(error))
             return
@@ -110,13 +108,15 @@ class FramePipeline:
         self.roi.update(estimate)
         header = frame.image.header
         height, width = rgb.shape[:2]
-        self.outputs.hands.publish(to_two_hand_pose(estimate, header, width, height))
+        hands = to_two_hand_pose(estimate, header, width, height)
+        # counted before it goes out: a bad frame a subscriber sends in reply is newer
+        self._health.published(time.monotonic(), self._now() - stamp_seconds(frame.image),
+                               estimate.inference_time)
+        self.outputs.hands.publish(hands)
         if p['publish_markers'] and self.outputs.markers.get_subscription_count() > 0:
             self.outputs.markers.publish(to_marker_array(estimate, header, marker_style(p)))
         if p['publish_debug_image'] and self.outputs.debug.get_subscription_count() > 0:
             self.outputs.debug.publish(rgb_to_image(draw_estimate(rgb, estimate), header))
-        self._health.published(time.monotonic(), self._now() - stamp_seconds(frame.image),
-                               estimate.inference_time)
 
     def on_error(self, error: BaseException) -> None:
         if not self._context_ok():
