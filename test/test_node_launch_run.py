@@ -115,7 +115,11 @@ class Camera(threading.Thread):
             self.on_done()
 
 
-def test_launch_file_starts_the_node_and_a_photo_gives_hands(ament_env, checkpoint):
+def run_launch(arguments: dict[str, str], extra_entities=()) -> tuple[int, dict, Camera]:
+    """Runs hands.launch.py (from the ament index) with `arguments` until the camera got hands.
+
+    Returns the launch's return code, each process's exit code and the camera.
+    """
     from ament_index_python.packages import get_package_share_directory
     from launch.actions import IncludeLaunchDescription, RegisterEventHandler
     from launch.event_handlers import OnProcessExit
@@ -127,15 +131,14 @@ def test_launch_file_starts_the_node_and_a_photo_gives_hands(ament_env, checkpoi
     launch_file = share / 'launch' / 'hands.launch.py'
     assert launch_file.resolve() == (REPO / 'launch' / 'hands.launch.py').resolve()
     camera = f'/launch_test_{uuid.uuid4().hex[:8]}/color'
-    arguments = {'camera': camera, 'checkpoint': str(checkpoint), 'device': 'cpu',
-                 'use_rviz': 'false'}
     exits: dict[str, int] = {}
     service = LaunchService()
     service.include_launch_description(LaunchDescription([
         RegisterEventHandler(OnProcessExit(on_exit=lambda event, _: exits.__setitem__(
             event.action.name, event.returncode))),
         IncludeLaunchDescription(PythonLaunchDescriptionSource(str(launch_file)),
-                                 launch_arguments=arguments.items()),
+                                 launch_arguments={'camera': camera, **arguments}.items()),
+        *extra_entities,
     ]))
     player = Camera(camera, '/hands', on_done=service.shutdown)
     player.start()
@@ -143,6 +146,12 @@ def test_launch_file_starts_the_node_and_a_photo_gives_hands(ament_env, checkpoi
     player.join(10.0)
     assert player.error is None, player.error
     assert player.received, f'no TwoHandPose after {len(player.sent)} photos'
+    return return_code, exits, player
+
+
+def test_launch_file_starts_the_node_and_a_photo_gives_hands(ament_env, checkpoint):
+    return_code, exits, player = run_launch(
+        {'checkpoint': str(checkpoint), 'device': 'cpu', 'use_rviz': 'false'})
     msg = player.received[0]
     assert msg.header.stamp in player.sent  # output header = input header
     assert msg.header.frame_id == 'camera_color_optical_frame'
@@ -150,3 +159,31 @@ def test_launch_file_starts_the_node_and_a_photo_gives_hands(ament_env, checkpoi
     assert (msg.roi.width, msg.roi.height) == (640, 480)
     assert return_code == 0
     assert len(exits) == 1 and set(exits.values()) == {0}, exits  # the node exited 0
+
+
+def test_without_autostart_launch_lifecycle_events_bring_the_node_up(ament_env):
+    """autostart:=false: the node waits unconfigured; launch_ros's own lifecycle events (what
+    a launch file or lifecycle manager does) configure it, then activate it once inactive."""
+    from launch.actions import EmitEvent, OpaqueFunction, RegisterEventHandler
+    from launch.event_handlers import OnProcessStart
+    from launch_ros.event_handlers import OnStateTransition
+    from launch_ros.events.lifecycle import ChangeState
+    from lifecycle_msgs.msg import Transition
+
+    def change(transition_id: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=lambda _: True,
+                                           transition_id=transition_id))
+
+    states: list[str] = []
+    record = OnStateTransition(entities=[OpaqueFunction(
+        function=lambda context: states.append(context.locals.event.goal_state))])
+    activate = OnStateTransition(goal_state='inactive',
+                                 entities=[change(Transition.TRANSITION_ACTIVATE)])
+    configure = OnProcessStart(on_start=[change(Transition.TRANSITION_CONFIGURE)])
+    return_code, exits, player = run_launch(
+        {'autostart': 'false', 'use_rviz': 'false'},
+        [RegisterEventHandler(handler) for handler in (record, activate, configure)])
+    assert states[:4] == ['configuring', 'inactive', 'activating', 'active'], states
+    assert player.received[0].estimator == Estimator.LANDMARK  # checkpoint '' by default
+    assert return_code == 0
+    assert len(exits) == 1 and set(exits.values()) == {0}, exits
