@@ -1,189 +1,325 @@
-"""Speed benchmark of the InterNet engine on this machine: `python -m interhand_ros.bench`.
+"""Speed of every runtime on this machine, side by side in one run: `make bench`.
 
-Prints model forward ms (median, p90; wall and process CPU time, the latter robust to other
-processes sharing the CPU) per variant / precision / thread count, the full pipeline (crop +
-forward + decode + lift) for 640x480 and 1280x720 images, peak RSS (and CUDA memory), and the
-FLOP count with the achieved GFLOP/s. Speed does not depend on the weights' values, so random
-weights are used unless --checkpoint is given.
+Cases: the official layers in torch fp32 (the reference: unfolded BatchNorm, the official
+concatenated heatmaps decoded afterwards), then the engine with every backend x precision this
+CPU runs natively (torch fp32 / bf16, OpenVINO fp32 / bf16 / int8, ONNX Runtime fp32). For each:
+- network: one crop through the network and its decoding, both hands (ms, median and p90),
+- pipeline: estimate() on a 640x480 and a 1280x720 image with an ROI box (crop, network,
+  decoding, lifting with the hand-size prior), both hands present,
+wall and process CPU time, the speed-up over the reference, RSS (steady, after the runs) and
+peak RSS (including loading / converting). Each case runs in its own process so their memory
+does not add up. Then the node's output rate and pose age under a 30 Hz camera
+(ros/latency_probe.py --open-loop-only) for the default (torch fp32) and the fastest case.
+Speed does not depend on the weights' values: random weights unless --checkpoint is given.
+int8 without a model from interhand-quantize in the cache is calibrated on random crops
+(speed only, into a temporary cache). Wall times on a shared CPU include other processes' load;
+CPU time is what the case itself used.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
-import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from interhand_ros.camera import CameraModel
-from interhand_ros.engine.checkpoint import load_internet
-from interhand_ros.engine.internet import (
-    TORCH_DTYPES,
-    EngineConfig,
-    InterNetEstimator,
-    compile_module,
-)
-from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
-from interhand_ros.engine.options import PRECISIONS, resolve_device
-from interhand_ros.estimate import Box
 
 PIPELINE_SIZES = ((640, 480), (1280, 720))
+REFERENCE = 'official-torch:fp32'
 
 
-def timed(run: Callable[[], object], repeats: int, warmup: int,
-          synchronize: Callable[[], None]) -> tuple[list[float], list[float]]:
-    """Wall and process-CPU seconds of each of `repeats` calls after `warmup` calls."""
+# ----------------------------------------------------------------------------- measuring
+
+def timed(run: Callable[[], object], repeats: int, warmup: int) -> dict[str, float]:
+    """Median / p90 wall ms and median process-CPU ms of `repeats` calls after `warmup`."""
     for _ in range(warmup):
         run()
-    synchronize()
     wall, cpu = [], []
     for _ in range(repeats):
         start_wall, start_cpu = time.perf_counter(), time.process_time()
         run()
-        synchronize()
         wall.append(time.perf_counter() - start_wall)
         cpu.append(time.process_time() - start_cpu)
-    return wall, cpu
+    return {'median_ms': statistics.median(wall) * 1e3,
+            'p90_ms': float(np.percentile(wall, 90)) * 1e3,
+            'cpu_ms': statistics.median(cpu) * 1e3}
 
 
-def percentile_ms(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) * 1e3
+def memory_mb() -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of this process, MB."""
+    values = {}
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith(('VmRSS:', 'VmHWM:')):
+            name, kilobytes = line.split()[:2]
+            values['rss_mb' if name == 'VmRSS:' else 'peak_rss_mb'] = int(kilobytes) / 1024
+    return values
 
 
-def count_flops(model: InterNet) -> int:
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE))
-    return counter.get_total_flops()
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or 'unknown CPU'
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    isa = torch.backends.cpu.get_cpu_capability()
-    return (f'{cpu}, {os.cpu_count()} logical CPUs, ISA {isa}, '
-            f'torch {torch.__version__}, load average {load:.2f} at start')
-
-
-def bench_forward(model: InterNet, device: torch.device, precision: str, channels_last: bool,
-                  batch: int, repeats: int, warmup: int) -> tuple[list[float], list[float]]:
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(device=device, memory_format=memory_format)
-    images = torch.rand(batch, 3, INPUT_SIZE, INPUT_SIZE, device=device).contiguous(
-        memory_format=memory_format)
-    autocast = torch.autocast(device.type, dtype=TORCH_DTYPES[precision],
-                              enabled=precision != 'fp32')
-    synchronize = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
-
-    def run() -> None:
-        with torch.inference_mode(), autocast:
-            model(images)
-
-    return timed(run, repeats, warmup, synchronize)
-
-
-def bench_pipeline(checkpoint: Path, config: EngineConfig, size: tuple[int, int],
-                   repeats: int, warmup: int) -> tuple[list[float], list[float]]:
-    estimator = InterNetEstimator(checkpoint, config)
+def bench_image(size: tuple[int, int]) -> tuple[np.ndarray, Any, Any]:
+    from interhand_ros.camera import CameraModel
+    from interhand_ros.estimate import Box
     width, height = size
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     camera = CameraModel.from_intrinsics(
         np.array([[0.9 * width, 0, width / 2], [0, 0.9 * width, height / 2], [0, 0, 1]]),
         width, height, np.array([-0.1, 0.02, 0.0, 0.0, 0.0]))
-    box = Box(width * 0.3, height * 0.25, width * 0.35, height * 0.45)
-    synchronize = torch.cuda.synchronize if estimator.device.type == 'cuda' else (lambda: None)
-    return timed(lambda: estimator.estimate(image, camera, crop=box), repeats, warmup, synchronize)
+    return image, camera, Box(width * 0.3, height * 0.25, width * 0.35, height * 0.45)
 
 
-def report(label: str, wall: list[float], cpu: list[float], threads: int,
-           flops: int | None = None) -> None:
-    median = statistics.median(wall)
-    line = (f'{label:<44} wall median {median * 1e3:7.1f} ms  p90 {percentile_ms(wall, 90):7.1f}'
-            f' ms  | cpu/thread median {statistics.median(cpu) / threads * 1e3:7.1f} ms')
-    if flops is not None:
-        line += f'  | {flops / median / 1e9:6.1f} GFLOP/s'
-    print(line, flush=True)
+def measure_reference(checkpoint: Path, repeats: int, warmup: int) -> dict[str, Any]:
+    """The official network as published: plain layers, concatenated heatmaps, then decoding."""
+    import torch
+
+    from interhand_ros.engine.checkpoint import load_internet
+    from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
+    from interhand_ros.engine.internet import (
+        EngineConfig,
+        lift_two_hands,
+        network_crop,
+        network_results,
+    )
+    model = load_internet(checkpoint)
+    config = EngineConfig(device='cpu', presence_threshold=0.0, depth_mode='hand_size')
+
+    def network(crop: np.ndarray) -> Any:
+        images = torch.from_numpy(crop[None]).permute(0, 3, 1, 2).float().div_(255.0)
+        with torch.inference_mode():
+            output = model(images)
+            decoded = decode_heatmaps(output.heatmaps)
+            return network_results(tuple(t.numpy() for t in (
+                *decoded, root_bins_to_metres(output.root_depth_bins), output.hand_presence)))
+
+    crop = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    results: dict[str, Any] = {'network': timed(lambda: network(crop), repeats, warmup)}
+    for size in PIPELINE_SIZES:
+        image, camera, box = bench_image(size)
+
+        def pipeline(image: np.ndarray = image, camera: Any = camera, box: Any = box) -> None:
+            patch, square, inverse = network_crop(image, box)
+            lift_two_hands(network(patch)[0], inverse, camera.for_image(*image.shape[1::-1]),
+                           None, config, square)
+        results[f'pipeline_{size[0]}x{size[1]}'] = timed(pipeline, repeats, warmup)
+    return results
+
+
+def measure_engine(checkpoint: Path, backend: str, precision: str, cache_dir: str,
+                   repeats: int, warmup: int) -> dict[str, Any]:
+    from interhand_ros.factory import EstimatorSettings, build_estimator
+    started = time.perf_counter()
+    estimator = build_estimator(EstimatorSettings(
+        checkpoint=str(checkpoint), backend=backend, precision=precision, device='cpu',
+        cache_dir=cache_dir, presence_threshold=0.0, depth_mode='hand_size'), warn=print)
+    results: dict[str, Any] = {'start_s': time.perf_counter() - started,
+                               'describe': estimator.describe()}
+    crops = np.random.default_rng(0).integers(0, 256, (1, 256, 256, 3), dtype=np.uint8)
+    results['network'] = timed(lambda: estimator.infer(crops), repeats, warmup)
+    for size in PIPELINE_SIZES:
+        image, camera, box = bench_image(size)
+        results[f'pipeline_{size[0]}x{size[1]}'] = timed(
+            lambda image=image, camera=camera, box=box: estimator.estimate(image, camera, box),
+            repeats, warmup)
+    return results
+
+
+def ensure_int8(checkpoint: Path, cache_dir: str, int8_cache: str) -> str:
+    """The cache holding an int8 model for the checkpoint: the user's (from interhand-quantize)
+    or int8_cache, filled with a model calibrated on random crops (speed only)."""
+    from interhand_ros.engine.cache import ModelCache, file_sha256
+    from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+    from interhand_ros.engine.openvino_backend import int8_key, save_parts
+    from interhand_ros.engine.quantize import quantize_int8
+    key = int8_key(file_sha256(checkpoint), False)
+    if ModelCache(cache_dir or None).load(key) is not None:
+        return cache_dir
+    if ModelCache(int8_cache).load(key) is None:
+        fp32 = InterNetEstimator(checkpoint, EngineConfig(device='cpu', backend='openvino',
+                                                          cache_dir=cache_dir or None))
+        crops = np.random.default_rng(1).integers(0, 256, (16, 256, 256, 3), dtype=np.uint8)
+        parts = quantize_int8(fp32, crops)
+        ModelCache(int8_cache).store(key, lambda folder: save_parts(parts, folder))
+    return int8_cache
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One case in this process; results as JSON to args.worker_out."""
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    backend, precision = args.worker.split(':')
+    if args.worker == REFERENCE:
+        results = measure_reference(args.checkpoint, args.repeats, args.warmup)
+    else:
+        results = measure_engine(args.checkpoint, backend, precision, args.cache_dir,
+                                 args.repeats, args.warmup)
+    results.update(memory_mb())
+    Path(args.worker_out).write_text(json.dumps(results))
+
+
+# ----------------------------------------------------------------------------- the run
+
+def cpu_description() -> dict[str, Any]:
+    import torch
+    name = platform.processor() or 'unknown CPU'
+    for line in Path('/proc/cpuinfo').read_text().splitlines():
+        if line.startswith('model name'):
+            name = line.split(':', 1)[1].strip()
+            break
+    flags = next((line.split(':', 1)[1].split() for line in
+                  Path('/proc/cpuinfo').read_text().splitlines() if line.startswith('flags')),
+                 [])
+    description = {'cpu': name, 'logical_cpus': os.cpu_count(),
+                   'torch_isa': torch.backends.cpu.get_cpu_capability(),
+                   'isa_flags': [f for f in ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16',
+                                             'amx_bf16', 'amx_int8', 'avx512_fp16')
+                                 if f in flags],
+                   'torch': torch.__version__}
+    try:
+        import openvino as ov
+        description['openvino'] = ov.__version__
+        description['openvino_capabilities'] = list(
+            ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+    except ImportError:
+        pass
+    try:
+        import onnxruntime
+        description['onnxruntime'] = onnxruntime.__version__
+    except ImportError:
+        pass
+    return description
+
+
+def cases() -> list[str]:
+    """The reference, then every backend x precision this CPU runs natively."""
+    from interhand_ros.engine.runtimes import installed, native_precisions
+    found = [REFERENCE]
+    for backend in ('torch', 'openvino', 'onnxruntime'):
+        if installed(backend):
+            found += [f'{backend}:{p}' for p in ('fp32', 'bf16', 'fp16', 'int8')
+                      if p in native_precisions(backend)]
+    return found
+
+
+def run_case(case: str, args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix='.json') as out:
+        command = [sys.executable, '-m', 'interhand_ros.bench', '--worker', case,
+                   '--worker-out', out.name, '--checkpoint', str(args.checkpoint),
+                   '--repeats', str(args.repeats), '--warmup', str(args.warmup),
+                   '--threads', str(args.threads), '--cache-dir', cache_dir]
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            return {'error': (done.stderr or done.stdout).strip().splitlines()[-1:]}
+        results = json.loads(Path(out.name).read_text())
+    results.update({'load_before': load, 'process_s': time.perf_counter() - started})
+    return results
+
+
+def run_probe(case: str, args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
+    backend, precision = case.split(':')
+    with tempfile.NamedTemporaryFile(suffix='.json') as out:
+        command = [sys.executable, '-m', 'interhand_ros.ros.latency_probe', '--open-loop-only',
+                   '--checkpoint', str(args.checkpoint), '--device', 'cpu',
+                   '--backend', backend, '--precision', precision, '--cache-dir', cache_dir,
+                   '--seconds', str(args.probe_seconds), '--rate', '30', '--json', out.name]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            return {'error': (done.stderr or done.stdout).strip().splitlines()[-1:]}
+        return json.loads(Path(out.name).read_text())
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    reference = results.get(REFERENCE, {})
+    columns = ['network'] + [f'pipeline_{w}x{h}' for w, h in PIPELINE_SIZES]
+    print('| case | ' + ' | '.join(f'{c} median / p90 / cpu ms (x ref)' for c in columns)
+          + ' | RSS / peak MB |')
+    print('|---' * (len(columns) + 2) + '|')
+    for case, result in results.items():
+        if 'error' in result:
+            print(f'| {case} | failed: {result["error"]} |')
+            continue
+        cells = []
+        for column in columns:
+            value, ref = result[column], reference.get(column)
+            ratio = f' (x{ref["median_ms"] / value["median_ms"]:.2f})' if ref else ''
+            cells.append(f'{value["median_ms"]:.0f} / {value["p90_ms"]:.0f} / '
+                         f'{value["cpu_ms"]:.0f}{ratio}')
+        print(f'| {case} | ' + ' | '.join(cells)
+              + f' | {result["rss_mb"]:.0f} / {result["peak_rss_mb"]:.0f} |')
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--checkpoint', type=Path, help='weights (default: random)')
-    parser.add_argument('--device', default='auto')
-    parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
-    parser.add_argument('--precisions', nargs='+', default=['fp32'], choices=list(PRECISIONS))
-    parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--repeats', type=int, default=15)
-    parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--variants', action='store_true',
-                        help='also time the unoptimised model (no BN folding / channels-last)')
-    parser.add_argument('--compile', action='store_true',
-                        help='also time torch.compile with frozen weights (slow to compile)')
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=0, help='torch threads, 0 = default')
+    parser.add_argument('--cases', nargs='+', default=None,
+                        help=f'subset, e.g. {REFERENCE} openvino:int8 (default: all supported)')
+    parser.add_argument('--cache-dir', default='', help='model cache (default: the user cache)')
+    parser.add_argument('--probe-seconds', type=float, default=8.0,
+                        help='node open-loop run per probe; 0 = no node probe')
+    parser.add_argument('--json', type=Path, default=None, help='also write all results here')
+    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    parser.add_argument('--worker-out', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    device = torch.device(resolve_device(args.device))
-    print(f'machine: {machine_description()}; device {device}')
-    with tempfile.TemporaryDirectory() as folder:
-        checkpoint = args.checkpoint
-        if checkpoint is None:
-            checkpoint = Path(folder) / 'random_internet.pth'
-            torch.manual_seed(0)
-            torch.save({'network': InterNet().state_dict()}, checkpoint)
-        plain = load_internet(checkpoint)
-        flops = count_flops(plain)
-        print(f'FLOPs per crop (forward, batch 1): {flops / 1e9:.2f} GFLOP')
-        folded = fold_batchnorm(load_internet(checkpoint))
-
-        for threads in args.threads if device.type == 'cpu' else [torch.get_num_threads()]:
-            torch.set_num_threads(threads)
-            print(f'-- {threads} thread(s)')
-            for precision in args.precisions:
-                cases = [('folded BN, contiguous', folded, False)]
-                if args.variants:
-                    cases += [('folded BN, channels-last', folded, True),
-                              ('plain (official layers), contiguous', plain, False)]
-                for name, model, channels_last in cases:
-                    wall, cpu = bench_forward(model, device, precision, channels_last,
-                                              args.batch, args.repeats, args.warmup)
-                    report(f'forward {precision} b{args.batch} {name}', wall, cpu, threads,
-                           flops * args.batch)
-                if args.compile:
-                    start = time.perf_counter()
-                    compiled = compile_module(folded)
-                    wall, cpu = bench_forward(compiled, device, precision, False, args.batch,
-                                              args.repeats, args.warmup)
-                    compile_s = time.perf_counter() - start
-                    print(f'  (torch.compile incl. first call: {compile_s:.0f} s)')
-                    report(f'forward {precision} b{args.batch} torch.compile', wall, cpu, threads,
-                           flops * args.batch)
-                for compiled_pipeline in (False, True) if args.compile else (False,):
-                    config = EngineConfig(device=str(device), precision=precision,
-                                          presence_threshold=0.0, depth_mode='hand_size',
-                                          compile=compiled_pipeline)
-                    for size in PIPELINE_SIZES:
-                        wall, cpu = bench_pipeline(checkpoint, config, size, args.repeats,
-                                                   args.warmup)
-                        name = ' compiled' if compiled_pipeline else ''
-                        report(f'pipeline{name} {precision} {size[0]}x{size[1]}', wall, cpu,
-                               threads)
-
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f'peak RSS: {peak_rss_mb:.0f} MB')
-    if device.type == 'cuda':
-        print(f'peak CUDA memory: {torch.cuda.max_memory_allocated(device) / 2 ** 20:.0f} MiB')
+    if args.worker:
+        worker(args)
+        return
+    from interhand_ros.engine.cache import default_cache_dir
+    from interhand_ros.engine.checkpoint import save_random_checkpoint
+    cache_dir = args.cache_dir or str(default_cache_dir())
+    if args.checkpoint is None:  # one fixed file: compiled models are reused between runs
+        args.checkpoint = Path(cache_dir) / 'bench_random_internet.pth'
+        if not args.checkpoint.is_file():
+            args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            save_random_checkpoint(args.checkpoint)
+    machine = cpu_description()
+    print('machine: ' + ', '.join(f'{k} {v}' for k, v in machine.items()))
+    print(f'load average at start {os.getloadavg()[0]:.2f} (wall times include other '
+          'processes; cpu = this process)', flush=True)
+    started = time.perf_counter()
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as int8_cache:
+        case_caches = {}
+        for case in args.cases or cases():
+            case_cache = cache_dir
+            if case == 'openvino:int8':
+                case_cache = ensure_int8(args.checkpoint, cache_dir, int8_cache)
+            case_caches[case] = case_cache
+            results[case] = run_case(case, args, case_cache)
+            result = results[case]
+            summary = (result.get('error') or
+                       f"network {result['network']['median_ms']:.0f} ms, pipeline 640x480 "
+                       f"{result['pipeline_640x480']['median_ms']:.0f} ms")
+            print(f'  {case}: {summary} (load {result.get("load_before", 0):.1f})', flush=True)
+        print_table(results)
+        probes = {}
+        measured = {case: r['pipeline_640x480']['median_ms'] for case, r in results.items()
+                    if 'error' not in r and case != REFERENCE}
+        if args.probe_seconds > 0 and measured:
+            fastest = min(measured, key=measured.get)
+            for case in dict.fromkeys(['torch:fp32', fastest]):
+                probes[case] = run_probe(case, args, case_caches.get(case, cache_dir))
+                probe = probes[case]
+                print(f'node, 30 Hz camera, {case}: ' + (
+                    str(probe['error']) if 'error' in probe else
+                    f"{probe['output_hz']:.1f} Hz out, pose age p50 "
+                    f"{probe['pose_age_ms_p50']:.0f} ms, p90 {probe['pose_age_ms_p90']:.0f} ms"),
+                    flush=True)
+    print(f'bench took {time.perf_counter() - started:.0f} s; load average at end '
+          f'{os.getloadavg()[0]:.2f}')
+    if args.json is not None:
+        args.json.write_text(json.dumps({'machine': machine, 'cases': results,
+                                         'node_probe': probes}, indent=1))
 
 
 if __name__ == '__main__':

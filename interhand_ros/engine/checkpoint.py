@@ -98,3 +98,12 @@ def _listed(keys: list[str]) -> str:
     shown = ', '.join(keys[:_MAX_KEYS_LISTED])
     more = len(keys) - _MAX_KEYS_LISTED
     return f'{shown} (+{more} more)' if more > 0 else shown
+
+
+def save_random_checkpoint(path: str | Path, seed: int = 0) -> Path:
+    """A random-weight InterNet checkpoint (for speed measurements: cost does not depend on the
+    weights). The same seed writes the same bytes, so compiled backends reuse their cache."""
+    torch.manual_seed(seed)
+    path = Path(path)
+    torch.save({'network': InterNet().state_dict()}, path)
+    return path

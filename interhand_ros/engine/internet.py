@@ -22,7 +22,7 @@ from interhand_ros.crop import (
     crop_transform,
     square_and_enlarge,
 )
-from interhand_ros.engine.checkpoint import load_internet
+from interhand_ros.engine.checkpoint import CheckpointError, load_internet
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
 from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
 from interhand_ros.engine.options import (
@@ -151,19 +151,15 @@ class InterNetEstimator:
         if self.device.type == 'cpu' or self.precision not in TORCH_DTYPES:
             # (CUDA has kernels for every float precision)
             check_precision(self.backend, config.precision)
+        self.runtime: Runtime | None = None
+        if self.backend != 'torch':
+            self._open_runtime(checkpoint_path)
+            return
         channels_last = (self.device.type == 'cuda' if config.channels_last is None
                          else config.channels_last)
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = fold_batchnorm(load_internet(checkpoint_path)).to(
             device=self.device, memory_format=self._memory_format)
-        self.runtime: Runtime | None = None
-        if self.backend != 'torch':
-            if config.compile or config.cuda_graph:
-                raise ValueError(f'compile and cuda_graph are torch options; backend '
-                                 f'{self.backend!r} compiles its own model')
-            self.runtime = open_runtime(self.backend, config.precision, self.model,
-                                        checkpoint_path, config.cache_dir, config.threads,
-                                        config.refine)
         self._use_graph = config.cuda_graph and self.device.type == 'cuda'
         self._backbone: Callable[[torch.Tensor], torch.Tensor] = self.model.backbone_net
         self._branches: list[Callable[[torch.Tensor], torch.Tensor]] = [
@@ -172,6 +168,18 @@ class InterNetEstimator:
             self._backbone = compile_module(self._backbone)
             self._branches = [compile_module(branch) for branch in self._branches]
         self._graphs: dict[int, Callable[[torch.Tensor], tuple[torch.Tensor, ...]]] = {}
+
+    def _open_runtime(self, checkpoint_path: str | Path) -> None:
+        """A compiled runtime from the model cache; the torch weights are loaded only when the
+        cache has no trusted model to convert, and are not kept (the runtime has its own)."""
+        if self.config.compile or self.config.cuda_graph:
+            raise ValueError(f'compile and cuda_graph are torch options; backend '
+                             f'{self.backend!r} compiles its own model')
+        if not Path(checkpoint_path).is_file():
+            raise CheckpointError(f'checkpoint not found: {checkpoint_path}')
+        self.runtime = open_runtime(
+            self.backend, self.precision, lambda: fold_batchnorm(load_internet(checkpoint_path)),
+            checkpoint_path, self.config.cache_dir, self.config.threads, self.config.refine)
 
     # -- network ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ like every compiled model (the key names ONNX Runtime's and torch's versions: th
 torch's). Outputs are fresh arrays (ONNX Runtime copies them out)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +32,12 @@ class OnnxRuntime:
 
     name = RUNTIME
 
-    def __init__(self, model: InterNet, checkpoint_hash: str, precision: str,
+    def __init__(self, model: Callable[[], InterNet], checkpoint_hash: str, precision: str,
                  cache: ModelCache, threads: int = 0, refine: bool = False) -> None:
         from interhand_ros.engine.export import export_parts
         self.precision = precision
         self.model_dir: Path | None = cache.load_or_build(
-            fp32_key(checkpoint_hash, refine), lambda folder: export_parts(model, folder, refine))
+            fp32_key(checkpoint_hash, refine), lambda folder: export_parts(model(), folder, refine))
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:

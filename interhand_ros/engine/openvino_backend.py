@@ -8,6 +8,7 @@ device lists BF16 among its OPTIMIZATION_CAPABILITIES (native AVX-512 BF16 / AMX
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,10 +71,11 @@ def int8_key(checkpoint_hash: str, refine: bool) -> dict[str, object]:
     return model_key(checkpoint_hash, RUNTIME, version(), 'int8', refine)
 
 
-def fp32_entry(model: InterNet, checkpoint_hash: str, cache: ModelCache, refine: bool) -> Path:
+def fp32_entry(model: Callable[[], InterNet], checkpoint_hash: str, cache: ModelCache,
+               refine: bool) -> Path:
     """The cached fp32 IR of this checkpoint (converted and stored when absent or untrusted)."""
     return cache.load_or_build(fp32_key(checkpoint_hash, refine),
-                               lambda folder: save_parts(convert_parts(model, refine), folder))
+                               lambda folder: save_parts(convert_parts(model(), refine), folder))
 
 
 class OpenVinoRuntime:
@@ -103,8 +105,8 @@ class OpenVinoRuntime:
         return crop_xy, depth_rel, confidence
 
 
-def open_openvino(model: InterNet, checkpoint_hash: str, precision: str, cache: ModelCache,
-                  threads: int = 0, refine: bool = False) -> OpenVinoRuntime:
+def open_openvino(model: Callable[[], InterNet], checkpoint_hash: str, precision: str,
+                  cache: ModelCache, threads: int = 0, refine: bool = False) -> OpenVinoRuntime:
     """The runtime from the cache: fp32 IR (converted when absent or untrusted) compiled at
     fp32 / bf16, or the int8 model interhand-quantize stored for this checkpoint."""
     from interhand_ros.engine.runtimes import BackendError

@@ -8,6 +8,7 @@ a BackendError saying what to do, never run at a crawl.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE
 # measured in benchmarks/README.md), torch last: it is always there.
 RUNTIME_MODULES = {'openvino': 'openvino', 'onnxruntime': 'onnxruntime'}
 AUTO_ORDER = ('openvino', 'onnxruntime', 'torch')
+ModelSource = Callable[[], InterNet]  # loads the folded network (only when a cache is built)
 
 
 class BackendError(ValueError):
@@ -112,10 +114,11 @@ def model_key(checkpoint_hash: str, runtime: str, version: str, precision: str,
             'parts_version': PARTS_VERSION}
 
 
-def open_runtime(backend: str, precision: str, model: InterNet,
+def open_runtime(backend: str, precision: str, model: ModelSource,
                  checkpoint: str | Path, cache_dir: str | Path | None,
                  threads: int, refine: bool) -> Runtime:
-    """A compiled runtime for a folded, eval-mode model (backend: openvino | onnxruntime)."""
+    """A compiled runtime (backend: openvino | onnxruntime) of a checkpoint; model() gives
+    the folded eval-mode network, called only when the cache has to be (re)built."""
     require_installed(backend)
     check_precision(backend, precision)
     cache = ModelCache(cache_dir)

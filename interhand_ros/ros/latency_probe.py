@@ -8,18 +8,20 @@ Three runs on the same 640x480 rgb8 frames (content does not change the cost):
 2. closed loop through the node over DDS: send a frame, wait for its pose, repeat
    (end-to-end latency = pose received - image stamp; overhead = that minus the engine time);
 3. open loop at --rate Hz (a camera faster than inference): output rate, pose age, dropped frames.
-Without --checkpoint a random-weight InterNet is used (same cost as the trained one).
+Without --checkpoint a random-weight InterNet is used (same cost as the trained one). The
+estimator is built by the factory (--backend, --precision as the node's parameters);
+--open-loop-only runs 3 alone (the benchmark uses it).
 The node runs in this process on its own executor thread, as in a single-process launch.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import rclpy
@@ -32,8 +34,11 @@ from std_msgs.msg import Header
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.camera import CameraModel
 from interhand_ros.drawing import draw_estimate
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+from interhand_ros.engine.checkpoint import save_random_checkpoint
+from interhand_ros.engine.internet import InterNetEstimator
+from interhand_ros.engine.options import BACKENDS, PRECISIONS
 from interhand_ros.estimate import TwoHandEstimate
+from interhand_ros.factory import EstimatorSettings, build_estimator
 from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
 from interhand_ros.markers import to_marker_array
 from interhand_ros.messages import to_two_hand_pose
@@ -176,30 +181,56 @@ class NodeProbe:
         self.probe.destroy_node()
 
 
-def random_checkpoint(directory: str) -> Path:
-    import torch
+def open_loop_only(estimator: InterNetEstimator, rgb: np.ndarray,
+                   args: argparse.Namespace) -> None:
+    """Run 3 alone: output rate and pose age with a camera at args.rate Hz."""
+    rclpy.init()
+    probe = NodeProbe(estimator, rgb)
+    try:
+        probe.open_loop(args.rate, 2.0)  # the node's first frames pay for warm-up
+        sent, received, ages = probe.open_loop(args.rate, args.seconds)
+    finally:
+        probe.close()
+        rclpy.shutdown()
+    ms = np.asarray(ages) * 1e3
+    result = {'backend': args.backend, 'precision': args.precision, 'camera_hz': args.rate,
+              'seconds': args.seconds, 'sent': sent, 'received': received,
+              'output_hz': received / args.seconds,
+              'pose_age_ms_p50': float(np.percentile(ms, 50)) if ages else None,
+              'pose_age_ms_p90': float(np.percentile(ms, 90)) if ages else None}
+    print(f'open loop at {args.rate:g} Hz: {sent} frames sent, {received} poses '
+          f"({result['output_hz']:.1f} Hz); pose age {summary(ages) if ages else 'n/a'}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(result))
 
-    from interhand_ros.engine.model import InterNet
-    path = Path(directory) / 'random_internet.pth.tar'
-    torch.save({'network': InterNet().state_dict()}, path)
-    return path
 
-
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--checkpoint', help='InterNet checkpoint (default: random weights)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--seconds', type=float, default=10.0, help='per measurement')
     parser.add_argument('--rate', type=float, default=30.0, help='Hz, open-loop camera rate')
+    parser.add_argument('--backend', default='torch', choices=BACKENDS)
+    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
+    parser.add_argument('--cache-dir', default='', help='compiled models (default cache)')
+    parser.add_argument('--open-loop-only', action='store_true',
+                        help='only run 3 (the camera-rate run), e.g. from the benchmark')
+    parser.add_argument('--json', type=Path, default=None, help='also write the results here')
     args = parser.parse_args(argv)
     import torch
     print(f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
-          f'cpus {os.cpu_count()}, device {args.device}, input {WIDTH}x{HEIGHT} rgb8')
+          f'cpus {os.cpu_count()}, device {args.device}, input {WIDTH}x{HEIGHT} rgb8, '
+          f'backend {args.backend}, precision {args.precision}')
     rgb = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as directory:
-        checkpoint = args.checkpoint or random_checkpoint(directory)
-        estimator = InterNetEstimator(checkpoint, EngineConfig(device=args.device))
-    estimator.warmup()
+        checkpoint = args.checkpoint or save_random_checkpoint(
+            Path(directory) / 'random_internet.pth.tar')
+        estimator = build_estimator(EstimatorSettings(
+            checkpoint=str(checkpoint), device=args.device, backend=args.backend,
+            precision=args.precision, cache_dir=args.cache_dir), warn=print)
+    if args.open_loop_only:
+        open_loop_only(estimator, rgb, args)
+        return
     engine: list[float] = []
     # In a worker thread like the node's: on this machine torch runs the same forward several
     # times slower from the main thread (OpenMP threads contend on a busy 2-core CPU).
