@@ -175,6 +175,9 @@ def test_failed_configure_stays_unconfigured_with_the_reason(managed_factory, tm
     assert m.transition(Transition.TRANSITION_CONFIGURE)
     assert m.state() == State.PRIMARY_STATE_INACTIVE
     assert type(m.node.estimator).__name__ == 'LandmarkEstimator'
+    m.diagnostics.clear()
+    m.wait_for(lambda: any(s.level == DiagnosticStatus.WARN and s.message.startswith('inactive')
+                           for s in m.diagnostics), 3.0, 'diagnostics: inactive, error gone')
 
 
 def cuda_available() -> bool:

@@ -98,9 +98,7 @@ class HandsNode(LifecycleNode):
         except (StartupError, ParameterException) as error:
             super().destroy_node()
             raise StartupError(str(error)) from error
-        self.health = NodeHealth()
-        self.report = Reporter(self.health, self.get_logger().warning,
-                               lambda: self.params['log_throttle'])
+        self._new_health()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(self.params['diagnostics_period'],
@@ -123,6 +121,12 @@ class HandsNode(LifecycleNode):
     @property
     def debug_pub(self):
         return self.outputs.debug if self.outputs else None
+
+    def _new_health(self) -> None:
+        """Fresh counters and error state (at start, and for each newly configured model)."""
+        self.health = NodeHealth()
+        self.report = Reporter(self.health, self.get_logger().warning,
+                               lambda: self.params['log_throttle'])
 
     def _read_parameters(self, check: bool = True) -> dict[str, Any]:
         """Current values (rclpy enforced types and ranges); check: also the choices."""
@@ -147,6 +151,7 @@ class HandsNode(LifecycleNode):
             roi.close()
             return self._configure_failed(error)
         self.roi, self.state = roi, 'inactive'
+        self._new_health()  # an earlier failed configure is no longer the node's state
         self.get_logger().info(f'configured: estimator {type(self.estimator).__name__}')
         return SUCCESS
 
