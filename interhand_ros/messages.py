@@ -15,7 +15,7 @@ from std_msgs.msg import Header
 
 from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
 from interhand_ros.estimate import Box, HandEstimate, TwoHandEstimate
-from interhand_ros.teleop.wrist_frame import joints_in_wrist_frame
+from interhand_ros.teleop.wrist_frame import wrist_frame_joints
 
 _SIDES = {'right': HandPose.RIGHT, 'left': HandPose.LEFT}
 
@@ -50,13 +50,6 @@ def hand_to_msg(hand: HandEstimate) -> HandPose:
     msg.joints_wrist = [Point(x=float(x), y=float(y), z=float(z))
                         for x, y, z in wrist_frame_joints(hand)]
     return msg
-
-
-def wrist_frame_joints(hand: HandEstimate) -> np.ndarray:
-    """(21, 3) joints in the hand's MANO wrist frame (teleop.wrist_frame), NaN where invalid."""
-    valid = np.asarray(hand.valid, dtype=bool)
-    joints = np.where(valid[:, None], np.asarray(hand.joints, dtype=np.float64), np.nan)
-    return joints_in_wrist_frame(joints, hand.side)
 
 
 def to_two_hand_pose(estimate: TwoHandEstimate, header: Header, image_width: int,

@@ -98,3 +98,34 @@ def test_missing_dex_retargeting_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, 'dex_retargeting', None)  # import fails, as if absent
     with pytest.raises(RetargetingError, match='dex-retargeting is not installed'):
         HandRetargeter('leap_hand', 'right', 'vector', URDF_DIR)
+
+
+def test_trajectory_writer_writes_a_row_per_fresh_hand_with_urdf_columns(tmp_path):
+    import csv
+    import json
+
+    from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+    from interhand_ros.teleop.trajectories import TrajectoryWriter
+
+    def frame(held: bool) -> TwoHandEstimate:
+        joints = hand_joints('right')
+        right = HandEstimate(side='right', presence=1.0, detected=True, joints=joints,
+                             valid=np.ones(21, bool), wrist_position=joints[0], held=held)
+        left = HandEstimate(side='left', presence=0.0, detected=False)
+        return TwoHandEstimate(right, left, 0.0, False, np.full(3, np.nan),
+                               DepthSource.HAND_SIZE, Estimator.LANDMARK, Box(0, 0, 64, 48))
+
+    with TrajectoryWriter(tmp_path / 'out' / 'video', 'leap_hand', URDF_DIR) as writer:
+        for index, held in enumerate([False, False, True, False]):
+            writer.add(index, index / 30, frame(held))
+    rows = list(csv.reader((tmp_path / 'out' / 'video.retarget_right.csv').open()))
+    limits = urdf_limits('leap_hand', 'right')
+    assert rows[0][:2] == ['frame', 'stamp'] and set(rows[0][2:]) == set(limits)
+    assert [row[0] for row in rows[1:]] == ['0', '1', '3']  # the held frame has no row
+    left_rows = list(csv.reader((tmp_path / 'out' / 'video.retarget_left.csv').open()))
+    assert len(left_rows) == 1  # header only: the left hand was never seen
+    lines = [json.loads(line) for line in (tmp_path / 'out' / 'video.retarget.jsonl').open()]
+    assert [line['frame'] for line in lines] == [0, 1, 3]
+    for line in lines:
+        assert line['side'] == 'right' and line['robot'] == 'leap_hand'
+        assert all(limits[n][0] <= v <= limits[n][1] for n, v in line['joints'].items())

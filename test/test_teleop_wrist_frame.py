@@ -6,13 +6,14 @@ import pytest
 from transforms3d.euler import euler2mat
 
 from interhand_ros.estimate import HandEstimate
-from interhand_ros.messages import hand_to_msg, wrist_frame_joints
+from interhand_ros.messages import hand_to_msg
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.synthetic import hand_joints
 from interhand_ros.teleop.wrist_frame import (
     joints_in_wrist_frame,
     mano_rotation,
     rotation_to_quaternion,
+    wrist_frame_joints,
     wrist_pose,
 )
 

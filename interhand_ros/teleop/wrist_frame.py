@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from interhand_ros.estimate import HandEstimate
 from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, WRIST
 
 _MIN_NORM = 1e-9
@@ -74,3 +75,10 @@ def wrist_pose(joints: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray] |
     if rotation is None or not np.isfinite(joints[WRIST]).all():
         return None
     return np.asarray(joints[WRIST], dtype=np.float64).copy(), rotation_to_quaternion(rotation)
+
+
+def wrist_frame_joints(hand: HandEstimate) -> np.ndarray:
+    """(21, 3) joints of a HandEstimate in its MANO wrist frame, NaN where not valid."""
+    valid = np.asarray(hand.valid, dtype=bool)
+    joints = np.where(valid[:, None], np.asarray(hand.joints, dtype=np.float64), np.nan)
+    return joints_in_wrist_frame(joints, hand.side)

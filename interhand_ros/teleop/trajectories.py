@@ -1,0 +1,83 @@
+"""Offline retargeting: a video's hands -> robot-hand joint trajectories (interhand-run).
+
+For `interhand-run --retarget ROBOT`: each frame's fresh, fully valid hands (filter them first
+with teleop.stage.TeleopStage) are retargeted per side and written beside the poses as
+`<stem>.retarget_<side>.csv` (frame, stamp, one column per URDF joint) and one
+`<stem>.retarget.jsonl` (a line per frame and side: frame, stamp, side, robot, joints by name).
+Held, lost or partly invalid hands get no row, as the retarget node sends no command for them.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from interhand_ros.estimate import HandEstimate, TwoHandEstimate
+from interhand_ros.teleop.retargeting import HandRetargeter
+from interhand_ros.teleop.wrist_frame import wrist_frame_joints
+
+
+def retargetable(hand: HandEstimate) -> np.ndarray | None:
+    """The hand's wrist-frame joints if it is a fresh, fully valid measurement, else None."""
+    if not hand.detected or hand.held or not np.all(hand.valid):
+        return None
+    joints = wrist_frame_joints(hand)
+    return joints if np.isfinite(joints).all() else None
+
+
+class TrajectoryWriter:
+    """Retargets and writes both sides; use as a context manager or call close()."""
+
+    def __init__(self, stem: str | Path, robot: str, urdf_dir: str | Path,
+                 retargeting_type: str = 'vector', sides: tuple[str, ...] = ('right', 'left'),
+                 max_velocity: float = 0.0) -> None:
+        """stem: output path without suffix (e.g. out/video); RetargetingError if unusable."""
+        self.stem = Path(stem)
+        self.robot = robot
+        self.retargeters = {side: HandRetargeter(robot, side, retargeting_type, urdf_dir,
+                                                 max_velocity) for side in sides}
+        self.stem.parent.mkdir(parents=True, exist_ok=True)
+        self._files: list[IO[str]] = []
+        self._csv: dict[str, Any] = {}
+        for side, retargeter in self.retargeters.items():
+            handle = self._open(f'{self.stem.name}.retarget_{side}.csv')
+            writer = csv.writer(handle)
+            writer.writerow(['frame', 'stamp', *retargeter.joint_names])
+            self._csv[side] = writer
+        self._jsonl = self._open(f'{self.stem.name}.retarget.jsonl')
+        self.rows = {side: 0 for side in sides}
+
+    def _open(self, name: str) -> IO[str]:
+        handle = (self.stem.parent / name).open('w', newline='')
+        self._files.append(handle)
+        return handle
+
+    def paths(self) -> list[Path]:
+        return [Path(handle.name) for handle in self._files]
+
+    def add(self, frame: int, stamp_s: float, estimate: TwoHandEstimate) -> None:
+        """Retarget and write the frame's usable hands (stamp_s: the image time, s)."""
+        for side, retargeter in self.retargeters.items():
+            joints = retargetable(estimate.right if side == 'right' else estimate.left)
+            if joints is None:
+                continue
+            positions = retargeter.retarget(joints, stamp_s)
+            self._csv[side].writerow([frame, f'{stamp_s:.9f}',
+                                      *(f'{value:.6f}' for value in positions)])
+            self._jsonl.write(json.dumps({
+                'frame': frame, 'stamp': stamp_s, 'side': side, 'robot': self.robot,
+                'joints': dict(zip(retargeter.joint_names, map(float, positions)))}) + '\n')
+            self.rows[side] += 1
+
+    def close(self) -> None:
+        for handle in self._files:
+            handle.close()
+
+    def __enter__(self) -> TrajectoryWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,190 @@
+"""Teleoperation ROS outputs over real DDS: the retarget node and the hands node's wrist
+PoseStamped + /tf publisher (interhand_ros.ros.teleop_outputs)."""
+from __future__ import annotations
+
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import PoseStamped
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
+
+from interhand_msgs.msg import TwoHandPose
+from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+from interhand_ros.messages import to_two_hand_pose
+from interhand_ros.skeleton import NUM_JOINTS
+from interhand_ros.teleop.synthetic import hand_joints
+from interhand_ros.teleop.wrist_frame import wrist_pose
+
+URDF_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'robot_hands'
+needs_urdfs = pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')
+QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+def hand(side: str, detected: bool = True, held: bool = False) -> HandEstimate:
+    if not detected:
+        return HandEstimate(side=side, presence=0.0, detected=False)
+    joints = hand_joints(side, (-0.1 if side == 'right' else 0.1, 0.0, 0.5))
+    return HandEstimate(side=side, presence=0.9, detected=True, joints=joints,
+                        valid=np.ones(NUM_JOINTS, bool), wrist_position=joints[0].copy(),
+                        depth_source=DepthSource.HAND_SIZE, held=held,
+                        held_for=0.1 if held else 0.0)
+
+
+def estimate(right: HandEstimate, left: HandEstimate) -> TwoHandEstimate:
+    return TwoHandEstimate(right=right, left=left, relative_root_depth=0.0,
+                           relative_root_depth_valid=False,
+                           right_to_left_root=np.full(3, np.nan),
+                           depth_source=DepthSource.HAND_SIZE, estimator=Estimator.LANDMARK,
+                           crop=Box(0, 0, 640, 480))
+
+
+class Spinner:
+    """Nodes spun on a background executor; records messages per topic."""
+
+    def __init__(self, *nodes) -> None:
+        self.probe = rclpy.create_node('teleop_probe')
+        self.received: dict[str, list] = {}
+        self.executor = SingleThreadedExecutor()
+        for node in (*nodes, self.probe):
+            self.executor.add_node(node)
+        self.nodes = nodes
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def listen(self, msg_type, topic: str, qos=QOS) -> list:
+        store = self.received.setdefault(topic, [])
+        self.probe.create_subscription(msg_type, topic, store.append, qos)
+        return store
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.01)
+        raise AssertionError(f'timed out waiting for {what}')
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.thread.join(2.0)
+        for node in (*self.nodes, self.probe):
+            node.destroy_node()
+
+
+def leap_limits() -> dict[str, tuple[float, float]]:
+    root = ElementTree.parse(URDF_DIR / 'leap_hand' / 'leap_hand_right.urdf').getroot()
+    return {j.get('name'): (float(j.find('limit').get('lower')),
+                            float(j.find('limit').get('upper')))
+            for j in root.iter('joint') if j.get('type') == 'revolute'}
+
+
+def header(sec: int, nanosec: int = 0) -> Header:
+    h = Header(frame_id='camera_color_optical_frame')
+    h.stamp.sec, h.stamp.nanosec = sec, nanosec
+    return h
+
+
+@needs_urdfs
+def test_retarget_node_commands_fresh_hands_only_with_the_input_stamp():
+    from interhand_ros.ros.retarget_node import RetargetNode
+    node = RetargetNode(parameter_overrides=[
+        Parameter('robot_right', value='leap_hand'), Parameter('urdf_dir', value=str(URDF_DIR)),
+        Parameter('diagnostics_period', value=0.1)])
+    spin = Spinner(node)
+    try:
+        right_states = spin.listen(JointState, 'retarget/right/joint_states')
+        left_states = spin.listen(JointState, 'retarget/left/joint_states')
+        diagnostics = spin.listen(DiagnosticArray, '/diagnostics')
+        publisher = spin.probe.create_publisher(TwoHandPose, 'hands', QOS)
+        spin.wait_for(lambda: publisher.get_subscription_count() > 0, 5.0, 'discovery')
+        fresh = to_two_hand_pose(estimate(hand('right'), hand('left')), header(7, 250), 640, 480)
+        publisher.publish(fresh)
+        spin.wait_for(lambda: right_states, 10.0, 'a right JointState')
+        state = right_states[0]
+        assert (state.header.stamp.sec, state.header.stamp.nanosec) == (7, 250)
+        limits = leap_limits()
+        assert len(state.name) == 16 and set(state.name) == set(limits)
+        for name, value in zip(state.name, state.position):
+            assert limits[name][0] <= value <= limits[name][1], name
+        # A held right hand and a lost one: no command, and /diagnostics says why.
+        publisher.publish(to_two_hand_pose(estimate(hand('right', held=True), hand('left')),
+                                           header(8), 640, 480))
+        publisher.publish(to_two_hand_pose(estimate(hand('right', detected=False),
+                                                    hand('left')), header(9), 640, 480))
+        spin.wait_for(lambda: any(
+            'lost' in s.message and s.level == DiagnosticStatus.WARN
+            for d in diagnostics for s in d.status if 'right hand -> leap_hand' in s.name),
+            5.0, 'a lost-hand diagnostic')
+        time.sleep(0.3)
+        assert len(right_states) == 1
+        assert not left_states  # robot_left '' skips the left hand
+    finally:
+        spin.close()
+
+
+@pytest.mark.parametrize('params, problem', [
+    ({'robot_right': 'r2d2_hand', 'urdf_dir': str(URDF_DIR)}, 'unknown robot'),
+    ({'robot_right': 'leap_hand', 'urdf_dir': '/nonexistent/hands'}, 'leap_hand_right.urdf'),
+    ({'robot_right': 'leap_hand'}, 'urdf_dir'),
+    ({}, 'no robot hand'),
+    ({'robot_right': 'leap_hand', 'urdf_dir': str(URDF_DIR), 'retargeting_type': 'x'},
+     'retargeting type'),
+])
+def test_retarget_node_refuses_to_start_naming_the_problem(params, problem):
+    from interhand_ros.ros.retarget_node import RetargetNode, StartupError
+    with pytest.raises(StartupError, match=problem):
+        RetargetNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+
+
+def test_wrist_pose_and_tf_carry_the_image_stamp_and_skip_held_hands():
+    from interhand_ros.ros.teleop_outputs import TeleopOutputs
+    node = rclpy.create_node('teleop_outputs_host')
+    outputs = TeleopOutputs(node, QOS, tf_prefix='op_')
+    spin = Spinner(node)
+    try:
+        right = spin.listen(PoseStamped, 'hands/right/wrist')
+        left = spin.listen(PoseStamped, 'hands/left/wrist')
+        tf = spin.listen(TFMessage, '/tf', outputs.tf_pub.qos_profile)
+        spin.wait_for(lambda: outputs.tf_pub.get_subscription_count() > 0
+                      and outputs.wrist_pubs['left'].get_subscription_count() > 0, 5.0,
+                      'discovery')
+        both = estimate(hand('right'), hand('left'))
+        outputs.publish(both, header(11, 500))
+        spin.wait_for(lambda: right and left and tf, 5.0, 'wrist poses and /tf')
+        position, quaternion = wrist_pose(both.right.joints, 'right')
+        got = right[0]
+        assert (got.header.stamp.sec, got.header.stamp.nanosec) == (11, 500)
+        assert got.header.frame_id == 'camera_color_optical_frame'
+        np.testing.assert_allclose([got.pose.position.x, got.pose.position.y,
+                                    got.pose.position.z], position)
+        np.testing.assert_allclose([got.pose.orientation.x, got.pose.orientation.y,
+                                    got.pose.orientation.z, got.pose.orientation.w], quaternion)
+        frames = {t.child_frame_id: t for t in tf[0].transforms}
+        assert set(frames) == {'op_right_wrist', 'op_left_wrist'}
+        assert all(t.header.frame_id == 'camera_color_optical_frame'
+                   and t.header.stamp.sec == 11 for t in frames.values())
+        outputs.publish(estimate(hand('right', held=True), hand('left', detected=False)),
+                        header(12))
+        time.sleep(0.3)
+        assert len(right) == 1 and len(left) == 1 and len(tf) == 1
+    finally:
+        spin.close()
