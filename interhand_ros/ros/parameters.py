@@ -121,6 +121,33 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('log_throttle', 2.0, 's, the same kind of bad-input warning is logged at most '
                                        'once per this period', range=(0.0, 3600.0),
                   runtime=True),
+    # Teleoperation (interhand_ros.teleop; docs/teleoperation.md).
+    ParameterSpec('filter.enabled', True,
+                  'One Euro filter on the joints in header-stamp time; false = publish the raw '
+                  'poses (the raw ones are always on hands/raw)'),
+    ParameterSpec('filter.min_cutoff', 0.5, 'Hz, cutoff of a still joint (lower: smoother)',
+                  range=(0.001, 1000.0)),
+    ParameterSpec('filter.beta', 8.0,
+                  's/m, cutoff increase per m/s of joint speed (higher: less lag when moving)',
+                  range=(0.0, 1000.0)),
+    ParameterSpec('filter.d_cutoff', 1.0, 'Hz, cutoff of the joint speed estimate',
+                  range=(0.001, 1000.0)),
+    ParameterSpec('filter.hold_s', 0.2,
+                  's, a lost hand is published as held (held=true) this long, then the filter '
+                  'restarts', range=(0.0, 60.0)),
+    ParameterSpec('identity.switch_frames', 5,
+                  'landmark fallback: consecutive frames of the other handedness label before '
+                  'a tracked hand changes side', range=(1, 1000)),
+    ParameterSpec('identity.gate', 0.15,
+                  'm, landmark fallback: a wrist this close to a side\'s last wrist continues '
+                  'that side', range=(0.0, 10.0)),
+    ParameterSpec('identity.max_gap', 0.5,
+                  's, landmark fallback: a side\'s last wrist is forgotten after this',
+                  range=(0.0, 60.0)),
+    ParameterSpec('tf.publish', True,
+                  'publish each fresh hand\'s wrist frame on /tf (child of the image frame)'),
+    ParameterSpec('tf.prefix', '',
+                  "prefix of the /tf child frames <prefix>right_wrist, <prefix>left_wrist"),
 )
 
 DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in PARAMETERS}
