@@ -1,0 +1,105 @@
+"""launch/teleop.launch.py run by launch.LaunchService: the hands node (landmark fallback) and
+the retarget node as processes; a real photo played as a camera gives a LEAP Hand JointState.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from test_node_launch_run import PHOTO, REPO, ament_env, photo_messages  # noqa: F401
+from test_node_launch_run import pytestmark as launch_requirements
+
+URDF_DIR = REPO.parent / 'shared' / 'data' / 'robot_hands'
+RECEIVE_TIMEOUT_S = 180.0
+pytestmark = [*launch_requirements,
+              pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')]
+
+
+class Camera(threading.Thread):
+    """Plays the photo until a JointState arrives on either side."""
+
+    def __init__(self, camera: str, on_done) -> None:
+        super().__init__(daemon=True)
+        self.camera, self.on_done = camera, on_done
+        self.states: list[tuple[str, JointState]] = []
+        self.sent: list = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        node = rclpy.create_node(f'teleop_camera_{uuid.uuid4().hex[:8]}', context=context)
+        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        image_pub = node.create_publisher(Image, f'{self.camera}/image_raw', qos)
+        info_pub = node.create_publisher(CameraInfo, f'{self.camera}/camera_info', qos)
+        for side in ('right', 'left'):
+            node.create_subscription(JointState, f'/retarget/{side}/joint_states',
+                                     lambda msg, side=side: self.states.append((side, msg)),
+                                     qos)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        try:
+            deadline = time.monotonic() + RECEIVE_TIMEOUT_S
+            while not self.states and time.monotonic() < deadline:
+                if image_pub.get_subscription_count() > 0:
+                    stamp = node.get_clock().now().to_msg()
+                    image, info = photo_messages(stamp)
+                    info_pub.publish(info)
+                    image_pub.publish(image)
+                    self.sent.append(stamp)
+                executor.spin_once(timeout_sec=0.3)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            self.error = error
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+            rclpy.shutdown(context=context)
+            self.on_done()
+
+
+def test_teleop_launch_turns_a_photo_into_a_leap_hand_joint_state(ament_env):  # noqa: F811
+    from ament_index_python.packages import get_package_share_directory
+    from launch.actions import IncludeLaunchDescription, RegisterEventHandler
+    from launch.event_handlers import OnProcessExit
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+    from launch import LaunchDescription, LaunchService
+
+    launch_file = Path(get_package_share_directory('interhand_ros')) / 'launch' / \
+        'teleop.launch.py'
+    assert launch_file.resolve() == (REPO / 'launch' / 'teleop.launch.py').resolve()
+    camera = f'/teleop_test_{uuid.uuid4().hex[:8]}/color'
+    exits: dict[str, int] = {}
+    service = LaunchService()
+    service.include_launch_description(LaunchDescription([
+        RegisterEventHandler(OnProcessExit(on_exit=lambda event, _: exits.__setitem__(
+            event.action.name, event.returncode))),
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(str(launch_file)),
+                                 launch_arguments={'camera': camera, 'robot': 'leap_hand',
+                                                   'urdf_dir': str(URDF_DIR),
+                                                   'use_rviz': 'false'}.items()),
+    ]))
+    player = Camera(camera, on_done=service.shutdown)
+    player.start()
+    return_code = service.run()
+    player.join(10.0)
+    assert player.error is None, player.error
+    assert player.states, f'no JointState after {len(player.sent)} photos'
+    side, state = player.states[0]
+    assert state.header.stamp in player.sent
+    root = ElementTree.parse(URDF_DIR / 'leap_hand' / f'leap_hand_{side}.urdf').getroot()
+    limits = {j.get('name'): (float(j.find('limit').get('lower')),
+                              float(j.find('limit').get('upper')))
+              for j in root.iter('joint') if j.get('type') == 'revolute'}
+    assert len(state.name) == 16 and set(state.name) == set(limits)
+    assert all(limits[n][0] <= v <= limits[n][1] for n, v in zip(state.name, state.position))
+    assert return_code == 0
+    assert len(exits) == 2 and set(exits.values()) == {0}, exits
