@@ -113,7 +113,8 @@ def photo_jitter(config: FilterConfig, frames: int, noise: float,
     height, width = image.shape[:2]
     camera = CameraModel.from_intrinsics(
         np.array([[600.0, 0, width / 2], [0, 600.0, height / 2], [0, 0, 1]]), width, height)
-    estimator = build_estimator(EstimatorSettings(checkpoint='', video=True), print, '')
+    estimator = build_estimator(EstimatorSettings(checkpoint='', video=True),
+                                lambda _: None, '')  # the fallback, said in the output
     smoother = HandSmoother(config)
     raw, filtered = [], []
     for i in range(frames):
@@ -129,6 +130,71 @@ def photo_jitter(config: FilterConfig, frames: int, noise: float,
         return None
     skip = min(int(RATE) // 3, len(raw) // 3)
     return jitter_mm(np.array(raw[skip:])), jitter_mm(np.array(filtered[skip:])), len(raw)
+
+
+def measure_latency(messages: int, rng: np.random.Generator) -> tuple[float, float, float]:
+    """retarget_node in-process over DDS: (median, p90 ms from publishing a TwoHandPose to
+    receiving its JointState, median ms of the retarget() call alone)."""
+    import os
+    import threading
+
+    os.environ.setdefault('ROS_DOMAIN_ID', str(101 + os.getpid() % 100))  # off the tests' ids
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Header
+
+    from interhand_msgs.msg import TwoHandPose
+    from interhand_ros.estimate import Box, Estimator, TwoHandEstimate
+    from interhand_ros.messages import to_two_hand_pose
+    from interhand_ros.ros.retarget_node import RetargetNode
+
+    rclpy.init()
+    node = RetargetNode(parameter_overrides=[
+        Parameter('robot_right', value='leap_hand'),
+        Parameter('urdf_dir', value=str(ROOT.parent / 'shared' / 'data' / 'robot_hands'))])
+    probe = rclpy.create_node('teleop_bench_probe')
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    arrived = threading.Event()
+    probe.create_subscription(JointState, 'retarget/right/joint_states',
+                              lambda _: arrived.set(), qos)
+    publisher = probe.create_publisher(TwoHandPose, 'hands', qos)
+    executors = []
+    for spun in (node, probe):
+        executor = SingleThreadedExecutor()
+        executor.add_node(spun)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        executors.append(executor)
+    while publisher.get_subscription_count() == 0:
+        time.sleep(0.01)
+    latencies, computes = [], []
+    missing = HandEstimate(side='left', presence=0.0, detected=False)
+    for i in range(messages + 10):
+        joints = hand_joints('right', curl=0.3 + 0.2 * np.sin(i / 5)) + rng.normal(
+            0.0, 0.002, (NUM_JOINTS, 3))
+        estimate = TwoHandEstimate(hand(joints), missing, 0.0, False, np.full(3, np.nan),
+                                   DepthSource.HAND_SIZE, Estimator.INTERNET, Box(0, 0, 64, 48))
+        header = Header(frame_id='camera_optical')
+        header.stamp.sec, header.stamp.nanosec = i // 30, int((i % 30) / 30 * 1e9)
+        msg = to_two_hand_pose(estimate, header, 64, 48)
+        arrived.clear()
+        started = time.perf_counter()
+        publisher.publish(msg)
+        if not arrived.wait(5.0):
+            raise RuntimeError('retarget_node did not answer within 5 s')
+        if i >= 10:  # warm-up excluded
+            latencies.append((time.perf_counter() - started) * 1e3)
+            computes.append(node.sides['right'].compute_s * 1e3)
+    for executor in executors:
+        executor.shutdown()
+    node.destroy_node()
+    probe.destroy_node()
+    rclpy.shutdown()
+    return (float(np.median(latencies)), float(np.percentile(latencies, 90)),
+            float(np.median(computes)))
 
 
 def main() -> None:
@@ -175,9 +241,8 @@ def main() -> None:
                   f'fallback, {count} frames: jitter raw {raw:.2f} mm, filtered {smooth:.2f} mm '
                   f'({raw / smooth:.1f}x lower)')
     if 'latency' not in args.skip:
-        from interhand_ros.ros.retarget_node import measure_latency
         started = time.perf_counter()
-        median, p90, compute = measure_latency(args.latency_messages)
+        median, p90, compute = measure_latency(args.latency_messages, rng)
         print(f'retarget_node (leap_hand, vector) added latency over DDS: median {median:.2f} '
               f'ms, p90 {p90:.2f} ms; retarget() alone median {compute:.2f} ms '
               f'({time.perf_counter() - started:.0f} s)')

@@ -19,6 +19,8 @@ from interhand_ros.estimate import HandEstimate
 from interhand_ros.orientation import palm_quaternion
 from interhand_ros.skeleton import WRIST
 
+STAMP_TOLERANCE = 1e-6  # s: stamps as float seconds must not make 6 frames at 30 Hz > 0.2 s
+
 
 @dataclass(frozen=True)
 class FilterConfig:
@@ -114,12 +116,13 @@ class HandSmoother:
             self.reset()
         self._last_stamp = stamp_s
         lost_for = stamp_s - self._last_measured
+        within_hold = lost_for <= self.config.hold_s + STAMP_TOLERANCE
         if not hand.detected:
-            if self._last is not None and lost_for <= self.config.hold_s:
+            if self._last is not None and within_hold:
                 return replace(self._last, held=True, held_for=lost_for)
             self.reset()
             return hand
-        if lost_for > self.config.hold_s:
+        if not within_hold:
             self.reset()
         measured = np.where(np.asarray(hand.valid)[:, None], hand.joints, np.nan)
         joints = self._filter(measured, stamp_s)
