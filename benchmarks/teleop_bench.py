@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,8 @@ def jitter_mm(sequence: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum(steps ** 2, axis=-1)))) * 1e3
 
 
-def run_filter(config: FilterConfig, measured: list[np.ndarray | None]) -> list[HandEstimate]:
+def run_filter(config: FilterConfig, measured: Sequence[np.ndarray | None]
+               ) -> list[HandEstimate]:
     smoother = HandSmoother(config)
     return [smoother.update(hand(m), i / RATE) for i, m in enumerate(measured)]
 
@@ -232,11 +234,11 @@ def main() -> None:
               f"{result['lost']} reported lost; first frame back {result['first_error_mm']:.1f} "
               f"mm off, {result['frames_to_5mm']} frames to within 5 mm")
     if 'photo' not in args.skip:
-        result = photo_jitter(config, args.photo_frames, args.photo_noise, rng)
-        if result is None:
+        photo = photo_jitter(config, args.photo_frames, args.photo_noise, rng)
+        if photo is None:
             print(f'photo: skipped ({PHOTO} absent or no hand found)')
         else:
-            raw, smooth, count = result
+            raw, smooth, count = photo
             print(f'real photo {PHOTO.name}, pixel noise std {args.photo_noise}, landmark '
                   f'fallback, {count} frames: jitter raw {raw:.2f} mm, filtered {smooth:.2f} mm '
                   f'({raw / smooth:.1f}x lower)')

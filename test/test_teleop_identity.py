@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interhand_ros.estimate import Box, Estimator, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.identity import IdentityConfig, SideTracker
 from interhand_ros.teleop.synthetic import hand_joints
@@ -23,7 +23,7 @@ def frame(*hands: HandEstimate) -> TwoHandEstimate:
     left = by_side.get('left', HandEstimate(side='left', presence=0.0, detected=False))
     return TwoHandEstimate(right=right, left=left, relative_root_depth=float('nan'),
                            relative_root_depth_valid=False,
-                           right_to_left_root=np.full(3, np.nan), depth_source=0,
+                           right_to_left_root=np.full(3, np.nan), depth_source=DepthSource.NONE,
                            estimator=Estimator.LANDMARK, crop=Box(0, 0, 640, 480))
 
 

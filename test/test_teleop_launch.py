@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from teleop_support import URDF_DIR, urdf_limits
 from test_node_launch_run import PHOTO, REPO, ament_env, photo_messages  # noqa: F401
 from test_node_launch_run import pytestmark as launch_requirements
 
-URDF_DIR = REPO.parent / 'shared' / 'data' / 'robot_hands'
 RECEIVE_TIMEOUT_S = 180.0
 pytestmark = [*launch_requirements,
               pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')]
@@ -95,10 +94,7 @@ def test_teleop_launch_turns_a_photo_into_a_leap_hand_joint_state(ament_env):  #
     assert player.states, f'no JointState after {len(player.sent)} photos'
     side, state = player.states[0]
     assert state.header.stamp in player.sent
-    root = ElementTree.parse(URDF_DIR / 'leap_hand' / f'leap_hand_{side}.urdf').getroot()
-    limits = {j.get('name'): (float(j.find('limit').get('lower')),
-                              float(j.find('limit').get('upper')))
-              for j in root.iter('joint') if j.get('type') == 'revolute'}
+    limits = urdf_limits('leap_hand', side)
     assert len(state.name) == 16 and set(state.name) == set(limits)
     assert all(limits[n][0] <= v <= limits[n][1] for n, v in zip(state.name, state.position))
     assert return_code == 0

@@ -1,31 +1,17 @@
 """dex-retargeting wrapper (interhand_ros.teleop.retargeting) on the dex-urdf robot hands."""
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
-from pathlib import Path
-
 import numpy as np
 import pytest
+from teleop_support import URDF_DIR, urdf_limits
 
 from interhand_ros.teleop.retargeting import ROBOTS, HandRetargeter, RetargetingError
 from interhand_ros.teleop.synthetic import hand_joints
 from interhand_ros.teleop.wrist_frame import joints_in_wrist_frame
 
-URDF_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'robot_hands'
 pytestmark = pytest.mark.skipif(not URDF_DIR.is_dir(),
                                 reason=f'{URDF_DIR} absent (robot URDFs for tests)')
 pytest.importorskip('dex_retargeting.retargeting_config')
-
-
-def urdf_limits(robot: str, side: str) -> dict[str, tuple[float, float]]:
-    """Moving joints and their limits, read from the URDF itself."""
-    root = ElementTree.parse(URDF_DIR / robot / f'{robot}_{side}.urdf').getroot()
-    limits = {}
-    for joint in root.iter('joint'):
-        if joint.get('type') in ('revolute', 'prismatic'):
-            limit = joint.find('limit')
-            limits[joint.get('name')] = (float(limit.get('lower')), float(limit.get('upper')))
-    return limits
 
 
 def wrist_joints(side: str, curl: float = 0.26) -> np.ndarray:

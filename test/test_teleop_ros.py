@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
+from teleop_support import URDF_DIR, urdf_limits
 from tf2_msgs.msg import TFMessage
 
 from interhand_msgs.msg import TwoHandPose
@@ -27,7 +26,6 @@ from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.synthetic import hand_joints
 from interhand_ros.teleop.wrist_frame import wrist_pose
 
-URDF_DIR = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'robot_hands'
 needs_urdfs = pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -90,13 +88,6 @@ class Spinner:
             node.destroy_node()
 
 
-def leap_limits() -> dict[str, tuple[float, float]]:
-    root = ElementTree.parse(URDF_DIR / 'leap_hand' / 'leap_hand_right.urdf').getroot()
-    return {j.get('name'): (float(j.find('limit').get('lower')),
-                            float(j.find('limit').get('upper')))
-            for j in root.iter('joint') if j.get('type') == 'revolute'}
-
-
 def header(sec: int, nanosec: int = 0) -> Header:
     h = Header(frame_id='camera_color_optical_frame')
     h.stamp.sec, h.stamp.nanosec = sec, nanosec
@@ -121,7 +112,7 @@ def test_retarget_node_commands_fresh_hands_only_with_the_input_stamp():
         spin.wait_for(lambda: right_states, 10.0, 'a right JointState')
         state = right_states[0]
         assert (state.header.stamp.sec, state.header.stamp.nanosec) == (7, 250)
-        limits = leap_limits()
+        limits = urdf_limits('leap_hand', 'right')
         assert len(state.name) == 16 and set(state.name) == set(limits)
         for name, value in zip(state.name, state.position):
             assert limits[name][0] <= value <= limits[name][1], name

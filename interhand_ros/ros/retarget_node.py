@@ -23,6 +23,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.publisher import Publisher
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
@@ -61,7 +62,7 @@ class SideState:
     """One side's retargeter, publisher and what /diagnostics says about it."""
 
     retargeter: HandRetargeter
-    publisher: object
+    publisher: Publisher
     commands: int = 0
     state: str = 'waiting for hands'
     level: bytes = DiagnosticStatus.WARN

@@ -51,7 +51,7 @@ class TeleopOutputs:
 
     def __init__(self, node: Node, qos: QoSProfile, tf_prefix: str = '',
                  publish_tf: bool = True) -> None:
-        self.prefix, self.publish_tf = tf_prefix, publish_tf
+        self._node, self.prefix, self.publish_tf = node, tf_prefix, publish_tf
         self.wrist_pubs = {side: node.create_publisher(PoseStamped, f'hands/{side}/wrist', qos)
                            for side in SIDES}
         self.raw_pub = node.create_publisher(TwoHandPose, 'hands/raw', qos)
@@ -72,3 +72,9 @@ class TeleopOutputs:
         """The estimator's unfiltered estimate on hands/raw (only while someone listens)."""
         if self.raw_pub.get_subscription_count() > 0:
             self.raw_pub.publish(to_two_hand_pose(raw, header, width, height))
+
+    def destroy(self) -> None:
+        """Remove the publishers (the node's deactivation)."""
+        for publisher in (*self.wrist_pubs.values(), self.raw_pub, self.tf_pub):
+            if publisher is not None:
+                self._node.destroy_publisher(publisher)

@@ -46,7 +46,7 @@ class FilterConfig:
 def smoothing_factor(cutoff: np.ndarray | float, dt: np.ndarray | float) -> np.ndarray:
     """Exponential smoothing weight of the new sample for a first-order low-pass at cutoff Hz."""
     r = 2.0 * math.pi * np.asarray(cutoff) * np.asarray(dt)
-    return r / (r + 1.0)
+    return np.asarray(r / (r + 1.0))
 
 
 class OneEuroFilter:
@@ -59,40 +59,50 @@ class OneEuroFilter:
 
     def __init__(self, min_cutoff: float, beta: float, d_cutoff: float) -> None:
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.reset()
+        self._state: _RowState | None = None
 
     def reset(self) -> None:
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
-        self._t: np.ndarray | None = None
-        self._started: np.ndarray | None = None
+        self._state = None
 
     def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
         """Filtered copy of x (N, D) at time t (s); the caller resets on stamps going back."""
         x = np.asarray(x, dtype=np.float64)
-        if self._x is None or self._x.shape != x.shape:
-            self._x = np.full(x.shape, np.nan)
-            self._dx = np.zeros(x.shape)
-            self._t = np.full(x.shape[0], -np.inf)
-            self._started = np.zeros(x.shape[0], dtype=bool)
+        if self._state is None or self._state.x.shape != x.shape:
+            self._state = _RowState.empty(x.shape)
+        state = self._state
         finite = np.isfinite(x).all(axis=1)
-        dt = t - self._t
-        first = finite & ~self._started
-        step = finite & self._started & (dt > 0.0)
-        self._x[first], self._dx[first], self._t[first] = x[first], 0.0, t
-        self._started |= first
+        dt = t - state.t
+        first = finite & ~state.started
+        step = finite & state.started & (dt > 0.0)
+        state.x[first], state.dx[first], state.t[first] = x[first], 0.0, t
+        state.started |= first
         if step.any():
             dt_s = dt[step][:, None]
-            dx = (x[step] - self._x[step]) / dt_s
-            dx_hat = self._dx[step] + smoothing_factor(self.d_cutoff, dt_s) * (
-                dx - self._dx[step])
+            dx = (x[step] - state.x[step]) / dt_s
+            dx_hat = state.dx[step] + smoothing_factor(self.d_cutoff, dt_s) * (
+                dx - state.dx[step])
             speed = np.linalg.norm(dx_hat, axis=1, keepdims=True)
             alpha = smoothing_factor(self.min_cutoff + self.beta * speed, dt_s)
-            self._x[step] += alpha * (x[step] - self._x[step])
-            self._dx[step], self._t[step] = dx_hat, t
-        out = self._x.copy()
+            state.x[step] += alpha * (x[step] - state.x[step])
+            state.dx[step], state.t[step] = dx_hat, t
+        out = state.x.copy()
         out[~finite] = np.nan  # this frame did not measure them
         return out
+
+
+@dataclass
+class _RowState:
+    """Per row: filtered value, filtered derivative, last update time, has a value."""
+
+    x: np.ndarray
+    dx: np.ndarray
+    t: np.ndarray
+    started: np.ndarray
+
+    @classmethod
+    def empty(cls, shape: tuple[int, ...]) -> _RowState:
+        return cls(np.full(shape, np.nan), np.zeros(shape), np.full(shape[0], -np.inf),
+                   np.zeros(shape[0], dtype=bool))
 
 
 class HandSmoother:

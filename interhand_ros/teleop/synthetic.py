@@ -8,6 +8,7 @@ y = z cross x (+x_cam for the right hand, -x_cam for the left).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from interhand_ros.skeleton import NUM_JOINTS
 
@@ -42,7 +43,7 @@ def hand_in_hand_frame(side: str, curl: float = CURL) -> np.ndarray:
     return joints
 
 
-def hand_joints(side: str, wrist: np.ndarray = (0.0, 0.0, 0.5), curl: float = CURL
+def hand_joints(side: str, wrist: ArrayLike = (0.0, 0.0, 0.5), curl: float = CURL
                 ) -> np.ndarray:
     """(21, 3) joints in the optical frame: palm towards the camera, fingers up, wrist at wrist.
 
