@@ -3,6 +3,7 @@ like every compiled model (the key names ONNX Runtime's and torch's versions: th
 torch's). Outputs are fresh arrays (ONNX Runtime copies them out)."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,8 +41,9 @@ class OnnxRuntime:
             fp32_key(checkpoint_hash, refine), lambda folder: export_parts(model(), folder, refine))
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
+        # ONNX Runtime's default is one thread per physical core (1 on a 2-vCPU VM); use every
+        # logical CPU like torch and OpenVINO unless told otherwise.
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
         self._sessions = {
             name: ort.InferenceSession(str(self.model_dir / f'{name}.onnx'), options,
                                        providers=['CPUExecutionProvider'])
