@@ -121,3 +121,11 @@ def test_stamps_going_back_restart_the_filter():
 def test_bad_settings_are_refused_by_name(field, value):
     with pytest.raises(ValueError, match=field):
         HandSmoother(FilterConfig(**{field: value}))
+
+
+def test_node_parameter_defaults_are_the_stage_defaults():
+    from interhand_ros.ros.parameters import DEFAULTS
+    from interhand_ros.teleop.stage import TeleopStage
+    from_node, plain = TeleopStage.from_params(DEFAULTS), TeleopStage()
+    assert from_node.filter_config == plain.filter_config
+    assert from_node.sides.config == plain.sides.config
