@@ -82,3 +82,24 @@ def test_old_tracks_are_forgotten_after_max_gap_and_stamps_going_back_reset():
         tracker2.assign(frame(found('right', here)), 10 + i / RATE)
     looped = tracker2.assign(frame(found('left', here)), 0.0)
     assert looped.left.detected
+
+
+def test_stage_relabels_only_the_landmark_fallback_and_marks_filtered_output():
+    from dataclasses import replace
+
+    from interhand_ros.teleop.filtering import FilterConfig
+    from interhand_ros.teleop.stage import TeleopStage
+    here = (0.05, 0.0, 0.5)
+    for estimator, relabelled in ((Estimator.LANDMARK, True), (Estimator.INTERNET, False)):
+        stage = TeleopStage()
+        for i in range(5):
+            stage.apply(replace(frame(found('right', here)), estimator=estimator), i / RATE)
+        out = stage.apply(replace(frame(found('left', here)), estimator=estimator), 5 / RATE)
+        assert out.filtered
+        if relabelled:  # one frame's left label: still the right hand, freshly measured
+            assert out.right.detected and not out.right.held and not out.left.detected
+        else:  # InterNet's heads are trusted: a new left hand, the right one held
+            assert out.right.held and out.left.detected and not out.left.held
+    off = TeleopStage(FilterConfig(enabled=False))
+    internet = replace(frame(found('right', here)), estimator=Estimator.INTERNET)
+    assert off.apply(internet, 0.0) is internet
