@@ -183,7 +183,8 @@ def test_without_autostart_launch_lifecycle_events_bring_the_node_up(ament_env):
     return_code, exits, player = run_launch(
         {'autostart': 'false', 'use_rviz': 'false'},
         [RegisterEventHandler(handler) for handler in (record, activate, configure)])
-    assert states[:4] == ['configuring', 'inactive', 'activating', 'active'], states
+    # launch_ros may discover the transition_event topic only after 'configuring' went out
+    assert states[-3:] == ['inactive', 'activating', 'active'], states
     assert player.received[0].estimator == Estimator.LANDMARK  # checkpoint '' by default
     assert return_code == 0
     assert len(exits) == 1 and set(exits.values()) == {0}, exits
