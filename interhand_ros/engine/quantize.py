@@ -160,7 +160,9 @@ def collect_crops(args: argparse.Namespace, reference: InterNetEstimator
 
 
 def quantize_int8(reference: InterNetEstimator, calibration: np.ndarray) -> dict[str, Any]:
-    """NNCF int8 versions of the three OpenVINO parts, calibrated on the user's crops."""
+    """NNCF int8 versions of the three OpenVINO parts, calibrated on the user's crops: the
+    global part on every crop, each hand's part on the features of the crops where fp32 sees
+    that hand (where it runs in the node), or on every crop when it sees it in none."""
     import nncf
     nncf.set_log_level(logging.WARNING)
 
@@ -170,12 +172,15 @@ def quantize_int8(reference: InterNetEstimator, calibration: np.ndarray) -> dict
     assert runtime is not None and runtime.model_dir is not None
     parts = read_parts(runtime.model_dir)
     images = [crop.transpose(2, 0, 1)[None].astype(np.float32) / 255.0 for crop in calibration]
-    features = [runtime.run_global(image)[0] for image in images]
+    outputs = [runtime.run_global(image) for image in images]
+    threshold = reference.config.presence_threshold
     # The fully connected heads (root depth, presence) are 0.02 % of the work: keep them fp32.
     keep_fp32 = nncf.IgnoredScope(types=['MatMul'])
     quantized = {'global': nncf.quantize(parts['global'], nncf.Dataset(images),
                                          subset_size=len(images), ignored_scope=keep_fp32)}
-    for name in HAND_NAMES:
+    for side, name in enumerate(HAND_NAMES):
+        features = [features for features, _, presence in outputs
+                    if presence[0, side] >= threshold] or [output[0] for output in outputs]
         quantized[name] = nncf.quantize(parts[name], nncf.Dataset(features),
                                         subset_size=len(features))
     return quantized
