@@ -16,7 +16,7 @@ from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from launch import LaunchDescription
+from launch import LaunchDescription  # type: ignore[attr-defined]  # mypy: repo's launch/
 
 PACKAGE = 'interhand_ros'
 EXECUTABLE = 'hands_node'

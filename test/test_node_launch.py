@@ -6,6 +6,7 @@ import importlib.util
 import os
 from distutils.core import run_setup
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rclpy
@@ -44,8 +45,8 @@ def launch_constants() -> dict:
             and isinstance(node.value, (ast.Constant, ast.Dict))}
 
 
-def installed_files() -> dict[str, Path]:
-    """share/... install path -> repository file, from setup.py's data_files."""
+def installed_files() -> tuple[dict[str, Path], Any]:
+    """share/... install path -> repository file, from setup.py's data_files; the distribution."""
     cwd = os.getcwd()
     os.chdir(REPO)
     try:

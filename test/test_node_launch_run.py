@@ -125,7 +125,7 @@ def run_launch(arguments: dict[str, str], extra_entities=()) -> tuple[int, dict,
     from launch.event_handlers import OnProcessExit
     from launch.launch_description_sources import PythonLaunchDescriptionSource
 
-    from launch import LaunchDescription, LaunchService
+    from launch import LaunchDescription, LaunchService  # type: ignore[attr-defined]
 
     share = Path(get_package_share_directory('interhand_ros'))
     launch_file = share / 'launch' / 'hands.launch.py'

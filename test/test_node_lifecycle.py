@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import time
 import weakref
+from typing import Any
 
 import pytest
 import rclpy
@@ -52,7 +53,7 @@ class Managed(Harness):
                          diagnostics_period=0.1, **params)
 
     def call(self, srv_type, service: str, request, timeout: float = 30.0):
-        client = self.probe.create_client(srv_type, f'/{self.node.get_name()}/{service}')
+        client: Any = self.probe.create_client(srv_type, f'/{self.node.get_name()}/{service}')
         try:
             assert client.wait_for_service(timeout_sec=5.0), service
             future = client.call_async(request)

@@ -86,6 +86,7 @@ def photo_hands(h: Harness, encoding: str):
     publisher.publish(as_jpeg(rgb, stamp) if encoding == 'jpeg'
                       else as_image(rgb, encoding, stamp))
     msg = h.wait_for_stamp(stamp, timeout=30.0)
+    assert h.node.inputs is not None
     assert h.node.inputs.subscriptions[0].topic_name == (
         '/image/compressed' if encoding == 'jpeg' else '/image')
     return msg

@@ -123,7 +123,7 @@ class Reporter:
     frames from being paired. fault(): something the node survived without losing a frame.
     """
 
-    def __init__(self, health: NodeHealth, log: Callable[[str], None],
+    def __init__(self, health: NodeHealth, log: Callable[[str], object],
                  throttle: Callable[[], float],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._health, self._log, self._throttle, self._clock = health, log, throttle, clock

@@ -125,8 +125,7 @@ class HandsNode(LifecycleNode):
     def _new_health(self) -> None:
         """Fresh counters and error state (at start, and for each newly configured model)."""
         self.health = NodeHealth()
-        self.report = Reporter(self.health, self.get_logger().warning,
-                               lambda: self.params['log_throttle'])
+        self.report = Reporter(self.health, self._warn, lambda: self.params['log_throttle'])
 
     def _read_parameters(self, check: bool = True) -> dict[str, Any]:
         """Current values (rclpy enforced types and ranges); check: also the choices."""
@@ -144,8 +143,7 @@ class HandsNode(LifecycleNode):
         except (StartupError, ValueError, ImportError) as error:
             return self._configure_failed(error)
         try:
-            self.estimator = self._factory(estimator_settings(self.params),
-                                           self.get_logger().warning,
+            self.estimator = self._factory(estimator_settings(self.params), self._warn,
                                            'set -p checkpoint:=/path/to/snapshot_20.pth.tar')
         except EstimatorError as error:
             roi.close()
@@ -162,20 +160,20 @@ class HandsNode(LifecycleNode):
         return FAILURE
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        p = self.params
+        p, estimator, roi = self.params, self.estimator, self.roi
+        assert estimator is not None and roi is not None  # configured (the state machine's rule)
         self.outputs = Outputs(self)
         self.mailbox = LatestMailbox()
         self._pipeline = FramePipeline(
-            self.estimator, self.roi, self.outputs, self.params, self.report,
-            self.health, lambda: self.get_clock().now().nanoseconds * 1e-9,
-            self.get_logger().warning, self.context.ok)
+            estimator, roi, self.outputs, p, self.report, self.health,
+            lambda: self.get_clock().now().nanoseconds * 1e-9, self._warn, self.context.ok)
         self.worker = Worker(self.mailbox, self._pipeline.process, self._pipeline.on_error)
         self.worker.start()
         # image_transport style: the transport's topic follows the (remapped) image topic
         topic, image_type = subscription_for(p['image_transport'],
                                              self.resolve_topic_name('image'))
         self.inputs = Inputs(self, p, self._on_frame, self.report, self.health, self.pairing,
-                             self._pipeline.reset_tracking, self.roi.set_external,
+                             self._pipeline.reset_tracking, roi.set_external,
                              image_type=image_type, image_topic=topic)
         self.state = 'active'
         self.get_logger().info(
@@ -223,6 +221,9 @@ class HandsNode(LifecycleNode):
         free_accelerator_memory()
 
     # ---- callbacks (executor thread) -----------------------------------------------------
+    def _warn(self, message: str) -> None:
+        self.get_logger().warning(message)
+
     def _on_frame(self, frame: Frame) -> None:
         if self.mailbox is not None and self.mailbox.put(frame) is not None:
             self.health.dropped()
@@ -231,7 +232,8 @@ class HandsNode(LifecycleNode):
         configured = self.state in ('inactive', 'active')
         for parameter in parameters:
             problem = change_problem(parameter.name, parameter.value, configured)
-            if problem is None and parameter.name == 'presence_threshold' and configured:
+            if (problem is None and parameter.name == 'presence_threshold'
+                    and self.estimator is not None):
                 try:
                     set_presence_threshold(self.estimator, parameter.value)
                 except ValueError as error:

@@ -81,7 +81,7 @@ class FramePipeline:
     def __init__(self, estimator: HandPoseEstimator, roi: RoiSource, outputs: Outputs,
                  params: Mapping[str, Any], report: Reporter, health: NodeHealth,
                  now: Callable[[], float],
-                 warn: Callable[[str], None], context_ok: Callable[[], bool]) -> None:
+                 warn: Callable[[str], object], context_ok: Callable[[], bool]) -> None:
         self.estimator, self.roi, self.outputs, self.params = estimator, roi, outputs, params
         self._report, self._health = report, health
         self._now, self._warn, self._context_ok = now, warn, context_ok

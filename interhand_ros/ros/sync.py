@@ -50,8 +50,9 @@ class StampSync:
 
     def _emit_newest_match(self) -> None:
         for stamp, msg in reversed(self._queues[0]):
-            partners = [self._nearest(queue, stamp) for queue in self._queues[1:]]
-            if any(p is None for p in partners):
+            nearest = [self._nearest(queue, stamp) for queue in self._queues[1:]]
+            partners = [p for p in nearest if p is not None]
+            if len(partners) < len(nearest):
                 continue
             self._drop_up_to(0, stamp)
             for index, (partner_stamp, _) in enumerate(partners, start=1):
