@@ -20,6 +20,7 @@ CPU time is what the case itself used.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -116,11 +117,13 @@ def measure_reference(checkpoint: Path, repeats: int, warmup: int) -> dict[str, 
 
 def measure_engine(checkpoint: Path, backend: str, precision: str, cache_dir: str,
                    repeats: int, warmup: int) -> dict[str, Any]:
+    from interhand_ros.engine.internet import InterNetEstimator
     from interhand_ros.factory import EstimatorSettings, build_estimator
     started = time.perf_counter()
     estimator = build_estimator(EstimatorSettings(
         checkpoint=str(checkpoint), backend=backend, precision=precision, device='cpu',
         cache_dir=cache_dir, presence_threshold=0.0, depth_mode='hand_size'), warn=print)
+    assert isinstance(estimator, InterNetEstimator)
     results: dict[str, Any] = {'start_s': time.perf_counter() - started,
                                'describe': estimator.describe()}
     crops = np.random.default_rng(0).integers(0, 256, (1, 256, 256, 3), dtype=np.uint8)
@@ -128,8 +131,7 @@ def measure_engine(checkpoint: Path, backend: str, precision: str, cache_dir: st
     for size in PIPELINE_SIZES:
         image, camera, box = bench_image(size)
         results[f'pipeline_{size[0]}x{size[1]}'] = timed(
-            lambda image=image, camera=camera, box=box: estimator.estimate(image, camera, box),
-            repeats, warmup)
+            functools.partial(estimator.estimate, image, camera, box), repeats, warmup)
     return results
 
 
@@ -327,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
                     if 'error' not in r and not case.startswith('official')}
         if args.probe_seconds > 0 and measured:
             exact = {case: ms for case, ms in measured.items() if case.endswith(EXACT)}
-            fastest = [min(found, key=found.get) for found in (exact, measured) if found]
+            fastest = [min(found, key=lambda case: found[case]) for found in (exact, measured)
+                       if found]
             for case in dict.fromkeys(['torch:fp32', *fastest]):
                 probes[case] = run_probe(case, args, case_caches.get(case, cache_dir))
                 probe = probes[case]

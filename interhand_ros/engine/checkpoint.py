@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -70,7 +71,7 @@ def _find_state_dict(content: object, path: Path) -> Mapping[str, object]:
 
 
 def _normalize_state_dict(raw: Mapping[str, object], path: Path) -> dict[str, torch.Tensor]:
-    state = {_strip_prefix(str(key)): value for key, value in raw.items()}
+    state: dict[str, Any] = {_strip_prefix(str(key)): value for key, value in raw.items()}
     expected = expected_state_dict_shapes()
     for key in expected:
         if key.endswith(_OPTIONAL_SUFFIX) and key not in state:

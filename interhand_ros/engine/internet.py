@@ -158,15 +158,15 @@ class InterNetEstimator:
         channels_last = (self.device.type == 'cuda' if config.channels_last is None
                          else config.channels_last)
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.model = fold_batchnorm(load_internet(checkpoint_path)).to(
-            device=self.device, memory_format=self._memory_format)
+        self.model = fold_batchnorm(load_internet(checkpoint_path)).to(self.device)
+        self.model = self.model.to(memory_format=self._memory_format)  # type: ignore[call-overload]
         self._use_graph = config.cuda_graph and self.device.type == 'cuda'
+        branches = [HeatmapBranch(self.model, side) for side in (0, 1)]
         self._backbone: Callable[[torch.Tensor], torch.Tensor] = self.model.backbone_net
-        self._branches: list[Callable[[torch.Tensor], torch.Tensor]] = [
-            HeatmapBranch(self.model, side) for side in (0, 1)]
+        self._branches: list[Callable[[torch.Tensor], torch.Tensor]] = list(branches)
         if config.compile:
-            self._backbone = compile_module(self._backbone)
-            self._branches = [compile_module(branch) for branch in self._branches]
+            self._backbone = compile_module(self.model.backbone_net)
+            self._branches = [compile_module(branch) for branch in branches]
         self._graphs: dict[int, Callable[[torch.Tensor], tuple[torch.Tensor, ...]]] = {}
 
     def _open_runtime(self, checkpoint_path: str | Path) -> None:
@@ -203,9 +203,10 @@ class InterNetEstimator:
         for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
             rows: slice | torch.Tensor = slice(None)  # static indexing for graph capture
             if skip_absent:
-                rows = (presence[:, side] >= self.config.presence_threshold).nonzero()[:, 0]
-                if rows.numel() == 0:
+                present = (presence[:, side] >= self.config.presence_threshold).nonzero()[:, 0]
+                if present.numel() == 0:
                     continue
+                rows = present
             with autocast:
                 heatmaps = self._branches[side](features[rows])
             decoded = decode_heatmaps(heatmaps, self.config.refine)

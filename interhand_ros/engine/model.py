@@ -7,7 +7,7 @@ beside our torch. Input: RGB in [0, 1], 256 x 256, no mean/std normalisation.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 from torch import nn
@@ -46,7 +46,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample: nn.Module | None = None
+        self.downsample: nn.Sequential | None = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
@@ -66,7 +66,7 @@ class ResNet50Backbone(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.bn1: nn.Module = nn.BatchNorm2d(64)  # nn.Identity once folded
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         self.layer1 = self._stage(64, 64, blocks=3, stride=1)
@@ -177,12 +177,16 @@ def fold_batchnorm(model: InterNet) -> InterNet:
                     getattr(bottleneck, conv_name), getattr(bottleneck, bn_name)))
                 setattr(bottleneck, bn_name, nn.Identity())
             if bottleneck.downsample is not None:
-                conv, bn = bottleneck.downsample
+                conv = cast(nn.Conv2d, bottleneck.downsample[0])
+                bn = cast(nn.BatchNorm2d, bottleneck.downsample[1])
                 bottleneck.downsample = nn.Sequential(fuse_conv_bn_eval(conv, bn), nn.Identity())
     resnet = model.backbone_net.resnet
-    resnet.conv1, resnet.bn1 = fuse_conv_bn_eval(resnet.conv1, resnet.bn1), nn.Identity()
+    resnet.conv1 = fuse_conv_bn_eval(resnet.conv1, cast(nn.BatchNorm2d, resnet.bn1))
+    resnet.bn1 = nn.Identity()
     for stack in (model.pose_net.joint_deconv_1, model.pose_net.joint_deconv_2):
         for index in range(0, len(stack), 3):
-            stack[index] = fuse_conv_bn_eval(stack[index], stack[index + 1], transpose=True)
+            stack[index] = fuse_conv_bn_eval(cast(nn.ConvTranspose2d, stack[index]),
+                                             cast(nn.BatchNorm2d, stack[index + 1]),
+                                             transpose=True)
             stack[index + 1] = nn.Identity()
     return model

@@ -36,9 +36,12 @@ class OnnxRuntime:
     def __init__(self, model: Callable[[], InterNet], checkpoint_hash: str, precision: str,
                  cache: ModelCache, threads: int = 0, refine: bool = False) -> None:
         from interhand_ros.engine.export import export_parts
+
+        def write(folder: Path) -> None:
+            export_parts(model(), folder, refine)
         self.precision = precision
-        self.model_dir: Path | None = cache.load_or_build(
-            fp32_key(checkpoint_hash, refine), lambda folder: export_parts(model(), folder, refine))
+        self.model_dir: Path | None = cache.load_or_build(fp32_key(checkpoint_hash, refine),
+                                                          write)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # ONNX Runtime's default is one thread per physical core (1 on a 2-vCPU VM); use every

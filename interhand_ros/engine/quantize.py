@@ -213,7 +213,7 @@ def compare(reference: list[NetworkResult], candidate: list[NetworkResult],
                 continue
             joints = slice(offset, offset + NUM_MODEL_JOINTS // 2)
             pixels = np.linalg.norm(ref.crop_xy[joints] - cand.crop_xy[joints], axis=1)
-            metres = _lifted_error(*lifted, side)
+            metres = _lifted_error(lifted[0], lifted[1], side)
             for joint, (px, m) in enumerate(zip(pixels, metres)):
                 if np.isfinite(px):
                     pixel_errors[offset + joint].append(float(px))
@@ -292,7 +292,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     assert reference.runtime is not None
     results = [network_results(run_parts(runtime, crops, args.presence_threshold))
                for runtime in (reference.runtime, candidate)]
-    report = compare(*results, held_out, config)
+    report = compare(results[0], results[1], held_out, config)
     report['speed_ms'] = {'fp32': forward_ms(reference.runtime, crops[0]),
                           args.precision: forward_ms(candidate, crops[0])}
     limits = Thresholds(args.max_error_px, args.max_error_mm, args.min_agreement)

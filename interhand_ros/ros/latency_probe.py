@@ -175,7 +175,8 @@ class NodeProbe:
         return sent, len(ages), ages
 
     def close(self) -> None:
-        self.node.worker.stop()
+        if self.node.worker is not None:
+            self.node.worker.stop()
         self.executor.shutdown()
         self.node.destroy_node()
         self.probe.destroy_node()
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         estimator = build_estimator(EstimatorSettings(
             checkpoint=str(checkpoint), device=args.device, backend=args.backend,
             precision=args.precision, cache_dir=args.cache_dir), warn=print)
+    assert isinstance(estimator, InterNetEstimator)  # a checkpoint is always given
     if args.open_loop_only:
         open_loop_only(estimator, rgb, args)
         return
