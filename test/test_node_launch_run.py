@@ -77,11 +77,15 @@ def photo_messages(stamp, frame: str = 'camera_color_optical_frame') -> tuple[Im
 
 
 class Camera(threading.Thread):
-    """Plays the photo on <camera>/image_raw + camera_info until a TwoHandPose comes back."""
+    """Plays the photo on <camera>/image_raw + camera_info until a TwoHandPose comes back.
 
-    def __init__(self, camera: str, hands_topic: str, on_done) -> None:
+    configure: first act as a lifecycle manager and configure /hands through its services.
+    """
+
+    def __init__(self, camera: str, hands_topic: str, on_done, configure: bool = False) -> None:
         super().__init__(daemon=True)
         self.camera, self.hands_topic, self.on_done = camera, hands_topic, on_done
+        self.configure = configure
         self.received: list[TwoHandPose] = []
         self.sent: list = []
         self.error: BaseException | None = None
@@ -98,6 +102,8 @@ class Camera(threading.Thread):
         executor.add_node(node)
         try:
             deadline = time.monotonic() + RECEIVE_TIMEOUT_S
+            if self.configure:
+                configure_node('/hands', node, executor, deadline)
             while not self.received and time.monotonic() < deadline:
                 if image_pub.get_subscription_count() > 0:
                     stamp = node.get_clock().now().to_msg()
@@ -115,7 +121,39 @@ class Camera(threading.Thread):
             self.on_done()
 
 
-def run_launch(arguments: dict[str, str], extra_entities=()) -> tuple[int, dict, Camera]:
+def configure_node(name: str, node, executor, deadline: float) -> None:
+    """What a lifecycle manager does: get_state until the node answers (so both directions of
+    its services are discovered: a request sent the moment a service appears can be lost),
+    then configure, checking the state again if the answer does not come."""
+    from lifecycle_msgs.msg import State, Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    get_state = node.create_client(GetState, f'{name}/get_state')
+    change_state = node.create_client(ChangeState, f'{name}/change_state')
+
+    def call(client, request, timeout: float):
+        while time.monotonic() < deadline:
+            if client.wait_for_service(timeout_sec=1.0):
+                future = client.call_async(request)
+                executor.spin_until_future_complete(future, timeout_sec=timeout)
+                if future.done():
+                    return future.result()
+                client.remove_pending_request(future)
+                return None
+        raise TimeoutError(f'{client.srv_name} did not answer')
+
+    configure = ChangeState.Request(transition=Transition(id=Transition.TRANSITION_CONFIGURE))
+    while time.monotonic() < deadline:
+        state = call(get_state, GetState.Request(), 3.0)
+        if state is None:
+            continue
+        if state.current_state.id != State.PRIMARY_STATE_UNCONFIGURED:
+            return
+        call(change_state, configure, 30.0)
+    raise TimeoutError(f'{name} was not configured')
+
+
+def run_launch(arguments: dict[str, str], extra_entities=(),
+               configure: bool = False) -> tuple[int, dict, Camera]:
     """Runs hands.launch.py (from the ament index) with `arguments` until the camera got hands.
 
     Returns the launch's return code, each process's exit code and the camera.
@@ -140,7 +178,7 @@ def run_launch(arguments: dict[str, str], extra_entities=()) -> tuple[int, dict,
                                  launch_arguments={'camera': camera, **arguments}.items()),
         *extra_entities,
     ]))
-    player = Camera(camera, '/hands', on_done=service.shutdown)
+    player = Camera(camera, '/hands', on_done=service.shutdown, configure=configure)
     player.start()
     return_code = service.run()
     player.join(10.0)
@@ -161,11 +199,11 @@ def test_launch_file_starts_the_node_and_a_photo_gives_hands(ament_env, checkpoi
     assert len(exits) == 1 and set(exits.values()) == {0}, exits  # the node exited 0
 
 
-def test_without_autostart_launch_lifecycle_events_bring_the_node_up(ament_env):
-    """autostart:=false: the node waits unconfigured; launch_ros's own lifecycle events (what
-    a launch file or lifecycle manager does) configure it, then activate it once inactive."""
+def test_without_autostart_a_manager_and_launch_lifecycle_events_bring_the_node_up(ament_env):
+    """autostart:=false: the node waits unconfigured; a lifecycle manager (here the camera
+    thread, through the services) configures it, and a launch_ros event handler of the kind a
+    launch file adds activates it once it is inactive."""
     from launch.actions import EmitEvent, OpaqueFunction, RegisterEventHandler
-    from launch.event_handlers import OnProcessStart
     from launch_ros.event_handlers import OnStateTransition
     from launch_ros.events.lifecycle import ChangeState
     from lifecycle_msgs.msg import Transition
@@ -179,10 +217,9 @@ def test_without_autostart_launch_lifecycle_events_bring_the_node_up(ament_env):
         function=lambda context: states.append(context.locals.event.goal_state))])
     activate = OnStateTransition(goal_state='inactive',
                                  entities=[change(Transition.TRANSITION_ACTIVATE)])
-    configure = OnProcessStart(on_start=[change(Transition.TRANSITION_CONFIGURE)])
     return_code, exits, player = run_launch(
         {'autostart': 'false', 'use_rviz': 'false'},
-        [RegisterEventHandler(handler) for handler in (record, activate, configure)])
+        [RegisterEventHandler(handler) for handler in (record, activate)], configure=True)
     # launch_ros may discover the transition_event topic only after 'configuring' went out
     assert states[-3:] == ['inactive', 'activating', 'active'], states
     assert player.received[0].estimator == Estimator.LANDMARK  # checkpoint '' by default
