@@ -265,3 +265,19 @@ def test_auto_picks_the_first_installed_exact_backend(monkeypatch):
                         'interhand_absent_runtime_package')
     assert runtimes.choose_backend('auto', 'fp32', 'cpu') == 'torch'
     assert runtimes.choose_backend('auto', 'fp32', 'cuda') == 'torch'
+
+
+def test_per_slice_argmax_finds_the_official_voxel():
+    """The parts' decoding (peak per depth slice, then the best slice's argmax) picks the voxel
+    of the official two-stage argmax, on random volumes (unique maxima) and on peaked ones."""
+    from interhand_ros.engine.decoding import argmax_voxels, argmax_voxels_by_slice
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.rand(3, 21, 64, 64, 64, generator=generator)
+    centre = torch.randint(0, 64, (3, 21, 3), generator=generator)
+    grid = torch.stack(torch.meshgrid(*(torch.arange(64),) * 3, indexing='ij'), dim=-1)
+    distance = (grid - centre[:, :, None, None, None, [2, 1, 0]]).pow(2).sum(-1).float()
+    peaked = 255.0 * torch.exp(-distance / (2 * 2.5 ** 2)) + 5.0 * noise
+    for volume in (noise, peaked):
+        expected = argmax_voxels(volume)
+        found = argmax_voxels_by_slice(volume.reshape(3, 21 * 64, 64, 64), 21)
+        assert torch.equal(found[0], expected[0]) and torch.equal(found[1], expected[1])

@@ -76,6 +76,27 @@ def refine_subvoxel(heatmaps: torch.Tensor, voxels: torch.Tensor) -> torch.Tenso
     return voxels + torch.stack(offsets, dim=-1)
 
 
+def argmax_voxels_by_slice(channels: torch.Tensor, joints: int
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """argmax_voxels of the heatmaps as the 1x1 conv gives them, B x (J * D) x H x W with
+    channel = joint * D + z: the same voxel wherever the maximum is unique (first index on exact
+    ties, taken per depth slice instead of per pixel column).
+
+    Peak of each depth slice (a spatial reduction, which compiled runtimes run in their blocked
+    channel layout), then the best slice per joint, then the argmax within that one slice only:
+    in OpenVINO 6-8 ms less per hand than reducing the reshaped 5D volume over depth.
+    """
+    batch, channel_count, _, width = channels.shape
+    depth = channel_count // joints
+    peak, z = channels.amax(dim=(2, 3)).reshape(batch, joints, depth).max(dim=2)
+    joint_index = torch.arange(joints, device=channels.device).reshape(1, joints)
+    rows = torch.arange(batch, device=channels.device).reshape(batch, 1).expand(batch, joints)
+    plane_index = channels[rows, joint_index * depth + z].flatten(start_dim=2).argmax(dim=2)
+    x = plane_index % width
+    y = torch.div(plane_index, width, rounding_mode='floor')
+    return torch.stack([x, y, z], dim=-1).to(torch.float32), peak
+
+
 def decode_heatmaps(heatmaps: torch.Tensor, refine: bool = False) -> DecodedJoints:
     """B x J x 64 x 64 x 64 heatmaps -> crop pixels, relative depths (m) and confidences."""
     if heatmaps.dim() != 5 or tuple(heatmaps.shape[2:]) != (HEATMAP_SIZE,) * 3:
@@ -83,6 +104,21 @@ def decode_heatmaps(heatmaps: torch.Tensor, refine: bool = False) -> DecodedJoin
     voxels, peak = argmax_voxels(heatmaps)
     if refine:
         voxels = refine_subvoxel(heatmaps, voxels)
+    return decoded_joints(voxels, peak)
+
+
+def decode_heatmap_channels(channels: torch.Tensor, joints: int,
+                            refine: bool = False) -> DecodedJoints:
+    """decode_heatmaps of the 1x1 conv's B x (J * 64) x 64 x 64 output (see
+    argmax_voxels_by_slice); refinement needs the 5D volume, so it decodes that instead."""
+    if refine:
+        return decode_heatmaps(channels.reshape(channels.shape[0], joints, -1,
+                                                *channels.shape[2:]), refine=True)
+    return decoded_joints(*argmax_voxels_by_slice(channels, joints))
+
+
+def decoded_joints(voxels: torch.Tensor, peak: torch.Tensor) -> DecodedJoints:
+    """Heatmap voxels (x, y, z) and peak values -> crop pixels, depths (m), confidences."""
     crop_xy = voxels[..., :2] * (INPUT_SIZE / HEATMAP_SIZE)
     depth_rel_m = depth_bins_to_metres(voxels[..., 2])
     confidence = (peak.float() / HEATMAP_PEAK).clamp(0.0, 1.0)

@@ -131,10 +131,14 @@ class PoseNet(nn.Module):
 
         Axes (joint, z, y, x): channel c of the 1x1 conv is joint c // 64, depth c % 64.
         """
+        shape = (features.shape[0], NUM_JOINTS, HEATMAP_SIZE, HEATMAP_SIZE, HEATMAP_SIZE)
+        return self.hand_heatmap_channels(features, side).reshape(shape)
+
+    def hand_heatmap_channels(self, features: torch.Tensor, side: int) -> torch.Tensor:
+        """hand_heatmaps before the reshape: B x (21 * 64) x 64 x 64, channel = joint * 64 + z."""
         deconv, conv = ((self.joint_deconv_1, self.joint_conv_1) if side == 0
                         else (self.joint_deconv_2, self.joint_conv_2))
-        shape = (features.shape[0], NUM_JOINTS, HEATMAP_SIZE, HEATMAP_SIZE, HEATMAP_SIZE)
-        return conv(deconv(features)).reshape(shape)
+        return conv(deconv(features))
 
     def global_heads(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(root depth in bins B, hand presence B x 2) from the globally pooled features."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import torch
 
-from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
+from interhand_ros.engine.decoding import decode_heatmap_channels, root_bins_to_metres
 from interhand_ros.engine.model import INPUT_SIZE, InterNet
+from interhand_ros.skeleton import NUM_JOINTS
 
-PARTS_VERSION = 1  # bump when the parts' graphs change: invalidates every cached model
+PARTS_VERSION = 2  # bump when the parts' graphs change: invalidates every cached model
 GLOBAL_OUTPUTS = ('features', 'root_m', 'presence')
 HAND_OUTPUTS = ('crop_xy', 'depth_rel_m', 'confidence')
 WHOLE_OUTPUTS = HAND_OUTPUTS + GLOBAL_OUTPUTS[1:]
@@ -46,7 +47,8 @@ class HandPart(torch.nn.Module):
         self.refine = refine
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        decoded = decode_heatmaps(self.pose_net.hand_heatmaps(features, self.side), self.refine)
+        decoded = decode_heatmap_channels(self.pose_net.hand_heatmap_channels(features, self.side),
+                                          NUM_JOINTS, self.refine)
         return decoded.crop_xy, decoded.depth_rel_m, decoded.confidence
 
 
