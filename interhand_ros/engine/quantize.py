@@ -255,8 +255,8 @@ def verdict(report: dict[str, Any], limits: Thresholds) -> list[str]:
                              ('per_joint_error_mm', limits.max_error_mm, 'mm')):
         worst = report[key]['worst_joint_mean']
         if worst is None:
-            reasons.append(f'no hand detected by both fp32 and the candidate: {unit} error '
-                           'unmeasured (use footage with hands in view)')
+            reasons.append(f'{unit} error unmeasured: no joint found (or, for mm, lifted to '
+                           '3D) by both fp32 and the candidate; use footage with hands in view')
         elif worst > limit:
             reasons.append(f'worst joint moves {worst:.2f} {unit} on average (> {limit:g})')
     return reasons
