@@ -48,11 +48,12 @@ def test_camera_info_size_change_mid_stream(harness_factory, pairing):
     assert shape == (big[1], big[0], 3) and (camera.width, camera.height) == big
 
 
-def test_camera_that_stops_and_starts_again(harness_factory, pairing):
+def test_camera_that_stops_and_starts_again(harness_factory, pairing, capfd):
     h = harness_factory(pairing=pairing, stall_timeout=0.5)
     h.wait_for_stamp(h.send_good())
     time.sleep(1.0)  # the camera stops
     h.wait_for_report('no image received for 0.5 s')
+    assert capfd.readouterr().err.count('camera stopped? (waiting for it)') == 1  # throttled
     # the driver restarts: new publishers (new DDS writers) on the same topics
     h.probe.destroy_publisher(h.image_pub)
     h.probe.destroy_publisher(h.info_pub)

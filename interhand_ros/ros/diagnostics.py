@@ -142,6 +142,10 @@ class Reporter:
         self._health.fault(now, reason)
         self._throttled_log(kind, now, reason)
 
+    def warn(self, kind: str, text: str) -> None:
+        """Log only (the health already shows it, e.g. a stalled camera)."""
+        self._throttled_log(kind, self._clock(), text)
+
     def _throttled_log(self, kind: str, now: float, text: str) -> None:
         with self._lock:
             if now - self._last_log.get(kind, -float('inf')) < self._throttle():

@@ -253,7 +253,7 @@ class HandsNode(LifecycleNode):
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         if self.inputs is not None:
-            self.inputs.check_pairing(now)
+            self.inputs.check_inputs(now)
         self.health.stall_timeout = self.params['stall_timeout']
         status = self.health.status(now, f'{self.get_name()}: hand pose estimation',
                                     self.get_fully_qualified_name())

@@ -214,8 +214,12 @@ class Inputs:
         self._on_frame(Frame(image, info, depth, depth_info))
 
     # ---- diagnostics ---------------------------------------------------------------------
-    def check_pairing(self, now: float) -> None:
-        """Images arriving but none paired for over a second: say which partner is missing."""
+    def check_inputs(self, now: float) -> None:
+        """Periodic (diagnostics timer): a camera that stopped; images arriving but none paired
+        for over a second (say which partner is missing)."""
+        if self._last_image is not None and now - self._last_image > self._params['stall_timeout']:
+            self._report.warn('stall', f'no image for {now - self._last_image:.1f} s: camera '
+                              'stopped? (waiting for it)')
         waiting = self._last_image_time - self._last_pair_time
         if ((not self._latest or self._with_depth)
                 and now - self._last_image_time < 1.0 < waiting):
