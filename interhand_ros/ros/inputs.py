@@ -22,9 +22,14 @@ from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame, refusal, roi_msg_to_box
-from interhand_ros.ros.sync import TIME_JUMP, LatestCameraInfo, StampGuard, StampSync, stamp_seconds
-
-PAIRINGS = ('message_filters', 'stamp_sync')
+from interhand_ros.ros.sync import (
+    PAIRINGS,
+    TIME_JUMP,
+    LatestCameraInfo,
+    StampGuard,
+    StampSync,
+    stamp_seconds,
+)
 
 
 def default_pairing() -> str:

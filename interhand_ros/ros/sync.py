@@ -16,6 +16,7 @@ from typing import Any
 from interhand_ros import stamps
 
 TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clock went back
+PAIRINGS = ('message_filters', 'stamp_sync')  # the node's two pairing implementations
 
 
 def stamp_seconds(msg: Any) -> float:
