@@ -193,16 +193,19 @@ class HandsNode(LifecycleNode):
         return SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop()
-        self._free_model()
+        self._release()
         self.state = 'finalized'
         return SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop()
-        self._free_model()
+        """A transition raised: release everything, back to unconfigured (configure retries)."""
+        self._release()
         self.state = 'unconfigured'
         return SUCCESS
+
+    def _release(self) -> None:
+        self._stop()
+        self._free_model()
 
     def _stop(self) -> None:
         """Inputs first (no new frames), then the worker, then the publishers it used."""
@@ -266,8 +269,7 @@ class HandsNode(LifecycleNode):
         self.diagnostics_pub.publish(array)
 
     def destroy_node(self) -> None:
-        self._stop()
-        self._free_model()
+        self._release()
         super().destroy_node()
 
 
