@@ -6,11 +6,15 @@ VENV ?= $(ROOT)/.venv
 PY := $(abspath $(VENV))/bin/python
 export VENV
 
-.PHONY: setup test demo train-smoke bench
+.PHONY: setup lint test demo train-smoke bench
 setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
-test: setup
+# Static checks (configs: ruff.toml, mypy.ini) on the whole tree; `make test` runs them first.
+lint: setup
+	cd "$(ROOT)" && "$(PY)" -m ruff check . && "$(PY)" -m mypy
+
+test: lint
 	cd "$(ROOT)" && "$(PY)" -m pytest -q -rs test
 
 demo: setup
