@@ -14,7 +14,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from launch import LaunchDescription
+from launch import LaunchDescription  # type: ignore[attr-defined]  # mypy: repo's launch/
 
 PACKAGE = 'interhand_ros'
 
