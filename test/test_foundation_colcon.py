@@ -32,7 +32,9 @@ from interhand_msgs.msg import TwoHandPose
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
 COLCON = VENV / 'bin' / 'colcon'
-ENTRY_POINTS = ('hands_node', 'interhand-run')
+ENTRY_POINTS = ('hands_node', 'retarget_node', 'interhand-run', 'interhand-export',
+                'interhand-quantize')
+COMMAND_LINE_TOOLS = ('interhand-run', 'interhand-export', 'interhand-quantize')
 # The README's build command, word for word.
 COLCON_BUILD = [str(COLCON), 'build', '--base-paths', 'src', 'src/*/interhand_msgs']
 NOT_SOURCE = shutil.ignore_patterns('.git', '.venv', 'build', 'install', 'log', '__pycache__',
@@ -148,25 +150,17 @@ def test_workspace_messages_interoperate_with_the_venv_build(workspace):
     assert all(path.startswith(install) for path in loaded), loaded
 
 
-def require_module(workspace: Path, module: str) -> None:
-    """Skip until another area's module has landed in the built copy of the repository."""
-    if not (workspace / 'src' / 'interhand_ros' / module).exists():
-        pytest.skip(f'{module} has not landed yet')
-
-
 def test_venv_bin_entry_points_run():
     for script in ENTRY_POINTS:
         path = VENV / 'bin' / script
         assert path.exists() and os.access(path, os.X_OK), f'{path} missing: run make setup'
-    if not (REPO / 'interhand_ros' / 'runner' / 'cli.py').exists():
-        pytest.skip('interhand_ros/runner/cli.py has not landed yet')
-    result = subprocess.run([str(VENV / 'bin' / 'interhand-run'), '--help'],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and result.stdout.startswith('usage: interhand-run'), result
+    for tool in COMMAND_LINE_TOOLS:
+        result = subprocess.run([str(VENV / 'bin' / tool), '--help'],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and result.stdout.startswith(f'usage: {tool}'), result
 
 
 def test_installed_runner_entry_point_runs_from_the_workspace(workspace):
-    require_module(workspace, 'interhand_ros/runner/cli.py')
     script = workspace / 'install' / 'interhand_ros' / 'lib' / 'interhand_ros' / 'interhand-run'
     result = subprocess.run([str(script), '--help'], cwd=workspace, env=workspace_env(workspace),
                             capture_output=True, text=True, timeout=120)
@@ -190,7 +184,6 @@ def publishes_hands(observer: Node, node_name: str) -> bool:
 
 
 def test_installed_hands_node_starts_and_exits_cleanly_on_sigint(workspace):
-    require_module(workspace, 'interhand_ros/ros/hands_node.py')
     node_name = f'hands_{uuid.uuid4().hex[:8]}'
     child = installed_hands_node(workspace, '-r', f'__node:={node_name}')
     context = rclpy.Context()
@@ -218,7 +211,6 @@ def test_installed_hands_node_starts_and_exits_cleanly_on_sigint(workspace):
 
 
 def test_installed_hands_node_exits_with_a_clear_error_on_a_missing_checkpoint(workspace):
-    require_module(workspace, 'interhand_ros/engine.py')
     missing = workspace / 'no_such_snapshot.pth.tar'
     child = installed_hands_node(workspace, '-p', f'checkpoint:={missing}')
     output, _ = child.communicate(timeout=90)
