@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ class CameraModel:
     cy: float
     width: int
     height: int
-    distortion: Optional[np.ndarray] = None
+    distortion: np.ndarray | None = None
     distortion_model: str = 'plumb_bob'
 
     def __post_init__(self) -> None:
@@ -60,8 +60,8 @@ class CameraModel:
 
     @classmethod
     def from_intrinsics(cls, k: np.ndarray, width: int, height: int,
-                        distortion: Optional[np.ndarray] = None,
-                        distortion_model: str = 'plumb_bob') -> 'CameraModel':
+                        distortion: np.ndarray | None = None,
+                        distortion_model: str = 'plumb_bob') -> CameraModel:
         """From a 3 x 3 K (zero distortion coefficients count as none)."""
         k = np.asarray(k, dtype=np.float64).reshape(3, 3)
         if distortion is not None:
@@ -72,7 +72,7 @@ class CameraModel:
                    int(width), int(height), distortion, distortion_model)
 
     @classmethod
-    def from_camera_info(cls, info: Any, rectified: bool) -> 'CameraModel':
+    def from_camera_info(cls, info: Any, rectified: bool) -> CameraModel:
         """From any object with CameraInfo's fields (k, d, p, width, height, binning_*, roi).
 
         rectified=True: the image is rectified (image_rect*), so P applies and D does not.
@@ -106,7 +106,7 @@ class CameraModel:
     def k(self) -> np.ndarray:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
-    def scaled_to(self, width: int, height: int) -> 'CameraModel':
+    def scaled_to(self, width: int, height: int) -> CameraModel:
         """The same camera for the image resized to width x height (pixel centres kept)."""
         if width <= 0 or height <= 0:
             raise CameraInfoError(f'image size must be positive, got {width}x{height}')
@@ -119,7 +119,7 @@ class CameraModel:
                            (self.cx + 0.5) * scale_x - 0.5, (self.cy + 0.5) * scale_y - 0.5,
                            int(width), int(height), self.distortion, self.distortion_model)
 
-    def for_image(self, width: int, height: int) -> 'CameraModel':
+    def for_image(self, width: int, height: int) -> CameraModel:
         """This camera if it matches the image size, else the camera scaled to it."""
         if (width, height) == (self.width, self.height):
             return self

@@ -10,8 +10,9 @@ MediaPipe is imported lazily so the core package works without it.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class MediaPipeHands:
                              min_tracking_confidence=min_confidence)
         self._mp_hands = _import_mediapipe_hands()
         self._hands = self._mp_hands.Hands(**self._options)
-        self._image_size: Optional[tuple[int, int]] = None
+        self._image_size: tuple[int, int] | None = None
 
     def process(self, image_rgb: np.ndarray) -> list[LandmarkHand]:
         """All hands in an RGB uint8 image, most confident handedness first."""

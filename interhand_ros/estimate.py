@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -112,9 +112,9 @@ def no_checkpoint_message(how_to_pass: str) -> str:
 class HandPoseEstimator(Protocol):
     """What the node and the offline runner need from an estimator."""
 
-    def estimate(self, image_rgb: np.ndarray, camera: 'CameraModel',
-                 crop: Optional[Box] = None,
-                 depth: Optional['DepthImage'] = None) -> TwoHandEstimate:
+    def estimate(self, image_rgb: np.ndarray, camera: CameraModel,
+                 crop: Box | None = None,
+                 depth: DepthImage | None = None) -> TwoHandEstimate:
         """Estimate both hands in an RGB uint8 (H, W, 3) image.
 
         crop: region holding the hands (None: the whole image). depth: optional registered depth.

@@ -80,6 +80,15 @@ def build_estimator(settings: EstimatorSettings,
     return _internet_estimator(settings, warn)
 
 
+def describe_estimator(estimator: HandPoseEstimator) -> str:
+    """One line naming what runs, for the node's diagnostics and logs."""
+    details = getattr(estimator, 'describe', None)
+    if details is None:
+        return f'{type(estimator).__name__} (MediaPipe landmark fallback)'
+    what = details()
+    return f"InterNet {what['backend']} {what['precision']} on {what['device']}"
+
+
 def _landmark_estimator(settings: EstimatorSettings) -> HandPoseEstimator:
     try:
         from interhand_ros.landmark_estimator import LandmarkEstimator

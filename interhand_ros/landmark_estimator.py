@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -105,7 +104,7 @@ class LandmarkEstimator:
                                      model_complexity=model_complexity)
 
     def estimate(self, image_rgb: np.ndarray, camera: CameraModel,
-                 crop: Optional[Box] = None, depth: Optional[DepthImage] = None
+                 crop: Box | None = None, depth: DepthImage | None = None
                  ) -> TwoHandEstimate:
         """Both hands of an RGB uint8 image; crop limits the search (None: the whole image).
 
@@ -139,7 +138,7 @@ class LandmarkEstimator:
             inference_time=time.perf_counter() - started)
 
     def _hand_estimate(self, side: str, hand: LandmarkHand,
-                       camera: CameraModel, depth: Optional[DepthImage],
+                       camera: CameraModel, depth: DepthImage | None,
                        radius_px: int) -> HandEstimate:
         undistorted = camera.undistort_pixels(hand.pixels)
         try:
@@ -197,7 +196,7 @@ def _missing_hand(side: str) -> HandEstimate:
     return HandEstimate(side=side, presence=0.0, detected=False)
 
 
-def _pixel_region(crop: Optional[Box], width: int, height: int) -> Box:
+def _pixel_region(crop: Box | None, width: int, height: int) -> Box:
     """crop clipped to the image in whole pixels (None: the whole image)."""
     if crop is None:
         return Box(0.0, 0.0, float(width), float(height))

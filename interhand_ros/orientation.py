@@ -6,8 +6,6 @@ index MCP and pinky MCP; its sign flips between hands because they are mirror im
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from transforms3d.quaternions import mat2quat
 
@@ -16,7 +14,7 @@ from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, WRIST
 _MIN_NORM = 1e-9
 
 
-def palm_rotation(joints: np.ndarray, side: str) -> Optional[np.ndarray]:
+def palm_rotation(joints: np.ndarray, side: str) -> np.ndarray | None:
     """3 x 3 rotation (columns x, y, z in the camera frame) or None if the palm is degenerate."""
     if side not in ('right', 'left'):
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
@@ -38,7 +36,7 @@ def palm_rotation(joints: np.ndarray, side: str) -> Optional[np.ndarray]:
     return np.column_stack([x_axis, np.cross(z_axis, x_axis), z_axis])
 
 
-def palm_quaternion(joints: np.ndarray, side: str) -> Optional[np.ndarray]:
+def palm_quaternion(joints: np.ndarray, side: str) -> np.ndarray | None:
     """Wrist orientation as a unit quaternion in ROS order (x, y, z, w), or None if degenerate."""
     rotation = palm_rotation(np.asarray(joints, dtype=np.float64), side)
     if rotation is None:

@@ -15,8 +15,9 @@ only clipped to the image. `None` means "the whole image".
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class RoiConfig:
             raise ValueError(f'roi.topic_max_age must be > 0 s, got {self.topic_max_age}')
 
 
-def clip_box(box: Box, width: int, height: int) -> Optional[Box]:
+def clip_box(box: Box, width: int, height: int) -> Box | None:
     """The part of box inside a width x height image, or None when nothing of it is inside."""
     x0, y0 = max(box.x, 0.0), max(box.y, 0.0)
     x1, y1 = min(box.x + box.w, float(width)), min(box.y + box.h, float(height))
@@ -83,19 +84,19 @@ class RoiSource:
     def __init__(self, config: RoiConfig,
                  detector_factory: Callable[[float], BoxDetector] = _make_detector) -> None:
         self.config = config
-        self._tracked: Optional[np.ndarray] = None   # smoothed (x0, y0, x1, y1)
-        self._external: Optional[Box] = None
+        self._tracked: np.ndarray | None = None   # smoothed (x0, y0, x1, y1)
+        self._external: Box | None = None
         self._external_time = -np.inf
         self._detector = (detector_factory(config.detector_min_confidence)
                           if config.mode == 'detector' else None)
         self._frames_since_detection = 0
 
-    def crop(self, image_rgb: np.ndarray, now: float) -> Optional[Box]:
+    def crop(self, image_rgb: np.ndarray, now: float) -> Box | None:
         """Box for this image (None: whole image). now: seconds, the clock of set_external."""
         height, width = image_rgb.shape[:2]
         mode = self.config.mode
         if mode == 'fixed':
-            box: Optional[Box] = Box(*self.config.fixed)
+            box: Box | None = Box(*self.config.fixed)
         elif mode == 'detector' and self._detection_due():
             boxes = self._detector.detect(image_rgb)
             box = union_box(boxes) if boxes else None
@@ -115,7 +116,7 @@ class RoiSource:
         due_at = self.config.detect_every - 1
         return self._tracked is None or self._frames_since_detection >= due_at
 
-    def set_external(self, box: Optional[Box], now: float) -> None:
+    def set_external(self, box: Box | None, now: float) -> None:
         """Box from the ROI topic (None: the whole image), received at `now` seconds."""
         self._external, self._external_time = box, now
 

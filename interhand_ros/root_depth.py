@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -50,7 +49,7 @@ class DepthImage:
     metres: np.ndarray  # (H, W) float32
 
     @classmethod
-    def from_array(cls, array: np.ndarray, encoding: str) -> 'DepthImage':
+    def from_array(cls, array: np.ndarray, encoding: str) -> DepthImage:
         """REP-118: 16UC1 (and mono16) in millimetres, 32FC1 in metres; 0 / NaN / inf invalid."""
         array = np.asarray(array)
         if array.ndim == 3 and array.shape[2] == 1:
@@ -81,7 +80,7 @@ class DepthImage:
 
 
 def root_depth_from_depth_image(depth: DepthImage, pixels: np.ndarray, depth_rel_m: np.ndarray,
-                                image_size: tuple[int, int], radius_px: int) -> Optional[float]:
+                                image_size: tuple[int, int], radius_px: int) -> float | None:
     """Root depth (m) measured at the palm joints, or None if the depth image has no valid data.
 
     pixels: (21, 2) in the colour image (width, height = image_size); depth_rel_m: (21,) joint
@@ -97,7 +96,7 @@ def root_depth_from_depth_image(depth: DepthImage, pixels: np.ndarray, depth_rel
 
 
 def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
-                              hand_scale: float = 1.0) -> Optional[float]:
+                              hand_scale: float = 1.0) -> float | None:
     """Root depth (m) whose back-projected skeleton best matches the mean hand's bone lengths.
 
     rays: (21, 2) normalised image coordinates ((u - cx) / fx, (v - cy) / fy) of undistorted

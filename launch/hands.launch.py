@@ -27,7 +27,8 @@ RVIZ_FILE = 'config/hands.rviz'
 PARAMETER_ARGUMENTS = {
     'checkpoint': ('checkpoint', '', "InterNet checkpoint; '' = MediaPipe landmark fallback"),
     'device': ('device', 'auto', 'auto | cpu | cuda | cuda:N'),
-    'precision': ('precision', 'fp32', 'fp32 | fp16 | bf16'),
+    'precision': ('precision', 'fp32', 'fp32 | bf16 | fp16 | int8 (int8: backend openvino)'),
+    'backend': ('backend', 'torch', 'torch | openvino | onnxruntime | auto (fastest exact)'),
     'roi.mode': ('roi_mode', 'full', 'full | fixed | track | topic | detector'),
     'depth.mode': ('depth_mode', 'hand_size', 'hand_size | depth_image | fixed'),
     'sync': ('sync', 'approximate', 'approximate | exact | latest'),

@@ -16,15 +16,16 @@ import torch
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
-from test_node_ros import Harness, camera_info, image
 from visualization_msgs.msg import Marker, MarkerArray
 
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.engine.model import InterNet
 from interhand_ros.engine.options import DeviceError, resolve_device
 from interhand_ros.estimate import Estimator
-from interhand_ros.factory import EstimatorError, build_estimator
+from interhand_ros.factory import EstimatorError, build_estimator, describe_estimator
 from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
+
+from test_node_ros import Harness, camera_info, image
 
 REPO = Path(__file__).resolve().parents[1]
 CONSOLE_SCRIPT = REPO / '.venv' / 'bin' / 'hands_node'
@@ -177,8 +178,16 @@ def test_without_checkpoint_the_landmark_fallback_serves_and_says_so(ros):
         msg = h.wait_for_stamp(stamp, timeout=20.0)
         assert msg.estimator == Estimator.LANDMARK
         assert not msg.right.detected and not msg.left.detected  # a synthetic pattern, no hands
+        h.wait_for(lambda: bool(h.diagnostics) and 'landmark fallback' in
+                   {kv.key: kv.value for kv in h.diagnostics[-1].values}['estimator'],
+                   10.0, 'diagnostics naming the estimator')
     finally:
         h.close()
+
+
+def test_diagnostics_name_the_backend_and_precision_that_run(checkpoint):
+    estimator = make_estimator(dict(DEFAULTS, checkpoint=str(checkpoint), device='cpu'), print)
+    assert describe_estimator(estimator) == 'InterNet torch fp32 on cpu'
 
 
 PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'

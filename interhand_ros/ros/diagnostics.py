@@ -31,6 +31,7 @@ class NodeHealth:
         self.frames_published = 0
         self.frames_dropped = 0
         self.frames_failed = 0
+        self.estimator = ''  # what runs (factory.describe_estimator), set when configured
         self.last_error = ''
         self._last_error_time: float | None = None
         self.last_fault = ''
@@ -83,6 +84,7 @@ class NodeHealth:
                 'latency_max_s': max(latencies, default=float('nan')),
                 'inference_time_mean_s': (sum(inference) / len(inference) if inference
                                           else float('nan')),
+                'estimator': self.estimator,
                 'frames_received': self.frames_received,
                 'frames_published': self.frames_published,
                 'frames_dropped': self.frames_dropped,

@@ -27,7 +27,12 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 
 from interhand_ros.estimate import HandPoseEstimator
-from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
+from interhand_ros.factory import (
+    EstimatorError,
+    EstimatorSettings,
+    build_estimator,
+    describe_estimator,
+)
 from interhand_ros.roi import RoiConfig, RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame
@@ -150,7 +155,8 @@ class HandsNode(LifecycleNode):
             return self._configure_failed(error)
         self.roi, self.state = roi, 'inactive'
         self._new_health()  # an earlier failed configure is no longer the node's state
-        self.get_logger().info(f'configured: estimator {type(self.estimator).__name__}')
+        self.health.estimator = describe_estimator(self.estimator)
+        self.get_logger().info(f'configured: {self.health.estimator}')
         return SUCCESS
 
     def _configure_failed(self, error: BaseException) -> TransitionCallbackReturn:
@@ -177,7 +183,7 @@ class HandsNode(LifecycleNode):
                              image_type=image_type, image_topic=topic)
         self.state = 'active'
         self.get_logger().info(
-            f"hands node ready: estimator {type(self.estimator).__name__}, image {topic} "
+            f"hands node ready: {self.health.estimator}, image {topic} "
             f"({p['image_transport']}), sync {p['sync']} ({self.pairing}), roi {p['roi.mode']}, "
             f"depth {p['depth.mode']}")
         return SUCCESS

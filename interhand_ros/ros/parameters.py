@@ -46,10 +46,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "torch device: 'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'"),
     ParameterSpec('cuda_fallback', True,
                   'CUDA requested but absent: true = warn and run on CPU, false = fail at start'),
-    ParameterSpec('precision', 'fp32', "network precision: 'fp32', 'fp16' or 'bf16' (CUDA)",
-                  choices=PRECISIONS),
+    ParameterSpec('precision', 'fp32',
+                  "network precision: 'fp32', 'bf16', 'fp16' (where the hardware runs it "
+                  "natively) or 'int8' (openvino, after interhand-quantize)", choices=PRECISIONS),
     ParameterSpec('backend', 'torch', "network runtime: torch, openvino, onnxruntime or auto",
                   choices=BACKENDS),
+    ParameterSpec('cache_dir', '',
+                  "compiled models of the openvino/onnxruntime backends; '' = "
+                  '$INTERHAND_MODEL_CACHE or ~/.cache/interhand_ros/models'),
     ParameterSpec('refine', False, 'sub-voxel refinement of the heatmap argmax'),
     ParameterSpec('cuda_graph', False, 'capture the network forward as a CUDA graph (CUDA only)'),
     ParameterSpec('compile', False,
@@ -197,7 +201,7 @@ def estimator_settings(params: Mapping[str, Any]) -> EstimatorSettings:
     return EstimatorSettings(
         checkpoint=params['checkpoint'], device=params['device'],
         cuda_fallback=params['cuda_fallback'], precision=params['precision'],
-        backend=params['backend'],
+        backend=params['backend'], cache_dir=params['cache_dir'],
         threads=params['threads'], cuda_graph=params['cuda_graph'], compile=params['compile'],
         refine=params['refine'], presence_threshold=params['presence_threshold'],
         depth_mode=params['depth.mode'], fixed_depth_m=params['depth.fixed_distance'],
