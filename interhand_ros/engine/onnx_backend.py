@@ -1,9 +1,20 @@
-"""ONNX Runtime for the network parts (fp32, CPU): the parts exported by engine.export, cached
-like every compiled model (the key names ONNX Runtime's and torch's versions: the exporter is
-torch's). Outputs are fresh arrays (ONNX Runtime copies them out)."""
+"""ONNX Runtime for the network parts (CPU): fp32, and int8 built by interhand-quantize.
+
+fp32: the parts exported by engine.export, cached like every compiled model (the key names ONNX
+Runtime's and torch's versions: the exporter is torch's). int8: static QDQ quantization
+(onnxruntime.quantization.quantize_static, per-channel int8 weights, uint8 activations)
+of the global part's convolutions, calibrated on the user's crops. Kept in fp32: the fully
+connected root-depth and presence heads and their softmax / sigmoid (ONNX Runtime's default
+would quantize the presence output to 1/255 steps), and both hand parts. The hand parts are
+deconvolutions, for which ONNX Runtime 1.32's CPU provider has no int8 kernel: QDQ deconvolutions
+run dequantized, measured 70-79 ms per hand against 58-68 ms in fp32 on the Zen 4 machine; and
+their 1x1 heatmap conv would hand the argmax a uint8 volume full of ties. Outputs are fresh
+arrays (ONNX Runtime copies them out).
+"""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +28,19 @@ from interhand_ros.engine.parts import HAND_NAMES
 
 RUNTIME = 'onnxruntime'
 PART_NAMES = ('global',) + HAND_NAMES
+INT8_OP_TYPES = ('Conv',)  # quantized ops of the global part (the Gemm heads stay fp32)
+# x86 ISAs for which ONNX Runtime's MLAS has int8 GEMM kernels (AVX-VNNI / AVX512-VNNI fastest)
+_INT8_ISAS = ('AVX2', 'AVX512')
 
 
 def version() -> str:
     return f'{ort.__version__}+torch{torch.__version__}'
+
+
+def cpu_precisions() -> tuple[str, ...]:
+    """fp32, plus int8 where the CPU has MLAS's int8 kernels (torch's capability names it)."""
+    from interhand_ros.engine.runtimes import cpu_isa
+    return ('fp32', 'int8') if cpu_isa() in _INT8_ISAS else ('fp32',)
 
 
 def fp32_key(checkpoint_hash: str, refine: bool) -> dict[str, object]:
@@ -28,27 +48,64 @@ def fp32_key(checkpoint_hash: str, refine: bool) -> dict[str, object]:
     return model_key(checkpoint_hash, RUNTIME, version(), 'fp32', refine)
 
 
+def int8_key(checkpoint_hash: str, refine: bool) -> dict[str, object]:
+    from interhand_ros.engine.runtimes import model_key
+    return model_key(checkpoint_hash, RUNTIME, version(), 'int8', refine)
+
+
+def fp32_entry(model: Callable[[], InterNet], checkpoint_hash: str, cache: ModelCache,
+               refine: bool) -> Path:
+    """The cached fp32 ONNX parts of this checkpoint (exported when absent or untrusted)."""
+    from interhand_ros.engine.export import export_parts
+
+    def write(folder: Path) -> None:
+        export_parts(model(), folder, refine)
+    return cache.load_or_build(fp32_key(checkpoint_hash, refine), write)
+
+
+def quantize_parts(fp32_dir: Path, images: list[np.ndarray], folder: Path) -> None:
+    """Write the int8 parts into `folder`: the global part quantized (static QDQ, calibrated on
+    `images`, each 1 x 3 x 256 x 256 in [0, 1]), the hand parts copied in fp32."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        """The calibration images, one feed per call, then None."""
+
+        def __init__(self) -> None:
+            self._feeds = iter({'images': np.ascontiguousarray(image, np.float32)}
+                               for image in images)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._feeds, None)
+    folder.mkdir(parents=True, exist_ok=True)
+    quantize_static(str(fp32_dir / 'global.onnx'), str(folder / 'global.onnx'), Reader(),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=list(INT8_OP_TYPES))
+    for name in HAND_NAMES:
+        shutil.copyfile(fp32_dir / f'{name}.onnx', folder / f'{name}.onnx')
+
+
 class OnnxRuntime:
     """The three parts as ONNX Runtime sessions on the CPU."""
 
     name = RUNTIME
 
-    def __init__(self, model: Callable[[], InterNet], checkpoint_hash: str, precision: str,
-                 cache: ModelCache, threads: int = 0, refine: bool = False) -> None:
-        from interhand_ros.engine.export import export_parts
-
-        def write(folder: Path) -> None:
-            export_parts(model(), folder, refine)
+    def __init__(self, folder: Path, precision: str, threads: int = 0) -> None:
         self.precision = precision
-        self.model_dir: Path | None = cache.load_or_build(fp32_key(checkpoint_hash, refine),
-                                                          write)
+        self.model_dir: Path | None = folder
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # ONNX Runtime's default is one thread per physical core (1 on a 2-vCPU VM); use every
         # logical CPU like torch and OpenVINO unless told otherwise.
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         self._sessions = {
-            name: ort.InferenceSession(str(self.model_dir / f'{name}.onnx'), options,
+            name: ort.InferenceSession(str(folder / f'{name}.onnx'), options,
                                        providers=['CPUExecutionProvider'])
             for name in PART_NAMES}
 
@@ -62,3 +119,21 @@ class OnnxRuntime:
         crop_xy, depth_rel, confidence = self._sessions[HAND_NAMES[side]].run(
             None, {'features': np.ascontiguousarray(features, np.float32)})
         return crop_xy, depth_rel, confidence
+
+
+def open_onnxruntime(model: Callable[[], InterNet], checkpoint_hash: str, precision: str,
+                     cache: ModelCache, threads: int = 0, refine: bool = False) -> OnnxRuntime:
+    """The runtime from the cache: the fp32 parts (exported when absent or untrusted), or the
+    int8 parts interhand-quantize --backend onnxruntime stored for this checkpoint."""
+    from interhand_ros.engine.runtimes import BackendError
+    if precision == 'int8':
+        folder = cache.load(int8_key(checkpoint_hash, refine))
+        if folder is None:
+            raise BackendError(
+                f'no int8 ONNX Runtime model of this checkpoint in {cache.root} (or it is '
+                'corrupt or from another ONNX Runtime / torch version): build one from your '
+                'own footage with `interhand-quantize --backend onnxruntime --checkpoint '
+                f'CHECKPOINT --images DIR|VIDEO|BAG --cache-dir {cache.root}`')
+    else:
+        folder = fp32_entry(model, checkpoint_hash, cache, refine)
+    return OnnxRuntime(folder, precision, threads)

@@ -64,7 +64,8 @@ def native_precisions(backend: str) -> tuple[str, ...]:
         from interhand_ros.engine.openvino_backend import cpu_precisions
         return cpu_precisions()
     if backend == 'onnxruntime':
-        return ('fp32',)
+        from interhand_ros.engine.onnx_backend import cpu_precisions as onnx_precisions
+        return onnx_precisions()
     import torch
     precisions = ['fp32']
     if torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -127,8 +128,8 @@ def open_runtime(backend: str, precision: str, model: ModelSource,
         from interhand_ros.engine.openvino_backend import open_openvino
         return open_openvino(model, checkpoint_hash, precision, cache, threads, refine)
     if backend == 'onnxruntime':
-        from interhand_ros.engine.onnx_backend import OnnxRuntime
-        return OnnxRuntime(model, checkpoint_hash, precision, cache, threads, refine)
+        from interhand_ros.engine.onnx_backend import open_onnxruntime
+        return open_onnxruntime(model, checkpoint_hash, precision, cache, threads, refine)
     raise BackendError(f'no compiled runtime called {backend!r}')
 
 
