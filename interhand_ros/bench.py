@@ -135,22 +135,21 @@ def measure_engine(checkpoint: Path, backend: str, precision: str, cache_dir: st
     return results
 
 
-def ensure_int8(checkpoint: Path, cache_dir: str, int8_cache: str) -> str:
-    """The cache holding an int8 model for the checkpoint: the user's (from interhand-quantize)
-    or int8_cache, filled with a model calibrated on random crops (speed only)."""
-    from interhand_ros.engine.cache import ModelCache, file_sha256
+def ensure_int8(checkpoint: Path, backend: str, cache_dir: str, int8_cache: str) -> str:
+    """The cache holding an int8 model of `backend` for the checkpoint: the user's (from
+    interhand-quantize) or int8_cache, filled with a model calibrated on random crops (speed
+    only)."""
+    from interhand_ros.engine.cache import ModelCache
     from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-    from interhand_ros.engine.openvino_backend import int8_key, save_parts
-    from interhand_ros.engine.quantize import quantize_int8
-    key = int8_key(file_sha256(checkpoint), False)
+    from interhand_ros.engine.quantize import int8_writer, model_key
+    key = model_key(backend, checkpoint, False)
     if ModelCache(cache_dir or None).load(key) is not None:
         return cache_dir
     if ModelCache(int8_cache).load(key) is None:
-        fp32 = InterNetEstimator(checkpoint, EngineConfig(device='cpu', backend='openvino',
+        fp32 = InterNetEstimator(checkpoint, EngineConfig(device='cpu', backend=backend,
                                                           cache_dir=cache_dir or None))
         crops = np.random.default_rng(1).integers(0, 256, (16, 256, 256, 3), dtype=np.uint8)
-        parts = quantize_int8(fp32, crops)
-        ModelCache(int8_cache).store(key, lambda folder: save_parts(parts, folder))
+        ModelCache(int8_cache).store(key, int8_writer(backend, fp32, crops))
     return int8_cache
 
 
@@ -313,8 +312,9 @@ def main(argv: list[str] | None = None) -> None:
             chosen = [*chosen, REFERENCE_AGAIN]
         for case in chosen:
             case_cache = cache_dir
-            if case == 'openvino:int8':
-                case_cache = ensure_int8(args.checkpoint, cache_dir, int8_cache)
+            if case.endswith(':int8'):
+                case_cache = ensure_int8(args.checkpoint, case.split(':')[0], cache_dir,
+                                         int8_cache)
             case_caches[case] = case_cache
             results[case] = run_case(REFERENCE if case == REFERENCE_AGAIN else case, args,
                                      case_cache)

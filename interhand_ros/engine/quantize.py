@@ -1,7 +1,8 @@
 """`interhand-quantize`: a reduced-precision model calibrated and checked on the user's footage.
 
     interhand-quantize --checkpoint snapshot_20.pth.tar --images FOLDER|VIDEO|BAG
-                       [--precision int8|bf16] [--max-error-px 4] [--max-error-mm 10] [--out DIR]
+                       [--backend openvino|onnxruntime] [--precision int8|bf16]
+                       [--max-error-px 4] [--max-error-mm 10] [--out DIR]
 
 With random weights the heatmaps are nearly flat, so only trained weights on real hands can tell
 how much int8 or bf16 moves the joints; this tool measures it where the model will run. The
@@ -9,6 +10,8 @@ frames are cropped by the node's crop source (roi.RoiSource, tracking the fp32 r
 node does) and split: every --held-out-every-th frame is held out, the others calibrate.
 int8: NNCF post-training quantization of the OpenVINO parts (the fully connected heads and the
 decoding tail stay fp32). bf16: the fp32 IR compiled with the bf16 hint (nothing to build).
+--backend onnxruntime (int8 only): static QDQ quantization of the ONNX global part, per-channel
+weights (engine.onnx_backend.quantize_parts says what stays fp32 and why).
 The report (printed, and JSON) compares the candidate with fp32 on the held-out crops: per-joint
 error in crop pixels and in mm after lifting, presence / handedness agreement, and the speed of
 both. The model is stored in the model cache (and --out) only when it passes the thresholds
@@ -22,8 +25,9 @@ import logging
 import shutil
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,8 @@ from interhand_ros.skeleton import NUM_MODEL_JOINTS
 
 LOG = logging.getLogger('interhand-quantize')
 QUANTIZED_PRECISIONS = ('int8', 'bf16')
+QUANTIZED_BACKENDS = ('openvino', 'onnxruntime')
+ModelWriter = Callable[[Path], None]  # writes the candidate's model files into a cache folder
 _SPEED_REPEATS = 10
 
 
@@ -73,10 +79,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', type=Path, required=True, help='InterNet checkpoint')
     parser.add_argument('--images', type=Path, required=True,
                         help='your footage: image folder, video file or ROS 2 bag')
+    parser.add_argument('--backend', choices=QUANTIZED_BACKENDS, default='openvino',
+                        help='runtime the model is built for (onnxruntime: int8 only)')
     parser.add_argument('--precision', choices=QUANTIZED_PRECISIONS, default='int8')
     parser.add_argument('--out', type=Path, default=Path('.'),
-                        help='folder for the report (<precision>_report.json) and a copy of '
-                             'the int8 model')
+                        help='folder for the report (<precision>_report.json; onnxruntime_'
+                             '<precision>_report.json for onnxruntime) and a copy of the int8 '
+                             'model')
     parser.add_argument('--cache-dir', default=None,
                         help='model cache (default: $INTERHAND_MODEL_CACHE or '
                              '~/.cache/interhand_ros/models); the node loads int8 from here')
@@ -159,6 +168,11 @@ def collect_crops(args: argparse.Namespace, reference: InterNetEstimator
     return np.stack(calibration), held_out
 
 
+def network_images(crops: np.ndarray) -> list[np.ndarray]:
+    """256 x 256 x 3 uint8 crops -> the global part's 1 x 3 x 256 x 256 inputs in [0, 1]."""
+    return [crop.transpose(2, 0, 1)[None].astype(np.float32) / 255.0 for crop in crops]
+
+
 def quantize_int8(reference: InterNetEstimator, calibration: np.ndarray) -> dict[str, Any]:
     """NNCF int8 versions of the three OpenVINO parts, calibrated on the user's crops: the
     global part on every crop, each hand's part on the features of the crops where fp32 sees
@@ -171,7 +185,7 @@ def quantize_int8(reference: InterNetEstimator, calibration: np.ndarray) -> dict
     runtime = reference.runtime
     assert runtime is not None and runtime.model_dir is not None
     parts = read_parts(runtime.model_dir)
-    images = [crop.transpose(2, 0, 1)[None].astype(np.float32) / 255.0 for crop in calibration]
+    images = network_images(calibration)
     outputs = [runtime.run_global(image) for image in images]
     threshold = reference.config.presence_threshold
     # The fully connected heads (root depth, presence) are 0.02 % of the work: keep them fp32.
@@ -262,54 +276,99 @@ def verdict(report: dict[str, Any], limits: Thresholds) -> list[str]:
     return reasons
 
 
-def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    """(report, good). Raises ValueError / BackendError for inputs or machines it cannot use."""
+def build_candidate(args: argparse.Namespace, reference: InterNetEstimator,
+                    calibration: np.ndarray, scratch: Path
+                    ) -> tuple[Runtime, ModelWriter | None]:
+    """(the candidate runtime, the writer of its model files; None when there is nothing to
+    store, as for bf16, which compiles the cached fp32 model)."""
+    runtime = reference.runtime
+    assert runtime is not None and runtime.model_dir is not None
+    if args.backend == 'onnxruntime':
+        from interhand_ros.engine.onnx_backend import OnnxRuntime
+        int8_writer('onnxruntime', reference, calibration)(scratch)
+
+        def copy(folder: Path) -> None:
+            for path in scratch.iterdir():
+                shutil.copyfile(path, folder / path.name)
+        return OnnxRuntime(scratch, 'int8', args.threads), copy
     from interhand_ros.engine.openvino_backend import (
         OpenVinoRuntime,
         compile_parts,
-        int8_key,
+        read_parts,
         save_parts,
     )
-    check_precision('openvino', args.precision)
-    config = EngineConfig(device='cpu', backend='openvino', cache_dir=args.cache_dir,
+    if args.precision == 'int8':
+        int8_parts = quantize_int8(reference, calibration)
+        return (OpenVinoRuntime(compile_parts(int8_parts, 'int8', args.threads), 'int8'),
+                lambda folder: save_parts(int8_parts, folder))
+    return OpenVinoRuntime(compile_parts(read_parts(runtime.model_dir), 'bf16', args.threads),
+                           'bf16', runtime.model_dir), None
+
+
+def int8_writer(backend: str, reference: InterNetEstimator, calibration: np.ndarray
+                ) -> ModelWriter:
+    """The writer of `backend`'s int8 model files calibrated on `calibration` crops
+    (`reference` runs the cached fp32 model of that backend)."""
+    runtime = reference.runtime
+    assert runtime is not None and runtime.model_dir is not None
+    if backend == 'onnxruntime':
+        from interhand_ros.engine.onnx_backend import quantize_parts
+        fp32_dir, images = runtime.model_dir, network_images(calibration)
+        return lambda folder: quantize_parts(fp32_dir, images, folder)
+    from interhand_ros.engine.openvino_backend import save_parts
+    parts = quantize_int8(reference, calibration)
+    return lambda folder: save_parts(parts, folder)
+
+
+def model_key(backend: str, checkpoint: Path, refine: bool) -> dict[str, object]:
+    """The cache key under which `backend` loads the int8 model of `checkpoint`."""
+    if backend == 'onnxruntime':
+        from interhand_ros.engine.onnx_backend import int8_key
+    else:
+        from interhand_ros.engine.openvino_backend import int8_key
+    return int8_key(file_sha256(checkpoint), refine)
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """(report, good). Raises ValueError / BackendError for inputs or machines it cannot use."""
+    check_precision(args.backend, args.precision)
+    config = EngineConfig(device='cpu', backend=args.backend, cache_dir=args.cache_dir,
                           threads=args.threads, presence_threshold=args.presence_threshold,
                           depth_mode=args.depth_mode, fixed_depth_m=args.fixed_depth)
     reference = InterNetEstimator(args.checkpoint, config)
     calibration, held_out = collect_crops(args, reference)
     LOG.info('%d calibration and %d held-out crops', len(calibration), len(held_out))
-    int8_parts = None
-    if args.precision == 'int8':
-        int8_parts = quantize_int8(reference, calibration)
-        candidate: Runtime = OpenVinoRuntime(
-            compile_parts(int8_parts, 'int8', args.threads), 'int8')
-    else:
-        assert reference.runtime is not None and reference.runtime.model_dir is not None
-        from interhand_ros.engine.openvino_backend import read_parts
-        candidate = OpenVinoRuntime(compile_parts(read_parts(reference.runtime.model_dir),
-                                                  'bf16', args.threads), 'bf16',
-                                    reference.runtime.model_dir)
-    crops = np.stack([item.crop for item in held_out])
     assert reference.runtime is not None
-    results = [network_results(run_parts(runtime, crops, args.presence_threshold))
-               for runtime in (reference.runtime, candidate)]
-    report = compare(results[0], results[1], held_out, config)
-    report['speed_ms'] = {'fp32': forward_ms(reference.runtime, crops[0]),
-                          args.precision: forward_ms(candidate, crops[0])}
-    limits = Thresholds(args.max_error_px, args.max_error_mm, args.min_agreement)
-    reasons = verdict(report, limits)
-    report.update({'precision': args.precision, 'checkpoint': str(args.checkpoint),
-                   'input': str(args.images), 'roi': args.roi,
-                   'calibration_crops': len(calibration), 'thresholds': vars(limits),
-                   'good': not reasons, 'reasons': reasons})
-    if int8_parts is not None and (not reasons or args.keep_failed):
-        cache = ModelCache(args.cache_dir)
-        key = int8_key(file_sha256(args.checkpoint), config.refine)
+    with tempfile.TemporaryDirectory(prefix='interhand-quantize-') as scratch:
+        candidate, write_model = build_candidate(args, reference, calibration, Path(scratch))
+        crops = np.stack([item.crop for item in held_out])
+        results = [network_results(run_parts(runtime, crops, args.presence_threshold))
+                   for runtime in (reference.runtime, candidate)]
+        report = compare(results[0], results[1], held_out, config)
+        report['speed_ms'] = {'fp32': forward_ms(reference.runtime, crops[0]),
+                              args.precision: forward_ms(candidate, crops[0])}
+        limits = Thresholds(args.max_error_px, args.max_error_mm, args.min_agreement)
+        reasons = verdict(report, limits)
+        report.update({'backend': args.backend, 'precision': args.precision,
+                       'checkpoint': str(args.checkpoint), 'input': str(args.images),
+                       'roi': args.roi, 'calibration_crops': len(calibration),
+                       'thresholds': vars(limits), 'good': not reasons, 'reasons': reasons})
+        if write_model is not None and (not reasons or args.keep_failed):
+            model = write_model
 
-        def write(folder: Path) -> None:
-            save_parts(int8_parts, folder)
-            (folder / 'report.json').write_text(json.dumps(report, indent=1))
-        report['model_dir'] = str(cache.store(key, write))
+            def write(folder: Path) -> None:
+                model(folder)
+                (folder / 'report.json').write_text(json.dumps(report, indent=1))
+            key = model_key(args.backend, args.checkpoint, config.refine)
+            report['model_dir'] = str(ModelCache(args.cache_dir).store(key, write))
     return report, not reasons
+
+
+def output_label(report: dict[str, Any]) -> str:
+    """File name stem in --out: <precision> for OpenVINO (the default), else backend_precision."""
+    if report.get('backend', 'openvino') == 'openvino':
+        return str(report['precision'])
+    return f"{report['backend']}_{report['precision']}"
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -317,8 +376,9 @@ def print_report(report: dict[str, Any]) -> None:
 
     def number(value: float | None, unit: str) -> str:
         return 'n/a' if value is None else f'{value:.2f} {unit}'
-    print(f"{report['precision']} vs fp32 on {report['held_out_crops']} held-out crops "
-          f"({report['calibration_crops']} calibration crops, roi {report['roi']}):")
+    print(f"{report['backend']} {report['precision']} vs fp32 on {report['held_out_crops']} "
+          f"held-out crops ({report['calibration_crops']} calibration crops, roi "
+          f"{report['roi']}):")
     print(f"  joint error, crop px: mean {number(px['mean'], 'px')}, p95 "
           f"{number(px['p95'], 'px')}, max {number(px['max'], 'px')}, worst joint's mean "
           f"{number(px['worst_joint_mean'], 'px')} ({px['samples']} joints)")
@@ -346,11 +406,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print_report(report)
     args.out.mkdir(parents=True, exist_ok=True)
-    report_path = args.out / f"{report['precision']}_report.json"
+    report_path = args.out / f'{output_label(report)}_report.json'
     report_path.write_text(json.dumps(report, indent=1))
     print(f'report written to {report_path}')
     if 'model_dir' in report:
-        shutil.copytree(report['model_dir'], args.out / f"{report['precision']}_model",
+        shutil.copytree(report['model_dir'], args.out / f'{output_label(report)}_model',
                         dirs_exist_ok=True)
     return 0 if good else 1
 
