@@ -109,8 +109,8 @@ def photo_jitter(config: FilterConfig, frames: int, noise: float,
         return None
     import cv2
 
-    from interhand_ros.camera import CameraModel
     from interhand_ros.factory import EstimatorSettings, build_estimator
+    from interhand_ros.geometry.camera import CameraModel
     image = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)
     height, width = image.shape[:2]
     camera = CameraModel.from_intrinsics(

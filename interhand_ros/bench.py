@@ -69,8 +69,8 @@ def memory_mb() -> dict[str, float]:
 
 
 def bench_image(size: tuple[int, int]) -> tuple[np.ndarray, Any, Any]:
-    from interhand_ros.camera import CameraModel
     from interhand_ros.estimate import Box
+    from interhand_ros.geometry.camera import CameraModel
     width, height = size
     image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     camera = CameraModel.from_intrinsics(

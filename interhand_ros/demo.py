@@ -28,8 +28,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from interhand_ros.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
 from interhand_ros.demo_topics import IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, DemoError, FrameResult
+from interhand_ros.geometry.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
 from interhand_ros.runner.inputs import IMAGE_SUFFIXES
 from interhand_ros.runner.outputs import message_to_dict
 from interhand_ros.skeleton import SIDES
@@ -148,7 +148,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
 # ----------------------------------------------------------------------------- outputs
 
 def write_frame_outputs(out: Path, index: int, result: FrameResult, fov_deg: float) -> None:
-    from interhand_ros.plot3d import plot_hands_3d, pose_joints
+    from interhand_ros.visualization.plot3d import plot_hands_3d, pose_joints
     stem = f'{index:03d}_{result.name}'
     if result.debug_rgb is not None:
         cv2.imwrite(str(out / 'debug' / f'{stem}.jpg'),

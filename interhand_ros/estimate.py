@@ -15,8 +15,8 @@ import numpy as np
 from interhand_ros.skeleton import NUM_JOINTS
 
 if TYPE_CHECKING:  # annotations only: camera and root_depth import this module's types
-    from interhand_ros.camera import CameraModel
-    from interhand_ros.root_depth import DepthImage
+    from interhand_ros.geometry.camera import CameraModel
+    from interhand_ros.geometry.root_depth import DepthImage
 
 
 class DepthSource(IntEnum):

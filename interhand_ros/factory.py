@@ -91,7 +91,7 @@ def describe_estimator(estimator: HandPoseEstimator) -> str:
 
 def _landmark_estimator(settings: EstimatorSettings) -> HandPoseEstimator:
     try:
-        from interhand_ros.landmark_estimator import LandmarkEstimator
+        from interhand_ros.landmarks.landmark_estimator import LandmarkEstimator
     except ImportError as error:
         raise EstimatorError(f'the landmark fallback is unavailable: {error}') from error
     return LandmarkEstimator(min_confidence=settings.presence_threshold,

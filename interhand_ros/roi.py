@@ -21,8 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
-from interhand_ros.detection import box_around_points, union_box
 from interhand_ros.estimate import Box, TwoHandEstimate
+from interhand_ros.landmarks.detection import box_around_points, union_box
 
 ROI_MODES = ('full', 'fixed', 'track', 'topic', 'detector')
 
@@ -74,7 +74,7 @@ def _corners(box: Box) -> np.ndarray:
 
 
 def _make_detector(min_confidence: float) -> BoxDetector:
-    from interhand_ros.detection import HandDetector  # MediaPipe: only for this mode
+    from interhand_ros.landmarks.detection import HandDetector  # MediaPipe: only for this mode
     return HandDetector(max_hands=2, min_confidence=min_confidence)
 
 
@@ -97,7 +97,7 @@ class RoiSource:
         mode = self.config.mode
         if mode == 'fixed':
             box: Box | None = Box(*self.config.fixed)
-        elif mode == 'detector' and self._detection_due():
+        elif self._detector is not None and self._detection_due():  # mode 'detector'
             boxes = self._detector.detect(image_rgb)
             box = union_box(boxes) if boxes else None
             self._frames_since_detection = 0
@@ -124,9 +124,9 @@ class RoiSource:
         """Track and detector modes: follow the detected hands' valid 2D joints; forget if lost."""
         if self.config.mode not in ('track', 'detector'):
             return
-        points = [hand.pixels[np.asarray(hand.valid, dtype=bool)]
-                  for hand in estimate.hands() if hand.detected]
-        points = np.concatenate(points) if points else np.empty((0, 2))
+        per_hand = [hand.pixels[np.asarray(hand.valid, dtype=bool)]
+                    for hand in estimate.hands() if hand.detected]
+        points = np.concatenate(per_hand) if per_hand else np.empty((0, 2))
         if not np.isfinite(points).all(axis=1).any():
             self._tracked = None
             return

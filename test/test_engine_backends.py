@@ -126,8 +126,8 @@ def test_openvino_skips_an_absent_hand_like_torch(checkpoint, openvino_cache, cr
 
 def test_openvino_full_pipeline_matches_torch(openvino_fp32, reference):
     """estimate(): the same lifted joints (metres) on a 640x480 image."""
-    from interhand_ros.camera import CameraModel
     from interhand_ros.estimate import Box
+    from interhand_ros.geometry.camera import CameraModel
     image = np.random.default_rng(1).integers(0, 256, (480, 640, 3), np.uint8)
     camera = CameraModel.from_intrinsics(np.array([[600.0, 0, 320], [0, 600, 240], [0, 0, 1]]),
                                          640, 480)

@@ -15,8 +15,6 @@ from test_engine_roundtrip import (
     quantization_bound,
 )
 
-from interhand_ros.camera import CameraModel, rays_to_camera
-from interhand_ros.crop import crop_image, crop_transform, square_and_enlarge
 from interhand_ros.engine.checkpoint import (
     CheckpointError,
     expected_state_dict_shapes,
@@ -25,6 +23,8 @@ from interhand_ros.engine.checkpoint import (
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
 from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
 from interhand_ros.estimate import Box, DepthSource, Estimator, TwoHandEstimate
+from interhand_ros.geometry.camera import CameraModel, rays_to_camera
+from interhand_ros.geometry.crop import crop_image, crop_transform, square_and_enlarge
 from interhand_ros.skeleton import NUM_JOINTS, WRIST
 
 DEMO_IMAGE = Path(__file__).parents[1] / '..' / 'shared' / 'data' / 'interhand_demo' / 'input.jpg'

@@ -8,16 +8,16 @@ import pytest
 from transforms3d.euler import euler2mat
 from transforms3d.quaternions import quat2mat
 
-from interhand_ros.camera import CameraInfoError, CameraModel, rays_to_camera
-from interhand_ros.crop import (
+from interhand_ros.estimate import Box
+from interhand_ros.geometry.camera import CameraInfoError, CameraModel, rays_to_camera
+from interhand_ros.geometry.crop import (
     apply_affine,
     crop_image,
     crop_transform,
     square_and_enlarge,
 )
-from interhand_ros.estimate import Box
-from interhand_ros.orientation import palm_quaternion, palm_rotation
-from interhand_ros.root_depth import DepthImage
+from interhand_ros.geometry.orientation import palm_quaternion, palm_rotation
+from interhand_ros.geometry.root_depth import DepthImage
 from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, PINKY_MCP, WRIST
 
 # -- crop ------------------------------------------------------------------------------------

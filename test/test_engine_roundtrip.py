@@ -10,13 +10,13 @@ import pytest
 import torch
 from transforms3d.euler import euler2mat
 
-from interhand_ros.camera import CameraModel
-from interhand_ros.crop import apply_affine, crop_transform, square_and_enlarge
 from interhand_ros.engine.decoding import decode_heatmaps, metres_to_depth_bins
 from interhand_ros.engine.internet import EngineConfig, NetworkResult, lift_two_hands
 from interhand_ros.estimate import Box, DepthSource
-from interhand_ros.orientation import palm_rotation
-from interhand_ros.root_depth import (
+from interhand_ros.geometry.camera import CameraModel
+from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
+from interhand_ros.geometry.orientation import palm_rotation
+from interhand_ros.geometry.root_depth import (
     MEAN_BONE_LENGTHS_M,
     DepthImage,
     root_depth_from_hand_size,

@@ -159,6 +159,10 @@ def test_bayer16_equals_bayer8_of_its_high_byte(pattern, big_endian):
     np.testing.assert_array_equal(out16, image_to_rgb(make_image(raw8, f'bayer_{pattern}8')))
 
 
+def _make_empty(msg: Image) -> None:
+    msg.width, msg.step, msg.data = 0, 0, b''
+
+
 @pytest.mark.parametrize('mutate, reason', [
     (lambda m: setattr(m, 'encoding', 'nv12'), 'unsupported encoding'),
     (lambda m: setattr(m, 'encoding', '32FC1'), 'unsupported encoding'),
@@ -167,8 +171,7 @@ def test_bayer16_equals_bayer8_of_its_high_byte(pattern, big_endian):
     (lambda m: setattr(m, 'step', m.width * 3 - 1), 'step'),
     (lambda m: setattr(m, 'encoding', 'rgb16'), 'step'),  # rows too short for 16-bit samples
     (lambda m: setattr(m, 'encoding', 'yuv422'), 'even width'),  # width 7
-    (lambda m: (setattr(m, 'width', 0), setattr(m, 'step', 0), setattr(m, 'data', b'')),
-     'zero-size'),
+    (_make_empty, 'zero-size'),
 ])
 def test_bad_messages_raise_a_clear_error(mutate, reason):
     msg = make_image(RGB, 'rgb8')

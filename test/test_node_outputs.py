@@ -8,9 +8,11 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
 from interhand_msgs.msg import HandPose
-from interhand_ros.drawing import draw_estimate
 from interhand_ros.estimate import Box
-from interhand_ros.markers import (
+from interhand_ros.messages import box_to_roi, hand_to_msg, to_two_hand_pose
+from interhand_ros.skeleton import BONES
+from interhand_ros.visualization.drawing import draw_estimate
+from interhand_ros.visualization.markers import (
     BONES_ID,
     HAND_COLOURS,
     JOINTS_ID,
@@ -18,8 +20,6 @@ from interhand_ros.markers import (
     MarkerStyle,
     to_marker_array,
 )
-from interhand_ros.messages import box_to_roi, hand_to_msg, to_two_hand_pose
-from interhand_ros.skeleton import BONES
 
 
 def header() -> Header:

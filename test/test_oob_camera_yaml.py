@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from interhand_ros.camera import CameraModel
-from interhand_ros.camera_yaml import (
+from interhand_ros.geometry.camera import CameraModel
+from interhand_ros.geometry.camera_yaml import (
     CameraYamlError,
     guess_camera_info,
     load_camera_yaml,

@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interhand_ros.crop import square_and_enlarge
-from interhand_ros.detection import box_around_points, box_iou, union_box
 from interhand_ros.estimate import Box, check_rgb_image
+from interhand_ros.geometry.crop import square_and_enlarge
+from interhand_ros.landmarks.detection import box_around_points, box_iou, union_box
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 SINGLE_HAND_PHOTOS = sorted((DATA / 'hands').glob('*.jpg'))
@@ -56,7 +56,7 @@ def test_check_image_rejects_bad_frames(bad):
 @pytest.fixture(scope='module')
 def detector():
     pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not installed')
-    from interhand_ros.detection import HandDetector
+    from interhand_ros.landmarks.detection import HandDetector
     hand_detector = HandDetector(max_hands=2, min_confidence=0.5)
     yield hand_detector
     hand_detector.close()
@@ -96,7 +96,7 @@ def test_detector_rejects_a_bad_frame(detector):
 def test_missing_mediapipe_is_a_clear_error(monkeypatch):
     import sys
 
-    from interhand_ros.detection import HandDetector, MediaPipeMissingError
+    from interhand_ros.landmarks.detection import HandDetector, MediaPipeMissingError
     monkeypatch.setitem(sys.modules, 'mediapipe.python.solutions', None)  # as if not installed
     with pytest.raises(MediaPipeMissingError, match='mediapipe==0.10.21'):
         HandDetector()

@@ -4,11 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interhand_ros.camera import CameraModel
-from interhand_ros.camera_yaml import guess_camera_info
-from interhand_ros.detection import LandmarkHand
 from interhand_ros.estimate import Box, DepthSource, Estimator
-from interhand_ros.landmark_estimator import (
+from interhand_ros.geometry.camera import CameraModel
+from interhand_ros.geometry.camera_yaml import guess_camera_info
+from interhand_ros.landmarks.detection import LandmarkHand
+from interhand_ros.landmarks.landmark_estimator import (
     PoseLiftError,
     assign_sides,
     lift_to_camera,
@@ -91,7 +91,7 @@ def _camera(image: np.ndarray, fov: float = 60.0) -> CameraModel:
 @pytest.fixture(scope='module')
 def estimator():
     pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not installed')
-    from interhand_ros.landmark_estimator import LandmarkEstimator
+    from interhand_ros.landmarks.landmark_estimator import LandmarkEstimator
     landmark_estimator = LandmarkEstimator()
     yield landmark_estimator
     landmark_estimator.close()
@@ -155,7 +155,7 @@ def test_palm_facing_the_camera_has_its_normal_towards_the_camera(estimator):
 @needs_photos
 def test_mirrored_option_keeps_mediapipe_label():
     pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not installed')
-    from interhand_ros.landmark_estimator import LandmarkEstimator
+    from interhand_ros.landmarks.landmark_estimator import LandmarkEstimator
     mirrored = LandmarkEstimator(mirrored=True)
     image = _read_rgb(HAND_PHOTO)
     assert mirrored.estimate(image, _camera(image)).right.detected
@@ -188,7 +188,7 @@ def test_bad_frame_is_a_clear_error(estimator):
 
 @needs_photos
 def test_depth_image_sets_the_distance_and_keeps_the_projection(estimator):
-    from interhand_ros.root_depth import DepthImage
+    from interhand_ros.geometry.root_depth import DepthImage
     image = _read_rgb(HAND_PHOTO)
     camera = _camera(image)
     plain = estimator.estimate(image, camera).left

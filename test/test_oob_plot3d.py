@@ -10,8 +10,8 @@ from interhand_ros.estimate import (
     HandEstimate,
     TwoHandEstimate,
 )
-from interhand_ros.plot3d import plot_hands_3d, pose_joints
 from interhand_ros.skeleton import NUM_JOINTS
+from interhand_ros.visualization.plot3d import plot_hands_3d, pose_joints
 
 
 def _hand(side: str, offset: float) -> HandEstimate:

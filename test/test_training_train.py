@@ -7,15 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from interhand_ros.camera import CameraModel
 from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
 from interhand_ros.estimate import Box
+from interhand_ros.geometry.camera import CameraModel
 from training.checkpointing import load_training_checkpoint
 from training.config import TrainConfig
 from training.synthetic import write_dataset
@@ -30,9 +31,9 @@ def data_root(tmp_path_factory) -> Path:
                          splits=('train',))
 
 
-def _config(data_root: Path, output: Path, **overrides) -> TrainConfig:
-    values = dict(data_root=str(data_root), output_dir=str(output), batch_size=1, workers=0,
-                  device='cpu', log_every_steps=1)
+def _config(data_root: Path, output: Path, **overrides: Any) -> TrainConfig:
+    values: dict[str, Any] = dict(data_root=str(data_root), output_dir=str(output), batch_size=1,
+                                  workers=0, device='cpu', log_every_steps=1)
     values.update(overrides)
     return TrainConfig(**values).validate()
 

@@ -27,11 +27,11 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from interhand_ros.crop import apply_affine
 from interhand_ros.engine.internet import NetworkResult
 from interhand_ros.engine.options import BACKENDS, PRECISIONS
 from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
-from interhand_ros.root_depth import root_depth_from_hand_size
+from interhand_ros.geometry.crop import apply_affine
+from interhand_ros.geometry.root_depth import root_depth_from_hand_size
 from interhand_ros.skeleton import (
     LEFT_SLICE,
     NUM_JOINTS,

@@ -2,8 +2,8 @@
 
 The dataset stores per-camera `campos` (camera centre in world) and `camrot` (world -> camera
 rotation); the official code maps X_cam = R (X_world - campos) and projects with a 1e-8 guard
-on z. Kept here, not in interhand_ros.camera, because these are per-sample dataset parameters
-in mm rather than one calibrated ROS camera in metres.
+on z. Kept here, not in interhand_ros.geometry.camera, because these are per-sample dataset
+parameters in mm rather than one calibrated ROS camera in metres.
 """
 from __future__ import annotations
 

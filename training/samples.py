@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from interhand_ros.crop import (
+from interhand_ros.engine.model import INPUT_SIZE
+from interhand_ros.estimate import Box
+from interhand_ros.geometry.crop import (
     apply_affine,
     crop_image,
     crop_transform,
     square_and_enlarge,
 )
-from interhand_ros.engine.model import INPUT_SIZE
-from interhand_ros.estimate import Box
 from training.augment import (
     Augmentation,
     apply_colour,

@@ -15,13 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from interhand_ros.camera import CameraModel, rays_to_camera
-from interhand_ros.crop import (
-    apply_affine,
-    crop_image,
-    crop_transform,
-    square_and_enlarge,
-)
 from interhand_ros.engine.checkpoint import CheckpointError, load_internet
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
 from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
@@ -47,8 +40,15 @@ from interhand_ros.estimate import (
     TwoHandEstimate,
     check_rgb_image,
 )
-from interhand_ros.orientation import palm_quaternion
-from interhand_ros.root_depth import (
+from interhand_ros.geometry.camera import CameraModel, rays_to_camera
+from interhand_ros.geometry.crop import (
+    apply_affine,
+    crop_image,
+    crop_transform,
+    square_and_enlarge,
+)
+from interhand_ros.geometry.orientation import palm_quaternion
+from interhand_ros.geometry.root_depth import (
     DepthImage,
     root_depth_from_depth_image,
     root_depth_from_hand_size,

@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 
-from interhand_ros.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
 from interhand_ros.engine.cache import ModelCache, file_sha256
 from interhand_ros.engine.internet import (
     EngineConfig,
@@ -46,6 +45,7 @@ from interhand_ros.engine.internet import (
 )
 from interhand_ros.engine.runtimes import BackendError, Runtime, check_precision, run_parts
 from interhand_ros.estimate import Box, TwoHandEstimate
+from interhand_ros.geometry.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
 from interhand_ros.skeleton import NUM_MODEL_JOINTS
 
 LOG = logging.getLogger('interhand-quantize')
@@ -131,8 +131,8 @@ def open_frames(path: Path, fps: float) -> tuple[Iterator[Any], Any]:
 
 
 def camera_of(frame: Any, fov: float) -> Any:
-    from interhand_ros.camera import CameraModel
-    from interhand_ros.camera_yaml import guess_camera_info
+    from interhand_ros.geometry.camera import CameraModel
+    from interhand_ros.geometry.camera_yaml import guess_camera_info
     height, width = frame.image_rgb.shape[:2]
     info = frame.camera_info or guess_camera_info(width, height, fov)
     return CameraModel.from_camera_info(info, rectified=False).for_image(width, height)

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 
-from interhand_ros.camera import CameraModel
 from interhand_ros.estimate import Box
+from interhand_ros.geometry.camera import CameraModel
+from interhand_ros.geometry.root_depth import DepthImage
 from interhand_ros.image_encoding import depth_to_array
-from interhand_ros.root_depth import DepthImage
 from interhand_ros.ros.image_input import to_rgb
 
 REGISTRATION_TOLERANCE = 0.01  # relative: focal lengths, principal point (x image width)

@@ -32,18 +32,18 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.camera import CameraModel
-from interhand_ros.drawing import draw_estimate
 from interhand_ros.engine.checkpoint import save_random_checkpoint
 from interhand_ros.engine.internet import InterNetEstimator
 from interhand_ros.engine.options import BACKENDS, PRECISIONS
 from interhand_ros.estimate import TwoHandEstimate
 from interhand_ros.factory import EstimatorSettings, build_estimator
+from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
-from interhand_ros.markers import to_marker_array
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.ros.hands_node import HandsNode
 from interhand_ros.stamps import stamp_seconds
+from interhand_ros.visualization.drawing import draw_estimate
+from interhand_ros.visualization.markers import to_marker_array
 
 WIDTH, HEIGHT, FOCAL = 640, 480, 600.0
 

@@ -20,15 +20,15 @@ from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.drawing import draw_estimate
 from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.image_encoding import rgb_to_image
-from interhand_ros.markers import MarkerStyle, to_marker_array
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.roi import RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame, convert
 from interhand_ros.ros.sync import stamp_seconds
+from interhand_ros.visualization.drawing import draw_estimate
+from interhand_ros.visualization.markers import MarkerStyle, to_marker_array
 
 
 def output_qos() -> QoSProfile:

@@ -144,8 +144,8 @@ class BagInput:
 
     @staticmethod
     def _depth(msg: Any, stamp: int) -> Any:
+        from interhand_ros.geometry.root_depth import DepthImage
         from interhand_ros.image_encoding import depth_to_array
-        from interhand_ros.root_depth import DepthImage
         try:
             return DepthImage.from_array(depth_to_array(msg), msg.encoding)
         except ValueError as error:

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from interhand_ros.camera_yaml import (
+from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
+from interhand_ros.estimate import HandPoseEstimator
+from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
+from interhand_ros.geometry.camera_yaml import (
     DEFAULT_HORIZONTAL_FOV_DEG,
     guess_camera_info,
     load_camera_yaml,
 )
-from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
-from interhand_ros.estimate import HandPoseEstimator
-from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
 from interhand_ros.ros.parameters import estimator_settings as node_estimator_settings
 from interhand_ros.runner.bag import BagInput, BagOutput
@@ -127,7 +127,7 @@ def open_input(args: argparse.Namespace, kind: str) -> Input:
 
 def camera_for(frame: InputFrame, yaml_info: Any, fov: float) -> tuple[Any, bool]:
     """(CameraModel, guessed) for a frame: bag CameraInfo > YAML > field-of-view guess."""
-    from interhand_ros.camera import CameraModel
+    from interhand_ros.geometry.camera import CameraModel
     height, width = frame.image_rgb.shape[:2]
     info, guessed = frame.camera_info or yaml_info, False
     if info is None:
@@ -160,9 +160,9 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
     from std_msgs.msg import Header
     from tqdm import tqdm
 
-    from interhand_ros.drawing import draw_estimate
-    from interhand_ros.markers import to_marker_array
     from interhand_ros.messages import to_two_hand_pose
+    from interhand_ros.visualization.drawing import draw_estimate
+    from interhand_ros.visualization.markers import to_marker_array
 
     summary: dict[str, Any] = {
         'input': str(args.input), 'kind': kind, 'frames': 0, 'hands_per_frame': [],

@@ -100,7 +100,7 @@ class FolderInput:
 
 def read_depth_file(folder: Path, stem: str) -> Any:
     """DepthImage from folder/stem.* (uint16: mm, float32: m), or None when there is none."""
-    from interhand_ros.root_depth import DepthImage
+    from interhand_ros.geometry.root_depth import DepthImage
     for file in sorted(folder.glob(f'{stem}.*')):
         array = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
         if array is None or array.ndim != 2:

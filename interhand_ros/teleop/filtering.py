@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate
-from interhand_ros.orientation import palm_quaternion
+from interhand_ros.geometry.orientation import palm_quaternion
 from interhand_ros.skeleton import WRIST
 
 STAMP_TOLERANCE = 1e-6  # s: stamps as float seconds must not make 6 frames at 30 Hz > 0.2 s

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
-from interhand_ros.orientation import palm_quaternion
+from interhand_ros.geometry.orientation import palm_quaternion
 
 SIDES = ('right', 'left')
 _IDENTITY_QUATERNION = np.array([0.0, 0.0, 0.0, 1.0])

@@ -21,8 +21,6 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from interhand_ros.camera import CameraModel
-from interhand_ros.detection import SIDES, LandmarkHand, MediaPipeHands
 from interhand_ros.estimate import (
     Box,
     DepthSource,
@@ -31,9 +29,11 @@ from interhand_ros.estimate import (
     TwoHandEstimate,
     check_rgb_image,
 )
-from interhand_ros.orientation import palm_quaternion
+from interhand_ros.geometry.camera import CameraModel
+from interhand_ros.geometry.orientation import palm_quaternion
+from interhand_ros.geometry.root_depth import DepthImage, root_depth_from_depth_image
+from interhand_ros.landmarks.detection import SIDES, LandmarkHand, MediaPipeHands
 from interhand_ros.roi import clip_box
-from interhand_ros.root_depth import DepthImage, root_depth_from_depth_image
 from interhand_ros.skeleton import NUM_JOINTS, WRIST
 
 MIN_DEPTH = 0.05  # m: a solution nearer than this is not a hand in front of the camera
@@ -80,8 +80,9 @@ def lift_to_camera(world: np.ndarray, pixels: np.ndarray,
     if not np.isfinite(start).all() or start[2] + world[:, 2].min() < MIN_DEPTH:
         raise PoseLiftError(f'no solution in front of the camera (translation {start})')
     matrix = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-    rvec, tvec = np.zeros((3, 1)), start.reshape(3, 1).copy()
-    ok, rvec, tvec = cv2.solvePnP(world, pixels, matrix, None, rvec, tvec,
+    guess_rvec, guess_tvec = np.zeros((3, 1)), start.reshape(3, 1).copy()
+    no_distortion = np.zeros(5)  # the pixels are already undistorted
+    ok, rvec, tvec = cv2.solvePnP(world, pixels, matrix, no_distortion, guess_rvec, guess_tvec,
                                   useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
     rotation = cv2.Rodrigues(rvec)[0]
     refined = world @ rotation.T + tvec.reshape(1, 3)

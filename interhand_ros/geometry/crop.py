@@ -57,7 +57,7 @@ def crop_image(image: np.ndarray, transform: np.ndarray,
                output_size: int = INPUT_SIZE) -> np.ndarray:
     """Warp the image with T into an output_size square (bilinear, zeros outside the image)."""
     return cv2.warpAffine(image, transform, (output_size, output_size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
 
 
 def apply_affine(transform: np.ndarray, points: np.ndarray) -> np.ndarray:

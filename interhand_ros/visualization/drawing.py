@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
-from interhand_ros.markers import HAND_COLOURS
 from interhand_ros.skeleton import BONES, WRIST
+from interhand_ros.visualization.markers import HAND_COLOURS
 
 _ROI_COLOUR = (255, 255, 0)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX

@@ -1,0 +1,1 @@
+"""Pure geometry: pinhole camera, crop transform, root depth, wrist orientation (no ROS)."""

@@ -1,0 +1,1 @@
+"""MediaPipe hand detector and the landmark fallback estimator (no InterNet checkpoint)."""
