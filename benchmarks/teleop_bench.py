@@ -150,7 +150,7 @@ def measure_latency(messages: int, rng: np.random.Generator) -> tuple[float, flo
     from std_msgs.msg import Header
 
     from interhand_msgs.msg import TwoHandPose
-    from interhand_ros.estimate import Box, Estimator, TwoHandEstimate
+    from interhand_ros.estimate import Box, EstimatorKind, TwoHandEstimate
     from interhand_ros.messages import to_two_hand_pose
     from interhand_ros.ros.retarget_node import RetargetNode
 
@@ -178,7 +178,7 @@ def measure_latency(messages: int, rng: np.random.Generator) -> tuple[float, flo
         joints = hand_joints('right', curl=0.3 + 0.2 * np.sin(i / 5)) + rng.normal(
             0.0, 0.002, (NUM_JOINTS, 3))
         estimate = TwoHandEstimate(hand(joints), missing, 0.0, False, np.full(3, np.nan),
-                                   DepthSource.HAND_SIZE, Estimator.INTERNET, Box(0, 0, 64, 48))
+                                   DepthSource.HAND_SIZE, EstimatorKind.INTERNET, Box(0, 0, 64, 48))
         header = Header(frame_id='camera_optical')
         header.stamp.sec, header.stamp.nanosec = i // 30, int((i % 30) / 30 * 1e9)
         msg = to_two_hand_pose(estimate, header, 64, 48)

@@ -30,7 +30,7 @@ class DepthSource(IntEnum):
     PNP = 5
 
 
-class Estimator(IntEnum):
+class EstimatorKind(IntEnum):
     """Which estimator produced a result (= interhand_msgs/TwoHandPose.ESTIMATOR_*)."""
 
     INTERNET = 0
@@ -82,7 +82,7 @@ class TwoHandEstimate:
     relative_root_depth_valid: bool  # both hands detected
     right_to_left_root: np.ndarray   # (3,) m, left wrist minus right wrist; NaN unless both
     depth_source: DepthSource        # how the scene's absolute depth was anchored
-    estimator: Estimator
+    estimator: EstimatorKind
     crop: Box                        # region given to the network, original image pixels
     inference_time: float = 0.0      # s
     filtered: bool = False           # joints temporally filtered (interhand_ros.teleop)

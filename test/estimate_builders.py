@@ -7,7 +7,7 @@ import numpy as np
 from interhand_ros.estimate import (
     Box,
     DepthSource,
-    Estimator,
+    EstimatorKind,
     HandEstimate,
     TwoHandEstimate,
 )
@@ -44,5 +44,5 @@ def make_estimate(right: bool = True, left: bool = True,
         relative_root_depth_valid=both,
         right_to_left_root=(left_hand.joints[0] - right_hand.joints[0]) if both
         else np.full(3, np.nan),
-        depth_source=DepthSource.HAND_SIZE, estimator=Estimator.INTERNET, crop=crop,
+        depth_source=DepthSource.HAND_SIZE, estimator=EstimatorKind.INTERNET, crop=crop,
         inference_time=0.123)

@@ -22,7 +22,7 @@ from interhand_ros.engine.checkpoint import (
 )
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
 from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-from interhand_ros.estimate import Box, DepthSource, Estimator, TwoHandEstimate
+from interhand_ros.estimate import Box, DepthSource, EstimatorKind, TwoHandEstimate
 from interhand_ros.geometry.camera import CameraModel, rays_to_camera
 from interhand_ros.geometry.crop import crop_image, crop_transform, square_and_enlarge
 from interhand_ros.skeleton import NUM_JOINTS, WRIST
@@ -116,7 +116,7 @@ def test_cuda_device_without_cuda_is_a_clear_error(checkpoint):
 def test_estimate_fills_every_field(estimator, demo_image, reference):
     estimate = estimator.estimate(demo_image, demo_camera(), crop=DEMO_BOX)
     assert isinstance(estimate, TwoHandEstimate)
-    assert estimate.estimator == Estimator.INTERNET
+    assert estimate.estimator == EstimatorKind.INTERNET
     assert estimate.crop == Box(48.375, 110.375, 206.25, 206.25)
     assert estimate.inference_time > 0
     for hand in estimate.hands():

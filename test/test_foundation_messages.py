@@ -19,7 +19,7 @@ from rclpy.node import Node
 from rclpy.serialization import deserialize_message, serialize_message
 
 from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
-from interhand_ros.estimate import DepthSource, Estimator
+from interhand_ros.estimate import DepthSource, EstimatorKind
 from interhand_ros.skeleton import JOINT_NAMES, NUM_JOINTS
 
 RECEIVE_TIMEOUT_S = 60.0  # generous: a loaded CI machine starts Python slowly
@@ -105,7 +105,7 @@ def test_depth_and_estimator_constants_match_the_python_enums():
     for source in DepthSource:
         constant = source.name if source.name.startswith('DEPTH_') else f'DEPTH_{source.name}'
         assert getattr(HandPose, constant) == source.value, constant
-    for estimator in Estimator:
+    for estimator in EstimatorKind:
         assert getattr(TwoHandPose, f'ESTIMATOR_{estimator.name}') == estimator.value
     assert (HandPose.RIGHT, HandPose.LEFT) == (0, 1)
 

@@ -21,7 +21,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.engine.model import InterNet
 from interhand_ros.engine.options import DeviceError, resolve_device
-from interhand_ros.estimate import Estimator
+from interhand_ros.estimate import EstimatorKind
 from interhand_ros.factory import EstimatorError, build_estimator, describe_estimator
 from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
 
@@ -144,7 +144,7 @@ def test_console_script_runs_internet_end_to_end_as_a_separate_process(ros, chec
         assert complete(), f'outputs from the node process: {[len(v) for v in outputs.values()]}'
         key = min(complete())
         msg, markers, debug = (outputs[kind][key] for kind in ('hands', 'markers', 'debug'))
-        assert msg.header.frame_id == 'cam_optical' and msg.estimator == Estimator.INTERNET
+        assert msg.header.frame_id == 'cam_optical' and msg.estimator == EstimatorKind.INTERNET
         assert 0.0 < msg.inference_time < 30.0
         assert (msg.roi.width, msg.roi.height) == (width, height)  # crop clipped to the image
         assert (debug.width, debug.height, debug.encoding) == (width, height, 'rgb8')
@@ -176,7 +176,7 @@ def test_without_checkpoint_the_landmark_fallback_serves_and_says_so(ros):
     try:
         stamp = h.send_good()
         msg = h.wait_for_stamp(stamp, timeout=20.0)
-        assert msg.estimator == Estimator.LANDMARK
+        assert msg.estimator == EstimatorKind.LANDMARK
         assert not msg.right.detected and not msg.left.detected  # a synthetic pattern, no hands
         h.wait_for(lambda: bool(h.diagnostics) and 'landmark fallback' in
                    {kv.key: kv.value for kv in h.diagnostics[-1].values}['estimator'],

@@ -22,7 +22,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.estimate import Estimator
+from interhand_ros.estimate import EstimatorKind
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
@@ -193,7 +193,7 @@ def test_launch_file_starts_the_node_and_a_photo_gives_hands(ament_env, checkpoi
     msg = player.received[0]
     assert msg.header.stamp in player.sent  # output header = input header
     assert msg.header.frame_id == 'camera_color_optical_frame'
-    assert msg.estimator == Estimator.INTERNET  # the checkpoint argument reached the node
+    assert msg.estimator == EstimatorKind.INTERNET  # the checkpoint argument reached the node
     assert (msg.roi.width, msg.roi.height) == (640, 480)
     assert return_code == 0
     assert len(exits) == 1 and set(exits.values()) == {0}, exits  # the node exited 0
@@ -222,6 +222,6 @@ def test_without_autostart_a_manager_and_launch_lifecycle_events_bring_the_node_
         [RegisterEventHandler(handler) for handler in (record, activate)], configure=True)
     # launch_ros may discover the transition_event topic only after 'configuring' went out
     assert states[-3:] == ['inactive', 'activating', 'active'], states
-    assert player.received[0].estimator == Estimator.LANDMARK  # checkpoint '' by default
+    assert player.received[0].estimator == EstimatorKind.LANDMARK  # checkpoint '' by default
     assert return_code == 0
     assert len(exits) == 1 and set(exits.values()) == {0}, exits

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interhand_ros.estimate import Box, DepthSource, Estimator
+from interhand_ros.estimate import Box, DepthSource, EstimatorKind
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.camera_yaml import guess_camera_info
 from interhand_ros.landmarks.detection import LandmarkHand
@@ -106,7 +106,7 @@ def test_real_photo_gives_a_metric_hand_in_front_of_the_camera(estimator):
     image = _read_rgb(HAND_PHOTO)
     camera = _camera(image, fov=45.0)  # a close-up: the hand fills the 640 x 480 frame
     result = estimator.estimate(image, camera)
-    assert result.estimator == Estimator.LANDMARK
+    assert result.estimator == EstimatorKind.LANDMARK
     assert result.depth_source == DepthSource.PNP
     detected = [hand for hand in result.hands() if hand.detected]
     assert len(detected) == 1

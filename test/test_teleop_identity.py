@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.identity import IdentityConfig, SideTracker
 from interhand_ros.teleop.synthetic import hand_joints
@@ -24,7 +24,7 @@ def frame(*hands: HandEstimate) -> TwoHandEstimate:
     return TwoHandEstimate(right=right, left=left, relative_root_depth=float('nan'),
                            relative_root_depth_valid=False,
                            right_to_left_root=np.full(3, np.nan), depth_source=DepthSource.NONE,
-                           estimator=Estimator.LANDMARK, crop=Box(0, 0, 640, 480))
+                           estimator=EstimatorKind.LANDMARK, crop=Box(0, 0, 640, 480))
 
 
 def test_one_frame_of_the_other_label_does_not_swap_a_hand():
@@ -90,7 +90,7 @@ def test_stage_relabels_only_the_landmark_fallback_and_marks_filtered_output():
     from interhand_ros.teleop.filtering import FilterConfig
     from interhand_ros.teleop.stage import TeleopStage
     here = (0.05, 0.0, 0.5)
-    for estimator, relabelled in ((Estimator.LANDMARK, True), (Estimator.INTERNET, False)):
+    for estimator, relabelled in ((EstimatorKind.LANDMARK, True), (EstimatorKind.INTERNET, False)):
         stage = TeleopStage()
         for i in range(5):
             stage.apply(replace(frame(found('right', here)), estimator=estimator), i / RATE)
@@ -101,5 +101,5 @@ def test_stage_relabels_only_the_landmark_fallback_and_marks_filtered_output():
         else:  # InterNet's heads are trusted: a new left hand, the right one held
             assert out.right.held and out.left.detected and not out.left.held
     off = TeleopStage(FilterConfig(enabled=False))
-    internet = replace(frame(found('right', here)), estimator=Estimator.INTERNET)
+    internet = replace(frame(found('right', here)), estimator=EstimatorKind.INTERNET)
     assert off.apply(internet, 0.0) is internet

@@ -90,7 +90,13 @@ def test_trajectory_writer_writes_a_row_per_fresh_hand_with_urdf_columns(tmp_pat
     import csv
     import json
 
-    from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+    from interhand_ros.estimate import (
+        Box,
+        DepthSource,
+        EstimatorKind,
+        HandEstimate,
+        TwoHandEstimate,
+    )
     from interhand_ros.teleop.trajectories import TrajectoryWriter
 
     def frame(held: bool) -> TwoHandEstimate:
@@ -99,7 +105,7 @@ def test_trajectory_writer_writes_a_row_per_fresh_hand_with_urdf_columns(tmp_pat
                              valid=np.ones(21, bool), wrist_position=joints[0], held=held)
         left = HandEstimate(side='left', presence=0.0, detected=False)
         return TwoHandEstimate(right, left, 0.0, False, np.full(3, np.nan),
-                               DepthSource.HAND_SIZE, Estimator.LANDMARK, Box(0, 0, 64, 48))
+                               DepthSource.HAND_SIZE, EstimatorKind.LANDMARK, Box(0, 0, 64, 48))
 
     with TrajectoryWriter(tmp_path / 'out' / 'video', 'leap_hand', URDF_DIR) as writer:
         for index, held in enumerate([False, False, True, False]):

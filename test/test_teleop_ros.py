@@ -20,7 +20,7 @@ from teleop_support import URDF_DIR, urdf_limits
 from tf2_msgs.msg import TFMessage
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.estimate import Box, DepthSource, Estimator, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.synthetic import hand_joints
@@ -51,7 +51,7 @@ def estimate(right: HandEstimate, left: HandEstimate) -> TwoHandEstimate:
     return TwoHandEstimate(right=right, left=left, relative_root_depth=0.0,
                            relative_root_depth_valid=False,
                            right_to_left_root=np.full(3, np.nan),
-                           depth_source=DepthSource.HAND_SIZE, estimator=Estimator.LANDMARK,
+                           depth_source=DepthSource.HAND_SIZE, estimator=EstimatorKind.LANDMARK,
                            crop=Box(0, 0, 640, 480))
 
 

@@ -35,7 +35,7 @@ from interhand_ros.engine.runtimes import (
 from interhand_ros.estimate import (
     Box,
     DepthSource,
-    Estimator,
+    EstimatorKind,
     HandEstimate,
     TwoHandEstimate,
     check_rgb_image,
@@ -369,7 +369,7 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
         relative_root_depth=float(result.relative_root_m),
         relative_root_depth_valid=detected['right'] and detected['left'],
         right_to_left_root=right_to_left, depth_source=scene_source,
-        estimator=Estimator.INTERNET, crop=crop)
+        estimator=EstimatorKind.INTERNET, crop=crop)
 
 
 def _own_root_depth(pixels: np.ndarray, rays: np.ndarray, depth_rel: np.ndarray,

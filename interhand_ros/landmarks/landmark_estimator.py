@@ -24,7 +24,7 @@ import numpy as np
 from interhand_ros.estimate import (
     Box,
     DepthSource,
-    Estimator,
+    EstimatorKind,
     HandEstimate,
     TwoHandEstimate,
     check_rgb_image,
@@ -92,7 +92,7 @@ def lift_to_camera(world: np.ndarray, pixels: np.ndarray,
 
 
 class LandmarkEstimator:
-    """HandPoseEstimator built on MediaPipe Hands (Estimator.LANDMARK, DepthSource.PNP).
+    """HandPoseEstimator built on MediaPipe Hands (EstimatorKind.LANDMARK, DepthSource.PNP).
 
     mirrored: the input is a mirrored (selfie) view; keeps MediaPipe's handedness labels as they
     are. video: consecutive calls are frames of one video (MediaPipe tracks between them).
@@ -134,7 +134,7 @@ class LandmarkEstimator:
             relative_root_depth_valid=both,
             right_to_left_root=right_to_left,
             depth_source=_scene_depth_source(right, left),
-            estimator=Estimator.LANDMARK,
+            estimator=EstimatorKind.LANDMARK,
             crop=region,
             inference_time=time.perf_counter() - started)
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from interhand_ros.estimate import Estimator, TwoHandEstimate
+from interhand_ros.estimate import EstimatorKind, TwoHandEstimate
 from interhand_ros.teleop.filtering import FilterConfig, HandSmoother
 from interhand_ros.teleop.identity import IdentityConfig, SideTracker, rebuild
 
@@ -41,7 +41,7 @@ class TeleopStage:
 
     def apply(self, estimate: TwoHandEstimate, stamp_s: float) -> TwoHandEstimate:
         """The estimate to publish for the image stamped stamp_s (seconds)."""
-        if estimate.estimator == Estimator.LANDMARK:
+        if estimate.estimator == EstimatorKind.LANDMARK:
             estimate = self.sides.assign(estimate, stamp_s)
         if not self.filter_config.enabled:
             return estimate
