@@ -168,7 +168,7 @@ class HandsNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p, estimator, roi = self.params, self.estimator, self.roi
         assert estimator is not None and roi is not None  # configured (the state machine's rule)
-        self.outputs = Outputs(self)
+        self.outputs = Outputs(self, p)
         self.mailbox = LatestMailbox()
         self._pipeline = FramePipeline(
             estimator, roi, self.outputs, p, self.report, self.health,

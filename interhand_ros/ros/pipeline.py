@@ -27,6 +27,8 @@ from interhand_ros.roi import RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame, convert
 from interhand_ros.ros.sync import stamp_seconds
+from interhand_ros.ros.teleop_outputs import TeleopOutputs
+from interhand_ros.teleop.stage import TeleopStage
 from interhand_ros.visualization.drawing import draw_estimate
 from interhand_ros.visualization.markers import MarkerStyle, to_marker_array
 
@@ -40,8 +42,9 @@ def output_qos() -> QoSProfile:
 class Outputs:
     """The node's publishers for one activation; destroy() removes them."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, params: Mapping[str, Any]) -> None:
         self._node = node
+        self.teleop = TeleopOutputs(node, output_qos(), params['tf.prefix'], params['tf.publish'])
         overrides = QoSOverridingOptions.with_default_policies()
         self.hands = node.create_publisher(TwoHandPose, 'hands', output_qos(),
                                            qos_overriding_options=overrides)
@@ -53,6 +56,7 @@ class Outputs:
     def destroy(self) -> None:
         for publisher in (self.hands, self.markers, self.debug):
             self._node.destroy_publisher(publisher)
+        self.teleop.destroy()
 
 
 def marker_style(params: Mapping[str, Any]) -> MarkerStyle:
@@ -87,6 +91,7 @@ class FramePipeline:
         self._now, self._warn, self._context_ok = now, warn, context_ok
         self._frames_checked: set[str] = set()
         self._reset_roi = False
+        self.teleop = TeleopStage.from_params(params)  # filter, hold, stable sides
 
     def reset_tracking(self) -> None:
         """The camera clock went back: the next frame's crop does not follow the old ones."""
@@ -108,11 +113,14 @@ class FramePipeline:
         self.roi.update(estimate)
         header = frame.image.header
         height, width = rgb.shape[:2]
+        raw, estimate = estimate, self.teleop.apply(estimate, stamp_seconds(frame.image))
         hands = to_two_hand_pose(estimate, header, width, height)
         # counted before it goes out: a bad frame a subscriber sends in reply is newer
         self._health.published(time.monotonic(), self._now() - stamp_seconds(frame.image),
                                estimate.inference_time)
         self.outputs.hands.publish(hands)
+        self.outputs.teleop.publish(estimate, header)
+        self.outputs.teleop.publish_raw(raw, header, width, height)
         if p['publish_markers'] and self.outputs.markers.get_subscription_count() > 0:
             self.outputs.markers.publish(to_marker_array(estimate, header, marker_style(p)))
         if p['publish_debug_image'] and self.outputs.debug.get_subscription_count() > 0:
