@@ -161,6 +161,8 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
     from tqdm import tqdm
 
     from interhand_ros.messages import to_two_hand_pose
+    from interhand_ros.ros.parameters import DEFAULTS
+    from interhand_ros.teleop.stage import TeleopStage
     from interhand_ros.visualization.drawing import draw_estimate
     from interhand_ros.visualization.markers import to_marker_array
 
@@ -172,6 +174,7 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
     if args.max_frames > 0:
         total = min(total, args.max_frames) if total else args.max_frames
     outputs = OutputSet(args.out)
+    teleop = TeleopStage.from_params(DEFAULTS)  # the node's filter, hold and stable sides
     annotated = AnnotatedWriter(outputs.path('annotated.mp4' if source.fps else 'annotated'),
                                 source.fps)
     records = RecordWriter(outputs)
@@ -192,6 +195,7 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
             summary['camera_guessed'] |= guessed
             if roi:
                 roi.update(estimate)
+            estimate = teleop.apply(estimate, frame.stamp_ns * 1e-9)
             header = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame.frame_id)
             height, width = frame.image_rgb.shape[:2]
             pose = to_two_hand_pose(estimate, header, width, height)
