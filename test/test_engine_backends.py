@@ -20,7 +20,7 @@ from interhand_ros.engine.decoding import metres_to_depth_bins
 from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
 from interhand_ros.engine.model import HEATMAP_SIZE, INPUT_SIZE, InterNet, fold_batchnorm
 from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
-from interhand_ros.skeleton import LEFT_SLICE, RIGHT_SLICE
+from interhand_ros.skeleton import LEFT_SLICE, RIGHT_SLICE, SIDES
 
 _ROUNDING = 1e-4      # relative to the heatmap's value range: fp32 rounding across runtimes
 _MOSTLY_EQUAL = 0.9   # fraction of joints whose voxel must be identical
@@ -134,7 +134,7 @@ def test_openvino_full_pipeline_matches_torch(openvino_fp32, reference):
     box = Box(200, 120, 220, 200)
     ours, theirs = openvino_fp32.estimate(image, camera, box), reference.estimate(image, camera,
                                                                                   box)
-    for side in ('right', 'left'):
+    for side in SIDES:
         a, b = getattr(ours, side), getattr(theirs, side)
         assert a.detected == b.detected
         same = np.all(np.isclose(a.joints, b.joints, atol=1e-5, equal_nan=True), axis=1)

@@ -25,7 +25,7 @@ from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
 from interhand_ros.estimate import Box, DepthSource, EstimatorKind, TwoHandEstimate
 from interhand_ros.geometry.camera import CameraModel, rays_to_camera
 from interhand_ros.geometry.crop import crop_image, crop_transform, square_and_enlarge
-from interhand_ros.skeleton import NUM_JOINTS, WRIST
+from interhand_ros.skeleton import NUM_JOINTS, SIDES, WRIST
 
 DEMO_IMAGE = Path(__file__).parents[1] / '..' / 'shared' / 'data' / 'interhand_demo' / 'input.jpg'
 DEMO_BOX = Box(69, 137, 165, 153)
@@ -216,7 +216,7 @@ def test_resized_image_through_the_estimator(estimator, monkeypatch):
 
     scene = make_scene(rng, camera, root_depth=0.6, pixel_map=halve)
     shift = 0.6 - scene.right[WRIST, 2]  # put the right root exactly at the fixed depth
-    for side in ('right', 'left'):
+    for side in SIDES:
         joints = getattr(scene, side)
         setattr(scene, side,
                 rays_to_camera(camera.pixel_rays(camera.camera_to_pixel(joints)),

@@ -18,7 +18,7 @@ from interhand_ros.geometry.crop import (
 )
 from interhand_ros.geometry.orientation import palm_quaternion, palm_rotation
 from interhand_ros.geometry.root_depth import DepthImage
-from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, PINKY_MCP, WRIST
+from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, PINKY_MCP, SIDES, WRIST
 
 # -- crop ------------------------------------------------------------------------------------
 
@@ -183,7 +183,7 @@ def _palm(side: str) -> np.ndarray:
     return joints
 
 
-@pytest.mark.parametrize('side', ['right', 'left'])
+@pytest.mark.parametrize('side', SIDES)
 def test_palm_axes_follow_the_message_convention(side):
     rotation = palm_rotation(_palm(side), side)
     np.testing.assert_allclose(rotation[:, 0], [0, -1, 0], atol=1e-9)   # towards middle MCP

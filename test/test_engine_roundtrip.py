@@ -21,7 +21,7 @@ from interhand_ros.geometry.root_depth import (
     DepthImage,
     root_depth_from_hand_size,
 )
-from interhand_ros.skeleton import BONES, NUM_JOINTS, ROS_TO_INTERHAND, WRIST
+from interhand_ros.skeleton import BONES, NUM_JOINTS, ROS_TO_INTERHAND, SIDES, WRIST
 
 SIGMA = 2.5
 VOXEL_PX = 256 / 64              # crop pixels per heatmap voxel
@@ -255,7 +255,7 @@ def test_hand_size_solver_handles_degenerate_input():
         root_depth_from_hand_size(np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS), 0.0)
 
 
-@pytest.mark.parametrize('side', ['right', 'left'])
+@pytest.mark.parametrize('side', SIDES)
 def test_palm_normal_points_to_the_side_the_fingers_curl_to(side):
     """Orientation convention against hand anatomy: the palm normal points where fingers curl."""
     joints = synthetic_hand(np.random.default_rng(3), side)

@@ -16,6 +16,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from interhand_msgs.msg import HandPose, TwoHandPose
 from interhand_ros.factory import build_estimator
 from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
+from interhand_ros.skeleton import SIDES
 
 from test_node_ros import Harness, camera_info
 
@@ -107,7 +108,7 @@ def pixels(hand: HandPose) -> np.ndarray:
 
 def assert_same_hands(reference: TwoHandPose, other: TwoHandPose, what: str,
                       tolerance_px: float) -> None:
-    for side in ('right', 'left'):
+    for side in SIDES:
         ref, got = getattr(reference, side), getattr(other, side)
         assert ref.detected == got.detected, f'{what}: {side} detected {got.detected}'
         if ref.detected:

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from interhand_ros.skeleton import SIDES
+
 pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not installed')
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -44,11 +46,11 @@ def test_demo_plays_photos_through_the_node_and_writes_every_output(tmp_path):
     for message in messages:
         assert message['estimator'] == 1  # ESTIMATOR_LANDMARK: no checkpoint
         assert message['header']['frame_id'] == 'demo_camera_optical_frame'
-        for side in ('right', 'left'):
+        for side in SIDES:
             hand = message[side]
             if hand['detected']:
                 assert all(0.05 < joint['z'] < 3.0 for joint in hand['joints'])
-    found = sum(m[side]['detected'] for m in messages for side in ('right', 'left'))
+    found = sum(m[side]['detected'] for m in messages for side in SIDES)
     assert found == expected_hands
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['answered'] == 2 and summary['hands_found'] == expected_hands

@@ -10,6 +10,7 @@ import pytest
 from interhand_ros.runner.bag import MARKER_TOPIC, POSE_TOPIC
 from interhand_ros.runner.cli import main
 from interhand_ros.runner.outputs import CSV_COLUMNS
+from interhand_ros.skeleton import SIDES
 
 pytest.importorskip('mediapipe', reason='mediapipe (bundled hand models) not installed')
 
@@ -47,7 +48,7 @@ def _check_poses(records: list[dict], rows: list[dict]) -> None:
     assert len(rows) == 2 * FRAMES  # one row per hand per frame
     for record in records:
         assert record['estimator'] == 1  # ESTIMATOR_LANDMARK
-        detected = [record[side] for side in ('right', 'left') if record[side]['detected']]
+        detected = [record[side] for side in SIDES if record[side]['detected']]
         assert len(detected) == _hands_expected()
         for hand in detected:
             z = [joint['z'] for joint in hand['joints']]
@@ -199,7 +200,7 @@ def test_runner_uses_a_depth_folder_next_to_an_image_folder(tmp_path):
     out = tmp_path / 'out'
     assert main([str(images), '--depth', str(depths), '--out', str(out)]) == 0
     records = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
-    detected = [r[side] for r in records for side in ('right', 'left') if r[side]['detected']]
+    detected = [r[side] for r in records for side in SIDES if r[side]['detected']]
     assert len(detected) == 2 * _hands_expected()
     for hand in detected:
         assert hand['depth_source'] == 1  # DEPTH_IMAGE
@@ -331,5 +332,5 @@ def test_runner_reads_compressed_bag_images_and_skips_a_truncated_one(tmp_path):
     records = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
     assert [r['header']['stamp']['nanosec'] for r in records] == [0, 200_000_000]
     assert all(r['camera_guessed'] for r in records)  # the bag has no CameraInfo
-    detected = sum(r[side]['detected'] for r in records for side in ('right', 'left'))
+    detected = sum(r[side]['detected'] for r in records for side in SIDES)
     assert detected == 2 * _hands_expected()

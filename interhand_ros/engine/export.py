@@ -22,7 +22,6 @@ from interhand_ros.engine.checkpoint import CheckpointError, load_internet
 from interhand_ros.engine.model import InterNet, fold_batchnorm
 from interhand_ros.engine.parts import (
     GLOBAL_OUTPUTS,
-    HAND_NAMES,
     HAND_OUTPUTS,
     WHOLE_OUTPUTS,
     GlobalPart,
@@ -31,6 +30,7 @@ from interhand_ros.engine.parts import (
     example_features,
     example_images,
 )
+from interhand_ros.skeleton import SIDES
 
 OPSET = 18
 _EXAMPLE_BATCH = 2  # not 1: torch.export would specialise a batch of one
@@ -56,7 +56,7 @@ def export_parts(model: InterNet, folder: Path, refine: bool = False,
     features = example_features(model, _EXAMPLE_BATCH)
     written = [folder / 'global.onnx']
     export_module(GlobalPart(model), images, 'images', GLOBAL_OUTPUTS, written[0])
-    for side, name in enumerate(HAND_NAMES):
+    for side, name in enumerate(SIDES):
         written.append(folder / f'{name}.onnx')
         export_module(HandPart(model, side, refine), features, 'features', HAND_OUTPUTS,
                       written[-1])
@@ -72,7 +72,7 @@ def check_with_onnxruntime(model: InterNet, folder: Path, refine: bool = False) 
     import onnxruntime as ort
     sessions = {name: ort.InferenceSession(str(folder / f'{name}.onnx'),
                                            providers=['CPUExecutionProvider'])
-                for name in ('global', *HAND_NAMES)}
+                for name in ('global', *SIDES)}
     worst = 0.0
     for batch in (1, 3):
         images = example_images(batch)
@@ -80,7 +80,7 @@ def check_with_onnxruntime(model: InterNet, folder: Path, refine: bool = False) 
             features = GlobalPart(model)(images)[0]
             expected = [HandPart(model, side, refine)(features)[0].numpy() for side in (0, 1)]
         onnx_features = sessions['global'].run(None, {'images': images.numpy()})[0]
-        for side, name in enumerate(HAND_NAMES):
+        for side, name in enumerate(SIDES):
             crop_xy = sessions[name].run(None, {'features': onnx_features})[0]
             worst = max(worst, float(np.abs(crop_xy - expected[side]).max()))
     return worst

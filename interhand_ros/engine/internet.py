@@ -54,9 +54,12 @@ from interhand_ros.geometry.root_depth import (
     root_depth_from_hand_size,
 )
 from interhand_ros.skeleton import (
+    LEFT,
     LEFT_SLICE,
     NUM_MODEL_JOINTS,
+    RIGHT,
     RIGHT_SLICE,
+    SIDES,
     WRIST,
     split_model_joints,
 )
@@ -329,21 +332,21 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
     pixels = split_model_joints(apply_affine(crop_inverse, result.crop_xy))
     depth_rel = split_model_joints(result.depth_rel_m)
     confidence = split_model_joints(result.confidence)
-    detected = {'right': bool(result.presence[0] >= config.presence_threshold),
-                'left': bool(result.presence[1] >= config.presence_threshold)}
+    detected = {side: bool(result.presence[index] >= config.presence_threshold)
+                for index, side in enumerate(SIDES)}
     rays = {side: camera.pixel_rays(pixels[side]) for side in detected if detected[side]}
     window = max(1, int(round(_DEPTH_WINDOW_FRACTION * crop.w)))
     roots: dict[str, tuple[float | None, DepthSource]] = {}
-    for side in ('right', 'left'):
+    for side in SIDES:
         if not detected[side]:
             roots[side] = (None, DepthSource.NONE)
-        elif side == 'left' and roots['right'][0] is not None:
-            roots[side] = (roots['right'][0] + result.relative_root_m, DepthSource.OTHER_HAND)
+        elif side == LEFT and (right_root := roots[RIGHT][0]) is not None:
+            roots[side] = (right_root + result.relative_root_m, DepthSource.OTHER_HAND)
         else:
             roots[side] = _own_root_depth(pixels[side], rays[side], depth_rel[side], camera,
                                           depth, config, window)
     hands = {}
-    for index, side in enumerate(('right', 'left')):
+    for index, side in enumerate(SIDES):
         hand = HandEstimate(side=side, presence=float(result.presence[index]),
                             detected=detected[side])
         root, source = roots[side]
@@ -359,15 +362,15 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
                 hand.wrist_quaternion = quaternion
             hand.depth_source = source
         hands[side] = hand
-    both = hands['right'].valid[WRIST] and hands['left'].valid[WRIST]
-    right_to_left = (hands['left'].wrist_position - hands['right'].wrist_position if both
+    both = hands[RIGHT].valid[WRIST] and hands[LEFT].valid[WRIST]
+    right_to_left = (hands[LEFT].wrist_position - hands[RIGHT].wrist_position if both
                      else np.full(3, np.nan))
-    scene_source = next((hands[s].depth_source for s in ('right', 'left')
+    scene_source = next((hands[s].depth_source for s in SIDES
                          if hands[s].depth_source != DepthSource.NONE), DepthSource.NONE)
     return TwoHandEstimate(
-        right=hands['right'], left=hands['left'],
+        right=hands[RIGHT], left=hands[LEFT],
         relative_root_depth=float(result.relative_root_m),
-        relative_root_depth_valid=detected['right'] and detected['left'],
+        relative_root_depth_valid=detected[RIGHT] and detected[LEFT],
         right_to_left_root=right_to_left, depth_source=scene_source,
         estimator=EstimatorKind.INTERNET, crop=crop)
 

@@ -24,7 +24,7 @@ import torch
 
 from interhand_ros.engine.cache import ModelCache
 from interhand_ros.engine.model import InterNet
-from interhand_ros.engine.parts import HAND_NAMES
+from interhand_ros.skeleton import SIDES as HAND_NAMES
 
 RUNTIME = 'onnxruntime'
 PART_NAMES = ('global',) + HAND_NAMES

@@ -18,15 +18,15 @@ import torch
 from interhand_ros.engine.cache import ModelCache
 from interhand_ros.engine.model import INPUT_SIZE, InterNet
 from interhand_ros.engine.parts import (
-    HAND_NAMES,
     GlobalPart,
     HandPart,
     example_features,
     example_images,
 )
+from interhand_ros.skeleton import SIDES
 
 RUNTIME = 'openvino'
-PART_NAMES = ('global',) + HAND_NAMES
+PART_NAMES = ('global',) + SIDES
 _HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'fp16': 'f16', 'int8': 'f32'}
 _CAPABILITIES = {'bf16': 'BF16', 'fp16': 'FP16', 'int8': 'INT8'}
 _FEATURES_SHAPE = [-1, 2048, INPUT_SIZE // 32, INPUT_SIZE // 32]
@@ -49,7 +49,7 @@ def convert_parts(model: InterNet, refine: bool) -> dict[str, ov.Model]:
         converted = {'global': ov.convert_model(
             GlobalPart(model).eval(), example_input=example_images(),
             input=[ov.PartialShape([-1, 3, INPUT_SIZE, INPUT_SIZE])])}
-        for side, name in enumerate(HAND_NAMES):
+        for side, name in enumerate(SIDES):
             converted[name] = ov.convert_model(
                 HandPart(model, side, refine).eval(), example_input=features,
                 input=[ov.PartialShape(_FEATURES_SHAPE)])
@@ -101,7 +101,7 @@ class OpenVinoRuntime:
 
     def run_hand(self, side: int, features: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        crop_xy, depth_rel, confidence = self._infer(HAND_NAMES[side], features)
+        crop_xy, depth_rel, confidence = self._infer(SIDES[side], features)
         return crop_xy, depth_rel, confidence
 
 

@@ -18,7 +18,7 @@ PARTS_VERSION = 2  # bump when the parts' graphs change: invalidates every cache
 GLOBAL_OUTPUTS = ('features', 'root_m', 'presence')
 HAND_OUTPUTS = ('crop_xy', 'depth_rel_m', 'confidence')
 WHOLE_OUTPUTS = HAND_OUTPUTS + GLOBAL_OUTPUTS[1:]
-HAND_NAMES = ('right', 'left')  # side 0 = branch 1 (right), side 1 = branch 2 (left)
+# Hand parts are named and indexed by skeleton.SIDES: side 0 = branch 1 (right), 1 = branch 2.
 
 
 class GlobalPart(torch.nn.Module):

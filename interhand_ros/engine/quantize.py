@@ -181,7 +181,7 @@ def quantize_int8(reference: InterNetEstimator, calibration: np.ndarray) -> dict
     nncf.set_log_level(logging.WARNING)
 
     from interhand_ros.engine.openvino_backend import read_parts
-    from interhand_ros.engine.parts import HAND_NAMES
+    from interhand_ros.skeleton import SIDES as HAND_NAMES
     runtime = reference.runtime
     assert runtime is not None and runtime.model_dir is not None
     parts = read_parts(runtime.model_dir)

@@ -9,18 +9,18 @@ from __future__ import annotations
 import numpy as np
 from transforms3d.quaternions import mat2quat
 
-from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, WRIST
+from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, RIGHT, SIDES, WRIST
 
 _MIN_NORM = 1e-9
 
 
 def palm_rotation(joints: np.ndarray, side: str) -> np.ndarray | None:
     """3 x 3 rotation (columns x, y, z in the camera frame) or None if the palm is degenerate."""
-    if side not in ('right', 'left'):
+    if side not in SIDES:
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
     wrist = joints[WRIST]
     to_index, to_pinky = joints[INDEX_MCP] - wrist, joints[PINKY_MCP] - wrist
-    normal = np.cross(to_index, to_pinky) if side == 'right' else np.cross(to_pinky, to_index)
+    normal = np.cross(to_index, to_pinky) if side == RIGHT else np.cross(to_pinky, to_index)
     forward = joints[MIDDLE_MCP] - wrist
     if not (np.all(np.isfinite(normal)) and np.all(np.isfinite(forward))):
         return None

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from interhand_ros.estimate import Box, check_rgb_image
+from interhand_ros.skeleton import SIDES
 
 JOINT_BOX_SCALE = 1.2  # official InterHand2.6M get_bbox: joints' box extended 1.2x per axis
-SIDES = ('right', 'left')
 
 
 class MediaPipeMissingError(ImportError):

@@ -32,9 +32,9 @@ from interhand_ros.estimate import (
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.orientation import palm_quaternion
 from interhand_ros.geometry.root_depth import DepthImage, root_depth_from_depth_image
-from interhand_ros.landmarks.detection import SIDES, LandmarkHand, MediaPipeHands
+from interhand_ros.landmarks.detection import LandmarkHand, MediaPipeHands
 from interhand_ros.roi import clip_box
-from interhand_ros.skeleton import NUM_JOINTS, WRIST
+from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, SIDES, WRIST
 
 MIN_DEPTH = 0.05  # m: a solution nearer than this is not a hand in front of the camera
 DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the searched region
@@ -125,7 +125,7 @@ class LandmarkEstimator:
         radius = max(1, round(DEPTH_WINDOW_FRACTION * max(region.w, region.h)))
         for side, hand in assign_sides(found):
             hands[side] = self._hand_estimate(side, hand, camera, depth, radius)
-        right, left = hands['right'], hands['left']
+        right, left = hands[RIGHT], hands[LEFT]
         both = right.detected and left.detected
         right_to_left = left.wrist_position - right.wrist_position if both else np.full(3, np.nan)
         return TwoHandEstimate(

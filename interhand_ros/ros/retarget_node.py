@@ -28,10 +28,10 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
 from interhand_msgs.msg import HandPose, TwoHandPose
+from interhand_ros.skeleton import RIGHT, SIDES
 from interhand_ros.stamps import stamp_seconds
 from interhand_ros.teleop.retargeting import HandRetargeter, RetargetingError
 
-SIDES = ('right', 'left')
 PARAMETERS: tuple[tuple[str, object, str], ...] = (
     ('robot_right', '', "robot hand for the subject's right hand: leap_hand, allegro_hand, "
                         "shadow_hand, inspire_hand, ability_hand; '' = skip this side"),
@@ -127,7 +127,7 @@ class RetargetNode(Node):
     def _on_hands(self, msg: TwoHandPose) -> None:
         stamp = stamp_seconds(msg.header.stamp)
         for side, state in self.sides.items():
-            hand = msg.right if side == 'right' else msg.left
+            hand = msg.right if side == RIGHT else msg.left
             reason = usable(hand)
             if reason is not None:
                 state.state, state.level = reason, DiagnosticStatus.WARN

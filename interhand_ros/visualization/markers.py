@@ -17,14 +17,14 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
-from interhand_ros.skeleton import BONES, WRIST
+from interhand_ros.skeleton import BONES, LEFT, RIGHT, WRIST
 
 JOINTS_ID = 0
 BONES_ID = 1
 WRIST_AXES_ID = 2
 
 # RGBA in 0..1: right hand orange, left hand blue (bones a darker shade of the same colour).
-HAND_COLOURS = {'right': (1.0, 0.45, 0.0, 1.0), 'left': (0.0, 0.55, 1.0, 1.0)}
+HAND_COLOURS = {RIGHT: (1.0, 0.45, 0.0, 1.0), LEFT: (0.0, 0.55, 1.0, 1.0)}
 _AXIS_COLOURS = ((1.0, 0.0, 0.0, 1.0), (0.0, 1.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0))
 
 
