@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from teleop_support import URDF_DIR, urdf_limits
 
 from interhand_ros.runner.bag import MARKER_TOPIC, POSE_TOPIC
 from interhand_ros.runner.cli import main
@@ -334,3 +335,38 @@ def test_runner_reads_compressed_bag_images_and_skips_a_truncated_one(tmp_path):
     assert all(r['camera_guessed'] for r in records)  # the bag has no CameraInfo
     detected = sum(r[side]['detected'] for r in records for side in SIDES)
     assert detected == 2 * _hands_expected()
+
+
+@pytest.mark.skipif(not HAND_PHOTO.exists() or not URDF_DIR.exists(),
+                    reason='needs the hand photo and the robot URDFs of ../shared/data')
+def test_runner_writes_robot_hand_trajectories_inside_the_urdf_limits(tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index, frame in enumerate(_frames()):
+        cv2.imwrite(str(folder / f'img_{index:02d}.png'), frame)
+    out = tmp_path / 'out'
+    assert main([str(folder), '--out', str(out), '--retarget', 'leap_hand',
+                 '--urdf-dir', str(URDF_DIR)]) == 0
+    records, _ = _read_outputs(out)
+    sides = {side for record in records for side in SIDES if record[side]['detected']}
+    assert len(sides) == 1, 'the photo shows one hand'
+    side = sides.pop()
+    limits = urdf_limits('leap_hand', side)
+    with open(out / f'images.retarget_{side}.csv', newline='') as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == FRAMES and set(rows[0]) == {'frame', 'stamp', *limits}
+    assert len(limits) == 16
+    for row in rows:
+        for joint, (lower, upper) in limits.items():
+            assert lower - 1e-6 <= float(row[joint]) <= upper + 1e-6, (joint, row[joint])
+    lines = [json.loads(line) for line in (out / 'images.retarget.jsonl').read_text().splitlines()]
+    assert [line['frame'] for line in lines] == list(range(FRAMES))
+    assert all(line['side'] == side and line['robot'] == 'leap_hand' for line in lines)
+
+
+def test_runner_refuses_retargeting_without_urdfs_and_leaves_nothing(tmp_path):
+    out = tmp_path / 'out'
+    video = tmp_path / 'clip.mp4'
+    video.write_bytes(b'')
+    assert main([str(video), '--out', str(out), '--retarget', 'leap_hand']) == 2
+    assert not out.exists() or not any(out.iterdir())

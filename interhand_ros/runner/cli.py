@@ -37,6 +37,7 @@ from interhand_ros.runner.inputs import (
 )
 from interhand_ros.runner.outputs import AnnotatedWriter, OutputSet, RecordWriter
 from interhand_ros.stamps import ns_to_stamp
+from interhand_ros.teleop.retargeting import RETARGETING_TYPES, ROBOTS
 
 ROI_CHOICES = ('full', 'detector', 'track')  # the node's roi.mode values that need no topic
 # The node's estimator parameters -> the flag (argparse dest) that sets each.
@@ -78,6 +79,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--mirrored', action='store_true',
                         help='input is a mirrored (selfie) view: keeps handedness as seen')
     parser.add_argument('--max-frames', type=int, default=0, help='stop after N frames (0: all)')
+    robot = parser.add_argument_group('robot-hand trajectories (teleop.trajectories)')
+    robot.add_argument('--retarget', choices=ROBOTS, default=None,
+                       help='also write joint trajectories of this robot hand for both sides')
+    robot.add_argument('--urdf-dir', type=Path, default=None,
+                       help="the robot URDFs (a dex-urdf checkout's robots/hands folder)")
+    robot.add_argument('--retargeting-type', choices=RETARGETING_TYPES, default='vector')
     engine = parser.add_argument_group('estimator (the node parameters of the same names)')
     engine.add_argument('--checkpoint', type=Path, default=None,
                         help='InterNet snapshot (e.g. snapshot_20.pth.tar); none: MediaPipe')
@@ -139,6 +146,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Process the input; returns a summary (frames, hands found per frame, outputs)."""
     from interhand_ros.roi import RoiConfig, RoiSource
 
+    if args.retarget and args.urdf_dir is None:
+        raise InputError('--retarget needs --urdf-dir (the folder of the robot URDFs)')
     kind = input_kind(args.input)
     yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
     source = open_input(args, kind)
@@ -178,6 +187,13 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
     annotated = AnnotatedWriter(outputs.path('annotated.mp4' if source.fps else 'annotated'),
                                 source.fps)
     records = RecordWriter(outputs)
+    trajectories = None
+    if args.retarget:
+        from interhand_ros.teleop.trajectories import TrajectoryWriter
+        trajectories = TrajectoryWriter(outputs.path(args.input.stem), args.retarget,
+                                        args.urdf_dir, args.retargeting_type)
+        for path in trajectories.paths():
+            outputs.path(path.name)  # committed with the other outputs
     bag_out = BagOutput(outputs.path(args.input.stem + '_hands'), source) \
         if isinstance(source, BagInput) else None
     try:
@@ -200,6 +216,8 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
             height, width = frame.image_rgb.shape[:2]
             pose = to_two_hand_pose(estimate, header, width, height)
             records.write(frame, estimate, pose, guessed)
+            if trajectories:
+                trajectories.add(frame.index, frame.stamp_ns * 1e-9, estimate)
             annotated.write(frame, draw_estimate(frame.image_rgb, estimate))
             if bag_out:
                 bag_out.write_result(frame.stamp_ns, pose, to_marker_array(estimate, header))
@@ -209,6 +227,8 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
             raise InputError(f'no frame of {args.input} could be processed')
         records.close()
         annotated.close()
+        if trajectories:
+            trajectories.close()
         if bag_out:
             bag_out.finish()
             bag_out = None
@@ -217,6 +237,8 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
     except BaseException:
         records.close()
         annotated.close()
+        if trajectories:
+            trajectories.close()
         if bag_out:
             bag_out.close()
         outputs.discard()
