@@ -3,7 +3,7 @@
 Starts `hands_node` as its own process on a private ROS_DOMAIN_ID, publishes each photo as
 sensor_msgs/Image + CameraInfo (intrinsics from a field-of-view guess, flagged as such), and
 writes what comes back to --out (default out/demo):
-  debug/NNN_<photo>.jpg      the node's debug image (2D skeletons, crop box, handedness)
+  debug/NNN_<photo>.jpg      the node's debug image (2D skeletons, roi box, handedness)
   plot3d/NNN_<photo>.png     both hands in 3D, metres, camera optical frame
   messages.jsonl             every TwoHandPose received, as JSON
   summary.json, node.log     the per-frame summary (also printed) and the node's log
@@ -123,7 +123,7 @@ def node_command(checkpoint: str | None) -> list[str]:
     launcher = [str(script)] if script.exists() else [sys.executable, '-m',
                                                       'interhand_ros.ros.hands_node']
     parameters = []  # the node's default checkpoint '' means the landmark fallback
-    if checkpoint:  # InterNet needs a crop around the hands: the bundled detector gives it
+    if checkpoint:  # InterNet needs a roi around the hands: the bundled detector gives it
         parameters = ['-p', f'checkpoint:={checkpoint}', '-p', 'roi.mode:=detector']
     return launcher + ['--ros-args', '-r', f'__ns:={NAMESPACE}', '-r', f'image:={IMAGE_TOPIC}',
                        '-r', f'camera_info:={INFO_TOPIC}', *parameters]

@@ -83,7 +83,7 @@ class TwoHandEstimate:
     right_to_left_root: np.ndarray   # (3,) m, left wrist minus right wrist; NaN unless both
     depth_source: DepthSource        # how the scene's absolute depth was anchored
     estimator: EstimatorKind
-    crop: Box                        # region given to the network, original image pixels
+    roi: Box                         # image region looked at (InterNet: its crop's box), px
     inference_time: float = 0.0      # s
     filtered: bool = False           # joints temporally filtered (interhand_ros.teleop)
 
@@ -113,10 +113,11 @@ class HandPoseEstimator(Protocol):
     """What the node and the offline runner need from an estimator."""
 
     def estimate(self, image_rgb: np.ndarray, camera: CameraModel,
-                 crop: Box | None = None,
+                 roi: Box | None = None,
                  depth: DepthImage | None = None) -> TwoHandEstimate:
         """Estimate both hands in an RGB uint8 (H, W, 3) image.
 
-        crop: region holding the hands (None: the whole image). depth: optional registered depth.
+        roi: image region holding the hands (None: the whole image). depth: optional registered
+        depth image.
         """
         ...

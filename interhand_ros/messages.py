@@ -65,7 +65,7 @@ def to_two_hand_pose(estimate: TwoHandEstimate, header: Header, image_width: int
         right_to_left_root=Vector3(x=dx, y=dy, z=dz),
         depth_source=int(estimate.depth_source),
         estimator=int(estimate.estimator),
-        roi=box_to_roi(estimate.crop, image_width, image_height),
+        roi=box_to_roi(estimate.roi, image_width, image_height),
         inference_time=float(estimate.inference_time),
         filtered=bool(estimate.filtered),
     )

@@ -1,6 +1,6 @@
-"""Where the network's crop comes from (parameter `roi.mode`).
+"""Where the roi, the image region holding the hands, comes from (parameter `roi.mode`).
 
-InterNet sees one crop holding both hands; how well it works depends mostly on that crop.
+InterNet sees one crop made from the roi; how well it works depends mostly on that roi.
 - full:     the whole image. For a camera framing just the hands (wrist/head camera, close-up).
 - fixed:    a configured box (pixels). For a static camera and a known workspace.
 - track:    the previous frame's 2D joints, grown and smoothed; back to the whole image when both
@@ -10,7 +10,7 @@ InterNet sees one crop holding both hands; how well it works depends mostly on t
 - detector: the bundled MediaPipe detector (union of the hand boxes) when the track is lost or
             every `detect_every` frames, tracking the joints in between, so the detector's cost
             stays off most frames. Most robust for hands that enter, leave or sit far away.
-The engine squares and enlarges whatever box it gets (crop.square_and_enlarge); boxes here are
+The engine squares and enlarges whatever roi it gets (crop.square_and_enlarge); rois here are
 only clipped to the image. `None` means "the whole image".
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _make_detector(min_confidence: float) -> BoxDetector:
 
 
 class RoiSource:
-    """Gives the crop for each frame and learns from each result (track mode)."""
+    """Gives the roi for each frame and learns from each result (track mode)."""
 
     def __init__(self, config: RoiConfig,
                  detector_factory: Callable[[float], BoxDetector] = _make_detector) -> None:
@@ -91,8 +91,8 @@ class RoiSource:
                           if config.mode == 'detector' else None)
         self._frames_since_detection = 0
 
-    def crop(self, image_rgb: np.ndarray, now: float) -> Box | None:
-        """Box for this image (None: whole image). now: seconds, the clock of set_external."""
+    def roi_for(self, image_rgb: np.ndarray, now: float) -> Box | None:
+        """The roi of this image (None: whole image). now: seconds, the clock of set_external."""
         height, width = image_rgb.shape[:2]
         mode = self.config.mode
         if mode == 'fixed':

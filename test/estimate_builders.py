@@ -35,7 +35,7 @@ def make_hand(side: str, detected: bool = True, offset: float = 0.0,
 
 
 def make_estimate(right: bool = True, left: bool = True,
-                  crop: Box = Box(-10.0, 20.5, 200.0, 150.0)) -> TwoHandEstimate:
+                  roi: Box = Box(-10.0, 20.5, 200.0, 150.0)) -> TwoHandEstimate:
     right_hand = make_hand('right', right, offset=-0.1)
     left_hand = make_hand('left', left, offset=0.1, invalid=(3, 7))
     both = right and left
@@ -44,5 +44,5 @@ def make_estimate(right: bool = True, left: bool = True,
         relative_root_depth_valid=both,
         right_to_left_root=(left_hand.joints[0] - right_hand.joints[0]) if both
         else np.full(3, np.nan),
-        depth_source=DepthSource.HAND_SIZE, estimator=EstimatorKind.INTERNET, crop=crop,
+        depth_source=DepthSource.HAND_SIZE, estimator=EstimatorKind.INTERNET, roi=roi,
         inference_time=0.123)

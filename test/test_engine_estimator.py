@@ -114,16 +114,16 @@ def test_cuda_device_without_cuda_is_a_clear_error(checkpoint):
 
 
 def test_estimate_fills_every_field(estimator, demo_image, reference):
-    estimate = estimator.estimate(demo_image, demo_camera(), crop=DEMO_BOX)
+    estimate = estimator.estimate(demo_image, demo_camera(), roi=DEMO_BOX)
     assert isinstance(estimate, TwoHandEstimate)
     assert estimate.estimator == EstimatorKind.INTERNET
-    assert estimate.crop == Box(48.375, 110.375, 206.25, 206.25)
+    assert estimate.roi == Box(48.375, 110.375, 206.25, 206.25)
     assert estimate.inference_time > 0
     for hand in estimate.hands():
         assert 0.0 <= hand.presence <= 1.0 and hand.detected
         assert hand.joints.shape == (NUM_JOINTS, 3) and np.isfinite(hand.joints).all()
         assert hand.valid.all() and ((hand.confidence >= 0) & (hand.confidence <= 1)).all()
-        box = estimate.crop  # every decoded pixel lies inside the crop
+        box = estimate.roi  # every decoded pixel lies inside the crop's box
         assert (hand.pixels[:, 0] >= box.x - 1e-6).all()
         assert (hand.pixels[:, 0] < box.x + box.w).all()
         np.testing.assert_array_equal(hand.wrist_position, hand.joints[WRIST])
@@ -159,7 +159,7 @@ def test_batch_equals_single_images(estimator, demo_image):
     single = [estimator.estimate(flipped, camera),
               estimator.estimate(demo_image, camera, DEMO_BOX)]
     for together, alone in zip(batch, single):
-        assert together.crop == alone.crop
+        assert together.roi == alone.roi
         for a, b in zip(together.hands(), alone.hands()):
             assert a.presence == pytest.approx(b.presence, abs=1e-4)
             np.testing.assert_allclose(a.pixels, b.pixels, atol=1e-3)
@@ -223,8 +223,8 @@ def test_resized_image_through_the_estimator(estimator, monkeypatch):
                                joints[:, 2] + shift))
     result, _, box = perfect_network_output(scene, pixel_map=halve)
     monkeypatch.setattr(estimator, 'infer', lambda crops: [result] * len(crops))
-    estimate = estimator.estimate(np.zeros((480, 640, 3), dtype=np.uint8), camera, crop=scene.box)
-    assert estimate.crop == box
+    estimate = estimator.estimate(np.zeros((480, 640, 3), dtype=np.uint8), camera, roi=scene.box)
+    assert estimate.roi == box
     half = camera.scaled_to(640, 480)
     for hand, truth in ((estimate.right, scene.right), (estimate.left, scene.left)):
         error = np.linalg.norm(hand.joints - truth, axis=1)

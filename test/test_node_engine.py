@@ -146,7 +146,7 @@ def test_console_script_runs_internet_end_to_end_as_a_separate_process(ros, chec
         msg, markers, debug = (outputs[kind][key] for kind in ('hands', 'markers', 'debug'))
         assert msg.header.frame_id == 'cam_optical' and msg.estimator == EstimatorKind.INTERNET
         assert 0.0 < msg.inference_time < 30.0
-        assert (msg.roi.width, msg.roi.height) == (width, height)  # crop clipped to the image
+        assert (msg.roi.width, msg.roi.height) == (width, height)  # roi clipped to the image
         assert (debug.width, debug.height, debug.encoding) == (width, height, 'rgb8')
         for hand, side in ((msg.right, 'right'), (msg.left, 'left')):
             assert 0.0 <= hand.presence <= 1.0 and len(hand.joints) == 21

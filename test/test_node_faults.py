@@ -71,7 +71,7 @@ def test_looped_bag_resets_pairing_and_tracking_instead_of_sticking(harness_fact
     h = harness_factory(pairing=pairing, **{'roi.mode': 'track'})
     h.wait_for_stamp(h.send_good())
     h.wait_for_stamp(h.send_good())
-    assert h.estimator.calls[-1][2] is not None  # tracking: the crop follows the last hands
+    assert h.estimator.calls[-1][2] is not None  # tracking: the roi follows the last hands
     for _ in range(8):  # camera_info that never pairs, filling the pairing queue
         stamp = h.stamp()
         stamp.nanosec = (stamp.nanosec + 500_000_000) % 10**9

@@ -50,7 +50,7 @@ def test_message_carries_every_field_of_both_hands():
     assert [msg.right_to_left_root.x, msg.right_to_left_root.y,
             msg.right_to_left_root.z] == pytest.approx(expected.tolist())
     assert msg.inference_time == pytest.approx(0.123)
-    # crop (-10, 20.5, 200, 150) clipped to the 160 x 120 image
+    # roi (-10, 20.5, 200, 150) clipped to the 160 x 120 image
     assert (msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height) == (0, 20, 160, 100)
 
 
@@ -115,7 +115,7 @@ def test_undetected_hand_markers_are_deleted_and_axes_are_optional():
 
 def test_debug_image_draws_skeletons_and_roi_without_touching_the_input():
     image = np.zeros((120, 160, 3), np.uint8)
-    estimate = make_estimate(right=True, left=True, crop=Box(5, 5, 100, 100))
+    estimate = make_estimate(right=True, left=True, roi=Box(5, 5, 100, 100))
     drawn = draw_estimate(image, estimate)
     assert drawn.shape == image.shape and drawn.dtype == np.uint8
     assert not image.any()
@@ -124,7 +124,7 @@ def test_debug_image_draws_skeletons_and_roi_without_touching_the_input():
     assert (drawn[wrist[1], wrist[0]] == right_colour).all()
     assert drawn[5, 50].any() and drawn[50, 5].any()  # ROI box edges
     only_roi = draw_estimate(image, make_estimate(right=False, left=False,
-                                                  crop=Box(5, 5, 100, 100)))
+                                                  roi=Box(5, 5, 100, 100)))
     assert (drawn != only_roi).any(axis=2).sum() > 100
 
 

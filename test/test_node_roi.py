@@ -12,12 +12,12 @@ IMAGE = np.zeros((120, 160, 3), np.uint8)
 
 
 def test_full_mode_uses_the_whole_image():
-    assert RoiSource(RoiConfig(mode='full')).crop(IMAGE, now=0.0) is None
+    assert RoiSource(RoiConfig(mode='full')).roi_for(IMAGE, now=0.0) is None
 
 
 def test_fixed_mode_is_clipped_to_the_image():
     source = RoiSource(RoiConfig(mode='fixed', fixed=(100.0, -10.0, 100.0, 50.0)))
-    assert source.crop(IMAGE, now=0.0) == Box(100.0, 0.0, 60.0, 40.0)
+    assert source.roi_for(IMAGE, now=0.0) == Box(100.0, 0.0, 60.0, 40.0)
 
 
 @pytest.mark.parametrize('config', [
@@ -32,23 +32,23 @@ def test_bad_config_is_rejected_with_the_parameter_name(config):
 
 def test_track_follows_joints_smooths_and_reinitialises_when_lost():
     source = RoiSource(RoiConfig(mode='track', track_scale=1.0, track_smoothing=0.5))
-    assert source.crop(IMAGE, 0.0) is None  # nothing tracked yet: whole image
+    assert source.roi_for(IMAGE, 0.0) is None  # nothing tracked yet: whole image
     first = make_estimate(right=True, left=False)
     source.update(first)
     pixels = first.right.pixels
     low, high = pixels.min(axis=0), pixels.max(axis=0)
-    box = source.crop(IMAGE, 0.0)
+    box = source.roi_for(IMAGE, 0.0)
     assert (box.x, box.y, box.x + box.w, box.y + box.h) == pytest.approx(
         (low[0], low[1], high[0], high[1]))
 
     moved = make_estimate(right=True, left=False)
     moved.right.pixels = pixels + np.array([20.0, 10.0])
     source.update(moved)
-    box = source.crop(IMAGE, 0.0)
+    box = source.roi_for(IMAGE, 0.0)
     assert (box.x, box.y) == pytest.approx((low[0] + 10.0, low[1] + 5.0))  # halfway
 
     source.update(make_estimate(right=False, left=False))
-    assert source.crop(IMAGE, 0.0) is None
+    assert source.roi_for(IMAGE, 0.0) is None
 
 
 def test_track_grows_the_joint_box():
@@ -57,17 +57,17 @@ def test_track_grows_the_joint_box():
     source.update(estimate)
     big = RoiSource(RoiConfig(mode='track', track_scale=1.0, track_smoothing=1.0))
     big.update(estimate)
-    grown, tight = source.crop(np.zeros((1000, 1000, 3), np.uint8), 0.0), big.crop(
+    grown, tight = source.roi_for(np.zeros((1000, 1000, 3), np.uint8), 0.0), big.roi_for(
         np.zeros((1000, 1000, 3), np.uint8), 0.0)
     assert grown.w == pytest.approx(2 * tight.w) and grown.center == pytest.approx(tight.center)
 
 
 def test_topic_box_expires_after_max_age():
     source = RoiSource(RoiConfig(mode='topic', topic_max_age=0.5))
-    assert source.crop(IMAGE, now=10.0) is None
+    assert source.roi_for(IMAGE, now=10.0) is None
     source.set_external(Box(10, 20, 30, 40), now=10.0)
-    assert source.crop(IMAGE, now=10.4) == Box(10, 20, 30, 40)
-    assert source.crop(IMAGE, now=10.6) is None
+    assert source.roi_for(IMAGE, now=10.4) == Box(10, 20, 30, 40)
+    assert source.roi_for(IMAGE, now=10.6) is None
 
 
 class CountingDetector:
@@ -92,7 +92,7 @@ def test_detector_mode_takes_the_union_of_hand_boxes_and_is_lazy():
     source = RoiSource(RoiConfig(mode='detector', detector_min_confidence=0.7),
                        detector_factory=CountingDetector)
     assert CountingDetector.made == [0.7]
-    assert source.crop(IMAGE, 0.0) == Box(10, 10, 50, 40)
+    assert source.roi_for(IMAGE, 0.0) == Box(10, 10, 50, 40)
 
 
 def test_detector_mode_tracks_between_detections_and_redetects_when_lost():
@@ -105,20 +105,20 @@ def test_detector_mode_tracks_between_detections_and_redetects_when_lost():
     joint_box = clip_box(Box(low[0], low[1], *(high - low)), IMAGE.shape[1], IMAGE.shape[0])
     tracked = pytest.approx((joint_box.x, joint_box.y, joint_box.w, joint_box.h))
 
-    assert source.crop(IMAGE, 0.0) == Box(10, 10, 50, 40)   # frame 0: detected
+    assert source.roi_for(IMAGE, 0.0) == Box(10, 10, 50, 40)   # frame 0: detected
     source.update(estimate)
-    assert astuple(source.crop(IMAGE, 0.0)) == tracked     # frames 1, 2: tracked joints
+    assert astuple(source.roi_for(IMAGE, 0.0)) == tracked     # frames 1, 2: tracked joints
     source.update(estimate)
-    assert astuple(source.crop(IMAGE, 0.0)) == tracked
+    assert astuple(source.roi_for(IMAGE, 0.0)) == tracked
     source.update(estimate)
     assert detector.calls == 1
-    assert source.crop(IMAGE, 0.0) == Box(10, 10, 50, 40)   # frame 3: due again
+    assert source.roi_for(IMAGE, 0.0) == Box(10, 10, 50, 40)   # frame 3: due again
     assert detector.calls == 2
 
     source.update(make_estimate(right=False, left=False))  # hands lost
     detector.boxes = []
-    assert source.crop(IMAGE, 0.0) is None                 # detects at once, finds nothing
-    assert source.crop(IMAGE, 0.0) is None                 # and keeps detecting every frame
+    assert source.roi_for(IMAGE, 0.0) is None                 # detects at once, finds nothing
+    assert source.roi_for(IMAGE, 0.0) is None                 # and keeps detecting every frame
     assert detector.calls == 4
 
 

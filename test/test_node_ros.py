@@ -38,10 +38,10 @@ class ScriptedEstimator:
         self.delay = delay
         self.calls: list[tuple] = []
 
-    def estimate(self, image_rgb, camera, crop=None, depth=None):
-        self.calls.append((image_rgb.shape, camera, crop, depth))
+    def estimate(self, image_rgb, camera, roi=None, depth=None):
+        self.calls.append((image_rgb.shape, camera, roi, depth))
         time.sleep(self.delay)
-        estimate = make_estimate(right=True, left=True, crop=crop or Box(0, 0, WIDTH, HEIGHT))
+        estimate = make_estimate(right=True, left=True, roi=roi or Box(0, 0, WIDTH, HEIGHT))
         estimate.inference_time = self.delay
         return estimate
 
@@ -195,8 +195,8 @@ def test_outputs_follow_the_image_header_and_markers_match_joints(harness_factor
     debug = next(d for d in h.debug if d.header.stamp == stamp)
     assert (debug.width, debug.height, debug.encoding) == (WIDTH, HEIGHT, 'rgb8')
     assert debug.header.frame_id == 'cam_optical'
-    shape, camera, crop, depth = h.estimator.calls[-1]
-    assert shape == (HEIGHT, WIDTH, 3) and crop is None and depth is None
+    shape, camera, roi, depth = h.estimator.calls[-1]
+    assert shape == (HEIGHT, WIDTH, 3) and roi is None and depth is None
     assert (camera.fx, camera.cx, camera.width) == (50.0, WIDTH / 2, WIDTH)
     h.wait_for(lambda: any(s.level == DiagnosticStatus.OK for s in h.diagnostics), 3.0,
                'diagnostics OK')

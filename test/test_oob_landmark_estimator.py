@@ -163,21 +163,21 @@ def test_mirrored_option_keeps_mediapipe_label():
 
 
 @needs_photos
-def test_crop_limits_the_search_and_keeps_original_pixels(estimator):
+def test_roi_limits_the_search_and_keeps_original_pixels(estimator):
     image = _read_rgb(HAND_PHOTO)
     camera = _camera(image)
     full = estimator.estimate(image, camera)
-    cropped = estimator.estimate(image, camera, crop=Box(-20, 0, 600, 470))
-    assert cropped.crop == Box(0, 0, 580, 470)
+    cropped = estimator.estimate(image, camera, roi=Box(-20, 0, 600, 470))
+    assert cropped.roi == Box(0, 0, 580, 470)
     # Handedness of this photo is uncertain for MediaPipe (score ~0.65): compare by detection.
     [full_hand] = [hand for hand in full.hands() if hand.detected]
     [cropped_hand] = [hand for hand in cropped.hands() if hand.detected]
     assert np.abs(cropped_hand.pixels - full_hand.pixels).mean() < 10.0
-    empty = estimator.estimate(image, camera, crop=Box(600, 420, 40, 60))
+    empty = estimator.estimate(image, camera, roi=Box(600, 420, 40, 60))
     assert not empty.left.detected and not empty.right.detected
     assert empty.depth_source == DepthSource.NONE
     with pytest.raises(ValueError):
-        estimator.estimate(image, camera, crop=Box(2000, 0, 10, 10))
+        estimator.estimate(image, camera, roi=Box(2000, 0, 10, 10))
 
 
 def test_bad_frame_is_a_clear_error(estimator):

@@ -30,7 +30,7 @@ def test_pose_joints_masks_invalid_and_skips_absent_hands():
         right=_hand('right', 0.0), left=HandEstimate('left', 0.1, False),
         relative_root_depth=float('nan'), relative_root_depth_valid=False,
         right_to_left_root=np.full(3, np.nan), depth_source=DepthSource.PNP,
-        estimator=EstimatorKind.LANDMARK, crop=Box(0, 0, 10, 10))
+        estimator=EstimatorKind.LANDMARK, roi=Box(0, 0, 10, 10))
     joints = pose_joints(to_two_hand_pose(estimate, Header(frame_id='cam'), 10, 10))
     assert list(joints) == ['right']
     assert np.isnan(joints['right'][3]).all() and np.isfinite(joints['right'][4]).all()

@@ -24,7 +24,7 @@ def frame(*hands: HandEstimate) -> TwoHandEstimate:
     return TwoHandEstimate(right=right, left=left, relative_root_depth=float('nan'),
                            relative_root_depth_valid=False,
                            right_to_left_root=np.full(3, np.nan), depth_source=DepthSource.NONE,
-                           estimator=EstimatorKind.LANDMARK, crop=Box(0, 0, 640, 480))
+                           estimator=EstimatorKind.LANDMARK, roi=Box(0, 0, 640, 480))
 
 
 def test_one_frame_of_the_other_label_does_not_swap_a_hand():

@@ -52,7 +52,7 @@ def estimate(right: HandEstimate, left: HandEstimate) -> TwoHandEstimate:
                            relative_root_depth_valid=False,
                            right_to_left_root=np.full(3, np.nan),
                            depth_source=DepthSource.HAND_SIZE, estimator=EstimatorKind.LANDMARK,
-                           crop=Box(0, 0, 640, 480))
+                           roi=Box(0, 0, 640, 480))
 
 
 class Spinner:

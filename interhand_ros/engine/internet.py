@@ -268,26 +268,26 @@ class InterNetEstimator:
 
     # -- full pipeline ------------------------------------------------------------------------
 
-    def estimate(self, image_rgb: np.ndarray, camera: CameraModel, crop: Box | None = None,
+    def estimate(self, image_rgb: np.ndarray, camera: CameraModel, roi: Box | None = None,
                  depth: DepthImage | None = None) -> TwoHandEstimate:
         """Estimate both hands in an RGB uint8 (H, W, 3) image (see HandPoseEstimator)."""
-        return self.estimate_batch([image_rgb], [camera], [crop], [depth])[0]
+        return self.estimate_batch([image_rgb], [camera], [roi], [depth])[0]
 
     def estimate_batch(self, images_rgb: Sequence[np.ndarray],
                        cameras: Sequence[CameraModel],
-                       crops: Sequence[Box | None] | None = None,
+                       rois: Sequence[Box | None] | None = None,
                        depths: Sequence[DepthImage | None] | None = None
                        ) -> list[TwoHandEstimate]:
-        """Several images (or several crops of one image) in one network batch."""
+        """Several images (or several rois of one image) in one network batch."""
         start = time.perf_counter()
         count = len(images_rgb)
-        crops = list(crops) if crops is not None else [None] * count
+        rois = list(rois) if rois is not None else [None] * count
         depths = list(depths) if depths is not None else [None] * count
-        if count == 0 or not len(cameras) == len(crops) == len(depths) == count:
-            raise ValueError('estimate_batch needs one camera, crop and depth entry per image')
+        if count == 0 or not len(cameras) == len(rois) == len(depths) == count:
+            raise ValueError('estimate_batch needs one camera, roi and depth entry per image')
         patches, boxes, inverses, image_cameras = [], [], [], []
-        for image, camera, crop in zip(images_rgb, cameras, crops):
-            patch, box, inverse = network_crop(image, crop)
+        for image, camera, roi in zip(images_rgb, cameras, rois):
+            patch, box, inverse = network_crop(image, roi)
             patches.append(patch)
             boxes.append(box)
             inverses.append(inverse)
@@ -311,19 +311,19 @@ def network_results(outputs: tuple[np.ndarray, ...]) -> list[NetworkResult]:
             for i in range(crop_xy.shape[0])]
 
 
-def network_crop(image_rgb: np.ndarray, crop: Box | None
+def network_crop(image_rgb: np.ndarray, roi: Box | None
                  ) -> tuple[np.ndarray, Box, np.ndarray]:
-    """The network's 256 x 256 input for a box of the image (None: the whole image), as the
+    """The network's 256 x 256 input for a roi of the image (None: the whole image), as the
     estimator makes it: (patch, squared and enlarged box, crop-to-image affine)."""
     height, width = check_rgb_image(image_rgb)
-    box = square_and_enlarge(crop if crop is not None else Box(0.0, 0.0, width, height))
+    box = square_and_enlarge(roi if roi is not None else Box(0.0, 0.0, width, height))
     transform, inverse = crop_transform(box)
     return crop_image(image_rgb, transform), box, inverse
 
 
 def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: CameraModel,
                    depth: DepthImage | None, config: EngineConfig,
-                   crop: Box) -> TwoHandEstimate:
+                   crop_box: Box) -> TwoHandEstimate:
     """Decoded network output of one crop -> TwoHandEstimate in metres and original pixels.
 
     The left root follows the paper: right root + predicted relative root depth when the right
@@ -335,7 +335,7 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
     detected = {side: bool(result.presence[index] >= config.presence_threshold)
                 for index, side in enumerate(SIDES)}
     rays = {side: camera.pixel_rays(pixels[side]) for side in detected if detected[side]}
-    window = max(1, int(round(_DEPTH_WINDOW_FRACTION * crop.w)))
+    window = max(1, int(round(_DEPTH_WINDOW_FRACTION * crop_box.w)))
     roots: dict[str, tuple[float | None, DepthSource]] = {}
     for side in SIDES:
         if not detected[side]:
@@ -372,7 +372,7 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
         relative_root_depth=float(result.relative_root_m),
         relative_root_depth_valid=detected[RIGHT] and detected[LEFT],
         right_to_left_root=right_to_left, depth_source=scene_source,
-        estimator=EstimatorKind.INTERNET, crop=crop)
+        estimator=EstimatorKind.INTERNET, roi=crop_box)
 
 
 def _own_root_depth(pixels: np.ndarray, rays: np.ndarray, depth_rel: np.ndarray,

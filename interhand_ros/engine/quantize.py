@@ -151,7 +151,7 @@ def collect_crops(args: argparse.Namespace, reference: InterNetEstimator
             if index >= args.max_frames:
                 break
             camera = camera_of(frame, args.fov)
-            box = roi.crop(frame.image_rgb, frame.stamp_ns * 1e-9)
+            box = roi.roi_for(frame.image_rgb, frame.stamp_ns * 1e-9)
             crop, square, inverse = network_crop(frame.image_rgb, box)
             roi.update(reference.estimate(frame.image_rgb, camera, box))
             if index % args.held_out_every == args.held_out_every - 1:

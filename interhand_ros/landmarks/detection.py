@@ -1,10 +1,10 @@
 """Bundled hand detector: MediaPipe Hands (palm detector + hand-landmark model, shipped in the
 mediapipe 0.10.21 wheel, so it works offline on a robot).
 
-InterNet needs one crop holding the hands; MediaPipe finds each hand and its 21 landmarks. A hand
+InterNet needs one roi holding the hands; MediaPipe finds each hand and its 21 landmarks. A hand
 box is the landmark bounding box grown 1.2x per axis (the official InterHand2.6M rule for a hand
 box made from joints, `get_bbox`), because landmarks are joint centres and the skin reaches past
-them. The engine squares and enlarges the crop x1.25 itself (crop.square_and_enlarge): not here.
+them. The engine squares and enlarges the roi x1.25 itself (crop.square_and_enlarge): not here.
 
 MediaPipe is imported lazily so the core package works without it.
 """
@@ -149,7 +149,7 @@ def box_around_points(points: np.ndarray, scale: float = 1.0) -> Box:
 
 
 def union_box(boxes: Sequence[Box]) -> Box:
-    """Smallest box holding every box: InterNet takes one crop with all hands that interact."""
+    """Smallest box holding every box: InterNet takes one roi with all hands that interact."""
     if len(boxes) == 0:
         raise ValueError('union_box needs at least one box')
     for box in boxes:

@@ -37,7 +37,7 @@ from interhand_ros.roi import clip_box
 from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, SIDES, WRIST
 
 MIN_DEPTH = 0.05  # m: a solution nearer than this is not a hand in front of the camera
-DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the searched region
+DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the searched roi
 
 
 class PoseLiftError(ValueError):
@@ -105,9 +105,9 @@ class LandmarkEstimator:
                                      model_complexity=model_complexity)
 
     def estimate(self, image_rgb: np.ndarray, camera: CameraModel,
-                 crop: Box | None = None, depth: DepthImage | None = None
+                 roi: Box | None = None, depth: DepthImage | None = None
                  ) -> TwoHandEstimate:
-        """Both hands of an RGB uint8 image; crop limits the search (None: the whole image).
+        """Both hands of an RGB uint8 image; roi limits the search (None: the whole image).
 
         depth: registered depth image; where it has valid data at the palm it sets the hands'
         distance (DEPTH_IMAGE), elsewhere the model's metric hand size does (PNP).
@@ -116,13 +116,13 @@ class LandmarkEstimator:
         check_rgb_image(image_rgb)
         height, width = image_rgb.shape[:2]
         camera = camera.for_image(width, height)
-        region = _pixel_region(crop, width, height)
-        x0, y0 = int(region.x), int(region.y)
+        pixel_roi = _pixel_roi(roi, width, height)
+        x0, y0 = int(pixel_roi.x), int(pixel_roi.y)
         found = self._hands.process(
-            image_rgb[y0:y0 + int(region.h), x0:x0 + int(region.w)])
+            image_rgb[y0:y0 + int(pixel_roi.h), x0:x0 + int(pixel_roi.w)])
         found = [replace(hand, pixels=hand.pixels + (x0, y0)) for hand in found]
         hands = {side: _missing_hand(side) for side in SIDES}
-        radius = max(1, round(DEPTH_WINDOW_FRACTION * max(region.w, region.h)))
+        radius = max(1, round(DEPTH_WINDOW_FRACTION * max(pixel_roi.w, pixel_roi.h)))
         for side, hand in assign_sides(found):
             hands[side] = self._hand_estimate(side, hand, camera, depth, radius)
         right, left = hands[RIGHT], hands[LEFT]
@@ -135,7 +135,7 @@ class LandmarkEstimator:
             right_to_left_root=right_to_left,
             depth_source=_scene_depth_source(right, left),
             estimator=EstimatorKind.LANDMARK,
-            crop=region,
+            roi=pixel_roi,
             inference_time=time.perf_counter() - started)
 
     def _hand_estimate(self, side: str, hand: LandmarkHand,
@@ -197,13 +197,13 @@ def _missing_hand(side: str) -> HandEstimate:
     return HandEstimate(side=side, presence=0.0, detected=False)
 
 
-def _pixel_region(crop: Box | None, width: int, height: int) -> Box:
-    """crop clipped to the image in whole pixels (None: the whole image)."""
-    if crop is None:
+def _pixel_roi(roi: Box | None, width: int, height: int) -> Box:
+    """roi clipped to the image in whole pixels (None: the whole image)."""
+    if roi is None:
         return Box(0.0, 0.0, float(width), float(height))
-    clipped = clip_box(crop, width, height)
+    clipped = clip_box(roi, width, height)
     if clipped is None:
-        raise ValueError(f'crop {crop} does not overlap the {width}x{height} image')
+        raise ValueError(f'roi {roi} does not overlap the {width}x{height} image')
     x0, y0 = math.floor(clipped.x), math.floor(clipped.y)
     x1, y1 = math.ceil(clipped.x + clipped.w), math.ceil(clipped.y + clipped.h)
     return Box(float(x0), float(y0), float(x1 - x0), float(y1 - y0))

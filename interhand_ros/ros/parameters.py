@@ -90,7 +90,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('depth.hand_scale', 1.0,
                   "hand size relative to the mean adult hand, for depth.mode 'hand_size'",
                   range=(0.1, 10.0)),
-    ParameterSpec('roi.mode', 'full', "crop source: 'full', 'fixed', 'track', 'topic', 'detector'",
+    ParameterSpec('roi.mode', 'full', "roi source: 'full', 'fixed', 'track', 'topic', 'detector'",
                   choices=ROI_MODES),
     ParameterSpec('roi.fixed', [0.0, 0.0, 0.0, 0.0], "px, [x, y, w, h] for roi.mode 'fixed'"),
     ParameterSpec('roi.track_scale', 1.5, "joint box growth per axis for roi.mode 'track'",

@@ -94,7 +94,7 @@ class FramePipeline:
         self.teleop = TeleopStage.from_params(params)  # filter, hold, stable sides
 
     def reset_tracking(self) -> None:
-        """The camera clock went back: the next frame's crop does not follow the old ones."""
+        """The camera clock went back: the next frame's roi does not follow the old ones."""
         self._reset_roi = True
 
     def process(self, frame: Frame) -> None:
@@ -108,7 +108,7 @@ class FramePipeline:
             self._report(type(error).__name__, str(error))
             return
         self._check_frame_id(frame.image.header.frame_id)
-        estimate = self.estimator.estimate(rgb, camera, self.roi.crop(rgb, time.monotonic()),
+        estimate = self.estimator.estimate(rgb, camera, self.roi.roi_for(rgb, time.monotonic()),
                                            depth)
         self.roi.update(estimate)
         header = frame.image.header

@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--sync-slop', type=float, default=DEFAULTS['sync_slop'],
                         help='s, largest stamp difference paired (approximate; and depth)')
     parser.add_argument('--roi', choices=ROI_CHOICES, default='detector',
-                        help='InterNet crop source (the landmark estimator finds hands itself)')
+                        help='InterNet roi source (the landmark estimator finds hands itself)')
     parser.add_argument('--fps', type=float, default=10.0,
                         help='frame rate of an image folder (time stamps only)')
     parser.add_argument('--mirrored', action='store_true',
@@ -202,8 +202,8 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
                 break
             try:
                 camera, guessed = camera_for(frame, yaml_info, args.fov)
-                crop = roi.crop(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
-                estimate = estimator.estimate(frame.image_rgb, camera, crop, frame.depth)
+                box = roi.roi_for(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
+                estimate = estimator.estimate(frame.image_rgb, camera, box, frame.depth)
             except ValueError as error:  # bad frame or CameraInfo: skipped, never fatal
                 LOG.warning('frame %d skipped: %s', frame.index, error)
                 summary['bad_frames'] += 1

@@ -1,4 +1,4 @@
-"""Debug image: the input with both 2D skeletons, the network's crop box and handedness labels.
+"""Debug image: the input with both 2D skeletons, the roi box and handedness labels.
 
 Colours match the RViz markers (markers.HAND_COLOURS) so the two views read the same.
 """
@@ -38,10 +38,10 @@ def _draw_hand(canvas: np.ndarray, hand: HandEstimate, thickness: int) -> None:
 
 
 def draw_estimate(image_rgb: np.ndarray, estimate: TwoHandEstimate) -> np.ndarray:
-    """Return a copy of image_rgb with the crop box, skeletons and 'R'/'L' + presence drawn."""
+    """Return a copy of image_rgb with the roi box, skeletons and 'R'/'L' + presence drawn."""
     canvas = image_rgb.copy()
     thickness = max(1, round(max(canvas.shape[:2]) / 400))
-    box = estimate.crop
+    box = estimate.roi
     cv2.rectangle(canvas, (int(round(box.x)), int(round(box.y))),
                   (int(round(box.x + box.w)), int(round(box.y + box.h))), _ROI_COLOUR, thickness)
     status = '  '.join(f'{hand.side}: {"yes" if hand.detected else "no"} ({hand.presence:.2f})'
