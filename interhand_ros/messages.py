@@ -15,9 +15,10 @@ from std_msgs.msg import Header
 
 from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
 from interhand_ros.estimate import Box, HandEstimate, TwoHandEstimate
+from interhand_ros.skeleton import LEFT, RIGHT
 from interhand_ros.teleop.wrist_frame import wrist_frame_joints
 
-_SIDES = {'right': HandPose.RIGHT, 'left': HandPose.LEFT}
+_SIDES = {RIGHT: HandPose.RIGHT, LEFT: HandPose.LEFT}
 
 
 def box_to_roi(box: Box, width: int, height: int) -> RegionOfInterest:

@@ -17,6 +17,8 @@ from teleop_support import URDF_DIR, urdf_limits
 from test_node_launch_run import PHOTO, REPO, ament_env, photo_messages  # noqa: F401
 from test_node_launch_run import pytestmark as launch_requirements
 
+from interhand_ros.skeleton import SIDES
+
 RECEIVE_TIMEOUT_S = 180.0
 pytestmark = [*launch_requirements,
               pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')]
@@ -39,7 +41,7 @@ class Camera(threading.Thread):
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         image_pub = node.create_publisher(Image, f'{self.camera}/image_raw', qos)
         info_pub = node.create_publisher(CameraInfo, f'{self.camera}/camera_info', qos)
-        for side in ('right', 'left'):
+        for side in SIDES:
             node.create_subscription(JointState, f'/retarget/{side}/joint_states',
                                      lambda msg, side=side: self.states.append((side, msg)),
                                      qos)

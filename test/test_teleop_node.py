@@ -23,6 +23,7 @@ from interhand_msgs.msg import HandPose, TwoHandPose
 from interhand_ros.factory import build_estimator
 from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
 from interhand_ros.ros.teleop_outputs import tf_qos
+from interhand_ros.skeleton import SIDES
 
 from test_node_ros import Harness, camera_info
 
@@ -86,7 +87,7 @@ def run(frames: list[np.ndarray], retarget: bool = False, **params):
         transforms: list[TFMessage] = []
         states: list[tuple[str, JointState]] = []
         probe.create_subscription(TwoHandPose, 'hands/raw', raw.append, QOS)
-        for side in ('right', 'left'):
+        for side in SIDES:
             probe.create_subscription(PoseStamped, f'hands/{side}/wrist', wrists.append, QOS)
             probe.create_subscription(JointState, f'retarget/{side}/joint_states',
                                       lambda m, side=side: states.append((side, m)), QOS)
@@ -160,7 +161,7 @@ def test_filter_off_publishes_the_raw_estimate():
     filtered, raw, *_ = run(noisy_frames(4), **{'filter.enabled': False})
     for published, unfiltered in zip(filtered, raw):
         assert not published.filtered
-        for side in ('right', 'left'):
+        for side in SIDES:
             a, b = getattr(published, side), getattr(unfiltered, side)
             assert a.detected == b.detected and not a.held
             np.testing.assert_array_equal([[p.x, p.y, p.z] for p in a.joints],

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from teleop_support import URDF_DIR, urdf_limits
 
+from interhand_ros.skeleton import SIDES
 from interhand_ros.teleop.retargeting import ROBOTS, HandRetargeter, RetargetingError
 from interhand_ros.teleop.synthetic import hand_joints
 from interhand_ros.teleop.wrist_frame import joints_in_wrist_frame
@@ -19,7 +20,7 @@ def wrist_joints(side: str, curl: float = 0.26) -> np.ndarray:
 
 
 @pytest.mark.parametrize('robot', ROBOTS)
-@pytest.mark.parametrize('side', ['right', 'left'])
+@pytest.mark.parametrize('side', SIDES)
 def test_every_robot_gives_urdf_joint_names_inside_the_urdf_limits(robot, side):
     retargeter = HandRetargeter(robot, side, 'vector', URDF_DIR)
     limits = urdf_limits(robot, side)
@@ -34,7 +35,7 @@ def test_every_robot_gives_urdf_joint_names_inside_the_urdf_limits(robot, side):
             assert lower - 1e-9 <= value <= upper + 1e-9, (name, value)
 
 
-@pytest.mark.parametrize('side', ['right', 'left'])
+@pytest.mark.parametrize('side', SIDES)
 @pytest.mark.parametrize('kind', ['vector', 'dexpilot'])
 def test_curling_the_human_fingers_flexes_the_leap_fingers(side, kind):
     """A wrong wrist frame (e.g. the other side's) bends these joints the other way."""

@@ -7,7 +7,7 @@ from transforms3d.euler import euler2mat
 
 from interhand_ros.estimate import HandEstimate
 from interhand_ros.messages import hand_to_msg
-from interhand_ros.skeleton import NUM_JOINTS
+from interhand_ros.skeleton import NUM_JOINTS, SIDES
 from interhand_ros.teleop.synthetic import hand_joints
 from interhand_ros.teleop.wrist_frame import (
     joints_in_wrist_frame,
@@ -36,7 +36,7 @@ def dex_retargeting_frame_joints(joints: np.ndarray, side: str) -> np.ndarray:
     return relative @ frame @ constants.OPERATOR2MANO[hand_type]
 
 
-@pytest.mark.parametrize('side', ['right', 'left'])
+@pytest.mark.parametrize('side', SIDES)
 def test_axes_of_a_palm_shown_to_the_camera_are_as_documented(side):
     rotation = mano_rotation(hand_joints(side), side)
     x, y, z = rotation.T
@@ -49,7 +49,7 @@ def test_axes_of_a_palm_shown_to_the_camera_are_as_documented(side):
     assert np.linalg.det(rotation) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize('side', ['right', 'left'])
+@pytest.mark.parametrize('side', SIDES)
 @pytest.mark.parametrize('angles', [(0.0, 0.0, 0.0), (0.3, -1.1, 2.0), (2.5, 0.4, -0.7)])
 def test_joints_match_dex_retargetings_operator2mano_and_ignore_the_hands_pose(side, angles):
     rotation = euler2mat(*angles)

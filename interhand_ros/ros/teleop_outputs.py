@@ -16,9 +16,8 @@ from tf2_msgs.msg import TFMessage
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import TwoHandEstimate
 from interhand_ros.messages import to_two_hand_pose
+from interhand_ros.skeleton import SIDES
 from interhand_ros.teleop.wrist_frame import wrist_pose
-
-SIDES = ('right', 'left')
 
 
 def tf_qos() -> QoSProfile:

@@ -17,8 +17,8 @@ import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
 from interhand_ros.geometry.orientation import palm_quaternion
+from interhand_ros.skeleton import SIDES
 
-SIDES = ('right', 'left')
 _IDENTITY_QUATERNION = np.array([0.0, 0.0, 0.0, 1.0])
 
 

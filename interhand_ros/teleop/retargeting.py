@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from interhand_ros.skeleton import NUM_JOINTS
+from interhand_ros.skeleton import NUM_JOINTS, SIDES
 
 ROBOTS = ('leap_hand', 'allegro_hand', 'shadow_hand', 'inspire_hand', 'ability_hand')
 RETARGETING_TYPES = ('vector', 'dexpilot', 'position')
@@ -51,7 +51,7 @@ class HandRetargeter:
         if retargeting_type not in RETARGETING_TYPES:
             raise RetargetingError(f'unknown retargeting type {retargeting_type!r}: one of '
                                    f'{", ".join(RETARGETING_TYPES)}')
-        if side not in ('right', 'left'):
+        if side not in SIDES:
             raise RetargetingError(f"side must be 'right' or 'left', got {side!r}")
         if not max_velocity >= 0.0:
             raise RetargetingError(f'max_velocity must be >= 0, got {max_velocity}')

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from interhand_ros.estimate import EstimatorKind, TwoHandEstimate
+from interhand_ros.skeleton import SIDES
 from interhand_ros.teleop.filtering import FilterConfig, HandSmoother
 from interhand_ros.teleop.identity import IdentityConfig, SideTracker, rebuild
 
@@ -22,7 +23,7 @@ class TeleopStage:
         filter_config.check()
         self.filter_config = filter_config
         self.sides = SideTracker(identity_config)
-        self.smoothers = {side: HandSmoother(filter_config) for side in ('right', 'left')}
+        self.smoothers = {side: HandSmoother(filter_config) for side in SIDES}
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TeleopStage:

@@ -16,6 +16,7 @@ from typing import IO, Any
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
+from interhand_ros.skeleton import SIDES
 from interhand_ros.teleop.retargeting import HandRetargeter
 from interhand_ros.teleop.wrist_frame import wrist_frame_joints
 
@@ -32,7 +33,7 @@ class TrajectoryWriter:
     """Retargets and writes both sides; use as a context manager or call close()."""
 
     def __init__(self, stem: str | Path, robot: str, urdf_dir: str | Path,
-                 retargeting_type: str = 'vector', sides: tuple[str, ...] = ('right', 'left'),
+                 retargeting_type: str = 'vector', sides: tuple[str, ...] = SIDES,
                  max_velocity: float = 0.0) -> None:
         """stem: output path without suffix (e.g. out/video); RetargetingError if unusable."""
         self.stem = Path(stem)

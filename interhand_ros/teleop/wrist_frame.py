@@ -18,10 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate
-from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, WRIST
+from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, SIDES, WRIST
 
 _MIN_NORM = 1e-9
-SIDES = ('right', 'left')
 
 
 def mano_rotation(joints: np.ndarray, side: str) -> np.ndarray | None:
