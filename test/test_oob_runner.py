@@ -244,7 +244,7 @@ def test_runner_with_a_checkpoint_runs_internet_on_the_detector_crop(tmp_path, r
     [record] = [json.loads(line) for line in (out / 'poses.jsonl').read_text().splitlines()]
     assert record['estimator'] == 0  # ESTIMATOR_INTERNET
     roi = record['roi']
-    if PALM_PHOTO.exists():  # the detector's crop holds the pasted hand, not the whole frame
+    if PALM_PHOTO.exists():  # the detector's roi holds the pasted hand, not the whole frame
         x0, y0 = roi['x_offset'], roi['y_offset']
         x1, y1 = x0 + roi['width'], y0 + roi['height']
         assert x0 <= 310 and x1 >= 490 and y0 <= 160 and y1 >= 340

@@ -24,10 +24,10 @@ import torch
 
 from interhand_ros.engine.cache import ModelCache
 from interhand_ros.engine.model import InterNet
-from interhand_ros.skeleton import SIDES as HAND_NAMES
+from interhand_ros.skeleton import SIDES
 
 RUNTIME = 'onnxruntime'
-PART_NAMES = ('global',) + HAND_NAMES
+PART_NAMES = ('global',) + SIDES
 INT8_OP_TYPES = ('Conv',)  # quantized ops of the global part (the Gemm heads stay fp32)
 # x86 ISAs for which ONNX Runtime's MLAS has int8 GEMM kernels (AVX-VNNI / AVX512-VNNI fastest)
 _INT8_ISAS = ('AVX2', 'AVX512')
@@ -87,7 +87,7 @@ def quantize_parts(fp32_dir: Path, images: list[np.ndarray], folder: Path) -> No
                     quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     op_types_to_quantize=list(INT8_OP_TYPES))
-    for name in HAND_NAMES:
+    for name in SIDES:
         shutil.copyfile(fp32_dir / f'{name}.onnx', folder / f'{name}.onnx')
 
 
@@ -116,7 +116,7 @@ class OnnxRuntime:
 
     def run_hand(self, side: int, features: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        crop_xy, depth_rel, confidence = self._sessions[HAND_NAMES[side]].run(
+        crop_xy, depth_rel, confidence = self._sessions[SIDES[side]].run(
             None, {'features': np.ascontiguousarray(features, np.float32)})
         return crop_xy, depth_rel, confidence
 

@@ -46,7 +46,7 @@ from interhand_ros.engine.internet import (
 from interhand_ros.engine.runtimes import BackendError, Runtime, check_precision, run_parts
 from interhand_ros.estimate import Box, TwoHandEstimate
 from interhand_ros.geometry.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
-from interhand_ros.skeleton import NUM_MODEL_JOINTS
+from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE, SIDES
 
 LOG = logging.getLogger('interhand-quantize')
 QUANTIZED_PRECISIONS = ('int8', 'bf16')
@@ -181,7 +181,6 @@ def quantize_int8(reference: InterNetEstimator, calibration: np.ndarray) -> dict
     nncf.set_log_level(logging.WARNING)
 
     from interhand_ros.engine.openvino_backend import read_parts
-    from interhand_ros.skeleton import SIDES as HAND_NAMES
     runtime = reference.runtime
     assert runtime is not None and runtime.model_dir is not None
     parts = read_parts(runtime.model_dir)
@@ -192,7 +191,7 @@ def quantize_int8(reference: InterNetEstimator, calibration: np.ndarray) -> dict
     keep_fp32 = nncf.IgnoredScope(types=['MatMul'])
     quantized = {'global': nncf.quantize(parts['global'], nncf.Dataset(images),
                                          subset_size=len(images), ignored_scope=keep_fp32)}
-    for side, name in enumerate(HAND_NAMES):
+    for side, name in enumerate(SIDES):
         features = [features for features, _, presence in outputs
                     if presence[0, side] >= threshold] or [output[0] for output in outputs]
         quantized[name] = nncf.quantize(parts[name], nncf.Dataset(features),
@@ -221,18 +220,17 @@ def compare(reference: list[NetworkResult], candidate: list[NetworkResult],
                   for result in (ref, cand)]
         detected = [tuple(hand.detected for hand in estimate.hands()) for estimate in lifted]
         agree += detected[0] == detected[1]
-        for side, offset in (('right', 0), ('left', NUM_MODEL_JOINTS // 2)):
+        for side, joints in zip(SIDES, (RIGHT_SLICE, LEFT_SLICE)):
             hands = [getattr(estimate, side) for estimate in lifted]
             if not (hands[0].detected and hands[1].detected):
                 continue
-            joints = slice(offset, offset + NUM_MODEL_JOINTS // 2)
             pixels = np.linalg.norm(ref.crop_xy[joints] - cand.crop_xy[joints], axis=1)
             metres = _lifted_error(lifted[0], lifted[1], side)
             for joint, (px, m) in enumerate(zip(pixels, metres)):
                 if np.isfinite(px):
-                    pixel_errors[offset + joint].append(float(px))
+                    pixel_errors[joints.start + joint].append(float(px))
                 if np.isfinite(m):
-                    metre_errors[offset + joint].append(float(m))
+                    metre_errors[joints.start + joint].append(float(m))
     return {'held_out_crops': len(held_out),
             'presence_handedness_agreement': agree / len(held_out),
             'per_joint_error_px': _stats(pixel_errors, 1.0),
