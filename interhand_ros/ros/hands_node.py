@@ -18,11 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
@@ -35,6 +33,7 @@ from interhand_ros.factory import (
 )
 from interhand_ros.roi import RoiConfig, RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
+from interhand_ros.ros.entry import StartupError, spin_node
 from interhand_ros.ros.frames import Frame
 from interhand_ros.ros.image_input import subscription_for
 from interhand_ros.ros.inputs import PAIRINGS, Inputs, default_pairing
@@ -52,9 +51,6 @@ from interhand_ros.ros.pipeline import FramePipeline, Outputs, set_presence_thre
 EstimatorFactory = Callable[[EstimatorSettings, Callable[[str], None], str], HandPoseEstimator]
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
-
-class StartupError(RuntimeError):
-    """The node cannot start (bad parameter, checkpoint, device); the message says why."""
 
 
 def make_roi_source(params: dict[str, Any]) -> RoiSource:
@@ -281,28 +277,7 @@ class HandsNode(LifecycleNode):
 
 def main(args: list[str] | None = None) -> int:
     """Console entry point `hands_node`: spin until Ctrl-C; exit 1 when the node cannot start."""
-    rclpy.init(args=args)
-    try:
-        node = HandsNode()
-    except StartupError as error:
-        rclpy.logging.get_logger('hands').fatal(f'cannot start: {error}')
-        rclpy.try_shutdown()
-        return 1
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        if rclpy.ok():
-            raise
-        # Ctrl-C shut the context down while a message was being taken: a shutdown, not a fault.
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return spin_node(HandsNode, 'hands', args)
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -17,10 +17,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
@@ -28,6 +26,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
 from interhand_msgs.msg import HandPose, TwoHandPose
+from interhand_ros.ros.entry import StartupError, spin_node
 from interhand_ros.skeleton import RIGHT, SIDES
 from interhand_ros.stamps import stamp_seconds
 from interhand_ros.teleop.retargeting import HandRetargeter, RetargetingError
@@ -47,9 +46,6 @@ PARAMETERS: tuple[tuple[str, object, str], ...] = (
     ('log_throttle', 2.0, 's, the same kind of warning is logged at most once per this period'),
 )
 
-
-class StartupError(RuntimeError):
-    """The node cannot start; the message names the setting or file at fault."""
 
 
 def qos() -> QoSProfile:
@@ -169,24 +165,7 @@ class RetargetNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console entry point `retarget_node`: spin until Ctrl-C; exit 1 when it cannot start."""
-    rclpy.init(args=args)
-    try:
-        node = RetargetNode()
-    except StartupError as error:
-        rclpy.logging.get_logger('retarget').fatal(f'cannot start: {error}')
-        rclpy.try_shutdown()
-        return 1
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return spin_node(RetargetNode, 'retarget', args)
 
 if __name__ == '__main__':
     sys.exit(main())
