@@ -8,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from quantize_support import LENIENT, footage  # noqa: F401 (fixture)
 from test_engine_backends import checkpoint  # noqa: F401 (fixture)
 
 from interhand_ros.engine import openvino_backend, quantize
@@ -17,18 +18,6 @@ from interhand_ros.engine.runtimes import BackendError
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')
-_LENIENT = ['--max-error-px', '1e9', '--max-error-mm', '1e9', '--min-agreement', '0']
-
-
-@pytest.fixture(scope='module')
-def footage(tmp_path_factory):
-    """An image folder: 8 frames, every 4th held out -> 6 calibration and 2 held-out crops."""
-    folder = tmp_path_factory.mktemp('footage')
-    rng = np.random.default_rng(0)
-    for index in range(8):
-        cv2.imwrite(str(folder / f'{index:03d}.png'),
-                    rng.integers(0, 256, (240, 320, 3), np.uint8))
-    return folder
 
 
 @pytest.fixture(scope='module')
@@ -57,7 +46,7 @@ def int8_run(checkpoint, footage, fp32_cache, tmp_path_factory):  # noqa: F811
         pytest.skip('no native int8 in OpenVINO on this CPU')
     cache = fresh_cache(fp32_cache, tmp_path_factory.mktemp('int8') / 'cache')
     out = tmp_path_factory.mktemp('out')
-    code = quantize.main(arguments(checkpoint, footage, cache, out, *_LENIENT))
+    code = quantize.main(arguments(checkpoint, footage, cache, out, *LENIENT))
     return code, cache, out
 
 
@@ -114,7 +103,7 @@ def test_bf16_report(checkpoint, footage, fp32_cache, tmp_path):  # noqa: F811
         pytest.skip('no native bf16 in OpenVINO on this CPU')
     cache = fresh_cache(fp32_cache, tmp_path / 'cache')
     code = quantize.main(arguments(checkpoint, footage, cache, tmp_path / 'out',
-                                   '--precision', 'bf16', *_LENIENT))
+                                   '--precision', 'bf16', *LENIENT))
     assert code == 0
     report = json.loads((tmp_path / 'out' / 'bf16_report.json').read_text())
     assert report['precision'] == 'bf16' and set(report['speed_ms']) == {'fp32', 'bf16'}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 
-import cv2
 import numpy as np
 import pytest
+from quantize_support import LENIENT, footage  # noqa: F401 (fixture)
 from test_engine_backends import checkpoint  # noqa: F401 (fixture)
 
 from interhand_ros.engine import quantize
@@ -18,23 +18,11 @@ from interhand_ros.engine.runtimes import BackendError
 
 onnx = pytest.importorskip('onnx')
 onnx_backend = pytest.importorskip('interhand_ros.engine.onnx_backend')
-_LENIENT = ['--max-error-px', '1e9', '--max-error-mm', '1e9', '--min-agreement', '0']
 
 
 def int8_config(cache) -> EngineConfig:
     return EngineConfig(device='cpu', backend='onnxruntime', precision='int8',
                         cache_dir=str(cache))
-
-
-@pytest.fixture(scope='module')
-def footage(tmp_path_factory):
-    """An image folder: 8 frames, every 4th held out -> 6 calibration and 2 held-out crops."""
-    folder = tmp_path_factory.mktemp('footage')
-    rng = np.random.default_rng(0)
-    for index in range(8):
-        cv2.imwrite(str(folder / f'{index:03d}.png'),
-                    rng.integers(0, 256, (240, 320, 3), np.uint8))
-    return folder
 
 
 @pytest.fixture(scope='module')
@@ -59,7 +47,7 @@ def int8_run(checkpoint, footage, fp32_cache, tmp_path_factory):  # noqa: F811
     cache = tmp_path_factory.mktemp('int8') / 'cache'
     shutil.copytree(fp32_cache, cache)
     out = tmp_path_factory.mktemp('out')
-    code = quantize.main(arguments(checkpoint, footage, cache, out, *_LENIENT))
+    code = quantize.main(arguments(checkpoint, footage, cache, out, *LENIENT))
     return code, cache, out
 
 
