@@ -80,13 +80,16 @@ class Camera(threading.Thread):
     """Plays the photo on <camera>/image_raw + camera_info until a TwoHandPose comes back.
 
     configure: first act as a lifecycle manager and configure /hands through its services.
+    Subclasses wait for other outputs by overriding subscribe().
     """
+
+    spin_period = 0.5  # s
 
     def __init__(self, camera: str, hands_topic: str, on_done, configure: bool = False) -> None:
         super().__init__(daemon=True)
         self.camera, self.hands_topic, self.on_done = camera, hands_topic, on_done
         self.configure = configure
-        self.received: list[TwoHandPose] = []
+        self.received: list = []
         self.sent: list = []
         self.error: BaseException | None = None
 
@@ -97,7 +100,7 @@ class Camera(threading.Thread):
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         image_pub = node.create_publisher(Image, f'{self.camera}/image_raw', qos)
         info_pub = node.create_publisher(CameraInfo, f'{self.camera}/camera_info', qos)
-        node.create_subscription(TwoHandPose, self.hands_topic, self.received.append, qos)
+        self.subscribe(node, qos)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
         try:
@@ -111,7 +114,7 @@ class Camera(threading.Thread):
                     info_pub.publish(info)
                     image_pub.publish(image)
                     self.sent.append(stamp)
-                executor.spin_once(timeout_sec=0.5)
+                executor.spin_once(timeout_sec=self.spin_period)
         except BaseException as error:  # noqa: BLE001 - reported by the test
             self.error = error
         finally:
@@ -119,6 +122,11 @@ class Camera(threading.Thread):
             node.destroy_node()
             rclpy.shutdown(context=context)
             self.on_done()
+
+
+    def subscribe(self, node, qos: QoSProfile) -> None:
+        """The outputs waited for: every message goes into self.received."""
+        node.create_subscription(TwoHandPose, self.hands_topic, self.received.append, qos)
 
 
 def configure_node(name: str, node, executor, deadline: float) -> None:

@@ -3,18 +3,15 @@ the retarget node as processes; a real photo played as a camera gives a LEAP Han
 """
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import JointState
 from teleop_support import URDF_DIR, urdf_limits
-from test_node_launch_run import PHOTO, REPO, ament_env, photo_messages  # noqa: F401
+from test_node_launch_run import PHOTO, REPO, ament_env  # noqa: F401
+from test_node_launch_run import Camera as HandsCamera
 from test_node_launch_run import pytestmark as launch_requirements
 
 from interhand_ros.skeleton import SIDES
@@ -24,46 +21,19 @@ pytestmark = [*launch_requirements,
               pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')]
 
 
-class Camera(threading.Thread):
-    """Plays the photo until a JointState arrives on either side."""
+class Camera(HandsCamera):
+    """Plays the photo until a JointState arrives on either side: received holds (side, msg)."""
+
+    spin_period = 0.3  # s
 
     def __init__(self, camera: str, on_done) -> None:
-        super().__init__(daemon=True)
-        self.camera, self.on_done = camera, on_done
-        self.states: list[tuple[str, JointState]] = []
-        self.sent: list = []
-        self.error: BaseException | None = None
+        super().__init__(camera, '', on_done)
 
-    def run(self) -> None:
-        context = rclpy.Context()
-        rclpy.init(context=context)
-        node = rclpy.create_node(f'teleop_camera_{uuid.uuid4().hex[:8]}', context=context)
-        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        image_pub = node.create_publisher(Image, f'{self.camera}/image_raw', qos)
-        info_pub = node.create_publisher(CameraInfo, f'{self.camera}/camera_info', qos)
+    def subscribe(self, node, qos: QoSProfile) -> None:
         for side in SIDES:
             node.create_subscription(JointState, f'/retarget/{side}/joint_states',
-                                     lambda msg, side=side: self.states.append((side, msg)),
+                                     lambda msg, side=side: self.received.append((side, msg)),
                                      qos)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        try:
-            deadline = time.monotonic() + RECEIVE_TIMEOUT_S
-            while not self.states and time.monotonic() < deadline:
-                if image_pub.get_subscription_count() > 0:
-                    stamp = node.get_clock().now().to_msg()
-                    image, info = photo_messages(stamp)
-                    info_pub.publish(info)
-                    image_pub.publish(image)
-                    self.sent.append(stamp)
-                executor.spin_once(timeout_sec=0.3)
-        except BaseException as error:  # noqa: BLE001 - reported by the test
-            self.error = error
-        finally:
-            executor.shutdown()
-            node.destroy_node()
-            rclpy.shutdown(context=context)
-            self.on_done()
 
 
 def test_teleop_launch_turns_a_photo_into_a_leap_hand_joint_state(ament_env):  # noqa: F811
@@ -93,8 +63,8 @@ def test_teleop_launch_turns_a_photo_into_a_leap_hand_joint_state(ament_env):  #
     return_code = service.run()
     player.join(10.0)
     assert player.error is None, player.error
-    assert player.states, f'no JointState after {len(player.sent)} photos'
-    side, state = player.states[0]
+    assert player.received, f'no JointState after {len(player.sent)} photos'
+    side, state = player.received[0]
     assert state.header.stamp in player.sent
     limits = urdf_limits('leap_hand', side)
     assert len(state.name) == 16 and set(state.name) == set(limits)
