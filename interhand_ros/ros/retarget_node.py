@@ -1,12 +1,14 @@
 """The retarget node: `hands` (interhand_msgs/TwoHandPose) in, robot-hand JointState out.
 
 One concern: each side's fresh, fully valid hand is retargeted with dex-retargeting
-(interhand_ros.teleop.retargeting) from its wrist-frame joints (HandPose.joints_wrist) to the
-robot hand named for that side, and published on retarget/<side>/joint_states with the URDF's
-joint names, stamped with the input stamp, every value within the URDF's limits. A lost, held
-or partly invalid hand gets no command (the robot's controller holds its last one) and a WARN
-status on /diagnostics. A bad setting (unknown robot, missing URDF, dex-retargeting not
-installed) stops the node at start with a message naming it.
+(interhand_ros.teleop.retargeting) from its wrist-frame joints (HandPose.joints_wrist) to that
+side's robot hand: a robot dex-retargeting ships a config for (robot_<side>) or the user's own
+dex-retargeting YAML config (config_<side>), and published on retarget/<side>/joint_states with
+the URDF's joint names, stamped with the input stamp, every value within the URDF's limits. A
+lost, held or partly invalid hand gets no command (the robot's controller holds its last one)
+and a WARN status on /diagnostics. A bad setting (unknown robot, both or neither of robot and
+config, unreadable config, missing URDF, dex-retargeting not installed) stops the node at
+start with a message naming it.
 """
 from __future__ import annotations
 
@@ -32,20 +34,25 @@ from interhand_ros.stamps import stamp_seconds
 from interhand_ros.teleop.retargeting import HandRetargeter, RetargetingError
 
 PARAMETERS: tuple[tuple[str, object, str], ...] = (
-    ('robot_right', '', "robot hand for the subject's right hand: leap_hand, allegro_hand, "
-                        "shadow_hand, inspire_hand, ability_hand; '' = skip this side"),
-    ('robot_left', '', "robot hand for the subject's left hand (same names); '' = skip"),
+    ('robot_right', '', "robot hand for the subject's right hand: a robot name of "
+                        "dex-retargeting's bundled configs (e.g. leap_hand; an unknown name "
+                        "is refused with the list); '' = none"),
+    ('robot_left', '', "robot hand for the subject's left hand (the same names); '' = none"),
+    ('config_right', '', "instead of robot_right: a dex-retargeting YAML config (your own or "
+                         "a tuned robot hand); its urdf_path is relative to urdf_dir"),
+    ('config_left', '', 'instead of robot_left: a dex-retargeting YAML config'),
     ('retargeting_type', 'vector',
-     "'vector' (teleoperation), 'dexpilot' (teleoperation, finger-closing prior) or "
-     "'position' (offline; adds a free-floating base that is not published)"),
-    ('urdf_dir', '', "dex-urdf's robots/hands folder (holds <robot>/<robot>_<side>.urdf)"),
+     "for robot names: 'vector' (teleoperation), 'dexpilot' (teleoperation, finger-closing "
+     "prior) or 'position' (offline; adds a free-floating base that is not published); a "
+     "config file gives its own type"),
+    ('urdf_dir', '', "the folder the configs' urdf_path are relative to: dex-urdf's "
+                     "robots/hands for robot names (holds <robot>/<robot>_<side>.urdf)"),
     ('max_velocity', 0.0, 'rad/s (m/s prismatic) per joint between commands; 0 = no limit'),
     ('low_pass_alpha', 1.0,
      "dex-retargeting's own low-pass weight of the new value; 1 = off (the hands node filters)"),
     ('diagnostics_period', 1.0, 's, /diagnostics publishing period'),
     ('log_throttle', 2.0, 's, the same kind of warning is logged at most once per this period'),
 )
-
 
 
 def qos() -> QoSProfile:
@@ -96,24 +103,25 @@ class RetargetNode(Node):
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(self.params['diagnostics_period'], self._publish_diagnostics)
         self.get_logger().info('retarget node ready: ' + ', '.join(
-            f'{side} -> {state.retargeter.robot} ({len(state.retargeter.joint_names)} joints)'
-            for side, state in self.sides.items()) + f", {self.params['retargeting_type']}")
+            f'{side} -> {state.retargeter.robot} ({len(state.retargeter.joint_names)} joints, '
+            f'{state.retargeter.retargeting_type})' for side, state in self.sides.items()))
 
     def _build_sides(self) -> dict[str, SideState]:
         p = self.params
-        robots = {side: p[f'robot_{side}'] for side in SIDES if p[f'robot_{side}']}
-        if not robots:
-            raise StartupError('no robot hand: set robot_right and/or robot_left (leap_hand, '
-                               'allegro_hand, shadow_hand, inspire_hand, ability_hand)')
-        if not p['urdf_dir']:
-            raise StartupError("urdf_dir is not set: point it at dex-urdf's robots/hands folder")
+        chosen = [side for side in SIDES if p[f'robot_{side}'] or p[f'config_{side}']]
+        if not chosen:
+            raise StartupError('no robot hand: set robot_right and/or robot_left (a robot of '
+                               'dex-retargeting, e.g. leap_hand) or config_right / config_left '
+                               '(a dex-retargeting YAML config)')
         if p['diagnostics_period'] <= 0.0:
             raise StartupError(f"diagnostics_period must be > 0 s, got {p['diagnostics_period']}")
         sides = {}
-        for side, robot in robots.items():
+        for side in chosen:
             with contextlib.redirect_stdout(io.StringIO()) as chatter:  # mesh-less URDF notes
-                retargeter = HandRetargeter(robot, side, p['retargeting_type'], p['urdf_dir'],
-                                            p['max_velocity'], p['low_pass_alpha'])
+                retargeter = HandRetargeter(
+                    side, p['urdf_dir'], robot=p[f'robot_{side}'], config=p[f'config_{side}'],
+                    retargeting_type=p['retargeting_type'], max_velocity=p['max_velocity'],
+                    low_pass_alpha=p['low_pass_alpha'])
             if chatter.getvalue().strip():
                 self.get_logger().debug(chatter.getvalue())
             publisher = self.create_publisher(JointState, f'retarget/{side}/joint_states', qos())

@@ -36,8 +36,9 @@ from interhand_ros.runner.inputs import (
     input_kind,
 )
 from interhand_ros.runner.outputs import AnnotatedWriter, OutputSet, RecordWriter
+from interhand_ros.skeleton import SIDES
 from interhand_ros.stamps import ns_to_stamp
-from interhand_ros.teleop.retargeting import RETARGETING_TYPES, ROBOTS
+from interhand_ros.teleop.trajectories import retargeters_for
 
 ROI_CHOICES = ('full', 'detector', 'track')  # the node's roi.mode values that need no topic
 # The node's estimator parameters -> the flag (argparse dest) that sets each.
@@ -80,11 +81,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='input is a mirrored (selfie) view: keeps handedness as seen')
     parser.add_argument('--max-frames', type=int, default=0, help='stop after N frames (0: all)')
     robot = parser.add_argument_group('robot-hand trajectories (teleop.trajectories)')
-    robot.add_argument('--retarget', choices=ROBOTS, default=None,
-                       help='also write joint trajectories of this robot hand for both sides')
+    robot.add_argument('--retarget', default=None, metavar='ROBOT_OR_CONFIG',
+                       help='also write joint trajectories of this robot hand for both sides: '
+                            'a robot of dex-retargeting (e.g. leap_hand) or the path of a '
+                            'dex-retargeting YAML config (its urdf_path relative to --urdf-dir)')
+    for side in SIDES:
+        robot.add_argument(f'--retarget-{side}', default=None, metavar='ROBOT_OR_CONFIG',
+                           help=f'the same for the {side} hand only (overrides --retarget)')
     robot.add_argument('--urdf-dir', type=Path, default=None,
                        help="the robot URDFs (a dex-urdf checkout's robots/hands folder)")
-    robot.add_argument('--retargeting-type', choices=RETARGETING_TYPES, default='vector')
+    robot.add_argument('--retargeting-type', default='vector',
+                       help='for robot names: vector, dexpilot or position (a config file '
+                            'gives its own)')
     engine = parser.add_argument_group('estimator (the node parameters of the same names)')
     engine.add_argument('--checkpoint', type=Path, default=None,
                         help='InterNet snapshot (e.g. snapshot_20.pth.tar); none: MediaPipe')
@@ -146,8 +154,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Process the input; returns a summary (frames, hands found per frame, outputs)."""
     from interhand_ros.roi import RoiConfig, RoiSource
 
-    if args.retarget and args.urdf_dir is None:
-        raise InputError('--retarget needs --urdf-dir (the folder of the robot URDFs)')
+    robots = {side: getattr(args, f'retarget_{side}') or args.retarget for side in SIDES}
+    retargeters = retargeters_for({side: value for side, value in robots.items() if value},
+                                  args.urdf_dir or '', args.retargeting_type)
     kind = input_kind(args.input)
     yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
     source = open_input(args, kind)
@@ -156,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         estimator = build_estimator(estimator_settings(args, video=kind != 'folder'),
                                     LOG.warning, 'pass --checkpoint PATH')
         roi = RoiSource(RoiConfig(mode=args.roi)) if args.checkpoint is not None else None
-        return _process(args, kind, source, estimator, roi, yaml_info)
+        return _process(args, kind, source, estimator, roi, yaml_info, retargeters)
     finally:
         source.close()
         if roi:
@@ -164,7 +173,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _process(args: argparse.Namespace, kind: str, source: Input, estimator: HandPoseEstimator,
-             roi: Any, yaml_info: Any) -> dict[str, Any]:
+             roi: Any, yaml_info: Any, retargeters: dict[str, Any]) -> dict[str, Any]:
     """Estimate every frame and write the outputs (kept only when the run completes)."""
     from std_msgs.msg import Header
     from tqdm import tqdm
@@ -188,10 +197,9 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
                                 source.fps)
     records = RecordWriter(outputs)
     trajectories = None
-    if args.retarget:
+    if retargeters:
         from interhand_ros.teleop.trajectories import TrajectoryWriter
-        trajectories = TrajectoryWriter(outputs.path(args.input.stem), args.retarget,
-                                        args.urdf_dir, args.retargeting_type)
+        trajectories = TrajectoryWriter(outputs.path(args.input.stem), retargeters)
         for path in trajectories.paths():
             outputs.path(path.name)  # committed with the other outputs
     bag_out = BagOutput(outputs.path(args.input.stem + '_hands'), source) \

@@ -1,7 +1,7 @@
 """Offline retargeting: a video's hands -> robot-hand joint trajectories (interhand-run).
 
-For `interhand-run --retarget ROBOT`: each frame's fresh, fully valid hands (filter them first
-with teleop.stage.TeleopStage) are retargeted per side and written beside the poses as
+For `interhand-run --retarget ROBOT_OR_CONFIG`: each frame's fresh, fully valid hands (filter
+them first with teleop.stage.TeleopStage) are retargeted per side and written beside the poses as
 `<stem>.retarget_<side>.csv` (frame, stamp, one column per URDF joint) and one
 `<stem>.retarget.jsonl` (a line per frame and side: frame, stamp, side, robot, joints by name).
 Held, lost or partly invalid hands get no row, as the retarget node sends no command for them.
@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
-from interhand_ros.skeleton import SIDES
-from interhand_ros.teleop.retargeting import HandRetargeter
+from interhand_ros.skeleton import RIGHT
+from interhand_ros.teleop.retargeting import HandRetargeter, robot_argument
 from interhand_ros.teleop.wrist_frame import wrist_frame_joints
 
 
@@ -29,17 +30,25 @@ def retargetable(hand: HandEstimate) -> np.ndarray | None:
     return joints if np.isfinite(joints).all() else None
 
 
-class TrajectoryWriter:
-    """Retargets and writes both sides; use as a context manager or call close()."""
+def retargeters_for(robots: Mapping[str, str], urdf_dir: str | Path,
+                    retargeting_type: str = 'vector') -> dict[str, HandRetargeter]:
+    """side -> a robot name or a config path (interhand-run's --retarget flags) -> its built
+    retargeter; RetargetingError naming the problem if one is unusable."""
+    retargeters = {}
+    for side, value in robots.items():
+        robot, config = robot_argument(value)
+        retargeters[side] = HandRetargeter(side, urdf_dir, robot=robot, config=config,
+                                           retargeting_type=retargeting_type)
+    return retargeters
 
-    def __init__(self, stem: str | Path, robot: str, urdf_dir: str | Path,
-                 retargeting_type: str = 'vector', sides: tuple[str, ...] = SIDES,
-                 max_velocity: float = 0.0) -> None:
-        """stem: output path without suffix (e.g. out/video); RetargetingError if unusable."""
+
+class TrajectoryWriter:
+    """Retargets and writes the sides given; use as a context manager or call close()."""
+
+    def __init__(self, stem: str | Path, retargeters: Mapping[str, HandRetargeter]) -> None:
+        """stem: output path without suffix (e.g. out/video); retargeters: side -> its own."""
         self.stem = Path(stem)
-        self.robot = robot
-        self.retargeters = {side: HandRetargeter(robot, side, retargeting_type, urdf_dir,
-                                                 max_velocity) for side in sides}
+        self.retargeters = dict(retargeters)
         self.stem.parent.mkdir(parents=True, exist_ok=True)
         self._files: list[IO[str]] = []
         self._csv: dict[str, Any] = {}
@@ -49,7 +58,7 @@ class TrajectoryWriter:
             writer.writerow(['frame', 'stamp', *retargeter.joint_names])
             self._csv[side] = writer
         self._jsonl = self._open(f'{self.stem.name}.retarget.jsonl')
-        self.rows = {side: 0 for side in sides}
+        self.rows = {side: 0 for side in self.retargeters}
 
     def _open(self, name: str) -> IO[str]:
         handle = (self.stem.parent / name).open('w', newline='')
@@ -62,14 +71,14 @@ class TrajectoryWriter:
     def add(self, frame: int, stamp_s: float, estimate: TwoHandEstimate) -> None:
         """Retarget and write the frame's usable hands (stamp_s: the image time, s)."""
         for side, retargeter in self.retargeters.items():
-            joints = retargetable(estimate.right if side == 'right' else estimate.left)
+            joints = retargetable(estimate.right if side == RIGHT else estimate.left)
             if joints is None:
                 continue
             positions = retargeter.retarget(joints, stamp_s)
             self._csv[side].writerow([frame, f'{stamp_s:.9f}',
                                       *(f'{value:.6f}' for value in positions)])
             self._jsonl.write(json.dumps({
-                'frame': frame, 'stamp': stamp_s, 'side': side, 'robot': self.robot,
+                'frame': frame, 'stamp': stamp_s, 'side': side, 'robot': retargeter.robot,
                 'joints': dict(zip(retargeter.joint_names, map(float, positions)))}) + '\n')
             self.rows[side] += 1
 
