@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import rclpy
+from custom_robot import TWO_FINGER_LIMITS, two_finger_robot
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.executors import SingleThreadedExecutor
@@ -22,7 +23,7 @@ from tf2_msgs.msg import TFMessage
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
 from interhand_ros.messages import to_two_hand_pose
-from interhand_ros.skeleton import NUM_JOINTS
+from interhand_ros.skeleton import NUM_JOINTS, SIDES
 from interhand_ros.teleop.synthetic import hand_joints
 from interhand_ros.teleop.wrist_frame import wrist_pose
 
@@ -132,6 +133,39 @@ def test_retarget_node_commands_fresh_hands_only_with_the_input_stamp():
         spin.close()
 
 
+def test_retarget_node_drives_a_robot_of_our_own_from_its_config(tmp_path):
+    """A two-finger URDF and position config written by the test, on both sides over DDS."""
+    from interhand_ros.ros.retarget_node import RetargetNode
+    config = two_finger_robot(tmp_path / 'robot')
+    node = RetargetNode(parameter_overrides=[
+        Parameter('config_right', value=str(config)), Parameter('config_left', value=str(config)),
+        Parameter('urdf_dir', value=str(tmp_path / 'robot')),
+        Parameter('diagnostics_period', value=0.1)])
+    spin = Spinner(node)
+    try:
+        states = {side: spin.listen(JointState, f'retarget/{side}/joint_states')
+                  for side in SIDES}
+        diagnostics = spin.listen(DiagnosticArray, '/diagnostics')
+        publisher = spin.probe.create_publisher(TwoHandPose, 'hands', QOS)
+        spin.wait_for(lambda: publisher.get_subscription_count() > 0, 5.0, 'discovery')
+        publisher.publish(to_two_hand_pose(estimate(hand('right'), hand('left')), header(3, 9),
+                                           640, 480))
+        spin.wait_for(lambda: all(states.values()), 10.0, 'a JointState for each side')
+        for side in SIDES:
+            state = states[side][0]
+            assert (state.header.stamp.sec, state.header.stamp.nanosec) == (3, 9)
+            assert list(state.name) == list(TWO_FINGER_LIMITS)
+            for name, value in zip(state.name, state.position):
+                lower, upper = TWO_FINGER_LIMITS[name]
+                assert lower <= value <= upper, (side, name, value)
+            assert max(state.position) > 0.05  # the relaxed hand's fingers flex the robot's
+        spin.wait_for(lambda: any(
+            s.level == DiagnosticStatus.OK for d in diagnostics for s in d.status
+            if 'left hand -> two_finger' in s.name), 5.0, 'an OK two_finger diagnostic')
+    finally:
+        spin.close()
+
+
 @pytest.mark.parametrize('params, problem', [
     ({'robot_right': 'r2d2_hand', 'urdf_dir': str(URDF_DIR)}, 'unknown robot'),
     ({'robot_right': 'leap_hand', 'urdf_dir': '/nonexistent/hands'}, 'leap_hand_right.urdf'),
@@ -144,6 +178,24 @@ def test_retarget_node_refuses_to_start_naming_the_problem(params, problem):
     from interhand_ros.ros.retarget_node import RetargetNode, StartupError
     with pytest.raises(StartupError, match=problem):
         RetargetNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+
+
+@pytest.mark.parametrize('params, problem', [
+    ({'robot_right': 'leap_hand', 'config_right': 'CONFIG'}, 'right hand: .* not both'),
+    ({'config_left': 'ROBOT/absent.yml'}, 'absent.yml not found'),
+    ({'config_left': 'ROBOT/bad.yml'}, 'bad.yml cannot be read'),
+    ({'config_right': 'CONFIG', 'urdf_dir': '/nonexistent'}, 'two_finger.urdf .* not found'),
+])
+def test_retarget_node_refuses_a_bad_robot_config_naming_the_problem(tmp_path, params,
+                                                                      problem):
+    from interhand_ros.ros.retarget_node import RetargetNode, StartupError
+    config = two_finger_robot(tmp_path)
+    (tmp_path / 'bad.yml').write_text('retargeting: [type: vector\n')
+    values = {'urdf_dir': str(tmp_path), **params}
+    values = {k: v.replace('CONFIG', str(config)).replace('ROBOT', str(tmp_path))
+              for k, v in values.items()}
+    with pytest.raises(StartupError, match=problem):
+        RetargetNode(parameter_overrides=[Parameter(k, value=v) for k, v in values.items()])
 
 
 def test_wrist_pose_and_tf_carry_the_image_stamp_and_skip_held_hands():
