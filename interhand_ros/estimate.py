@@ -6,6 +6,7 @@ Units: metres and pixels of the ORIGINAL input image; 3D in the camera optical f
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
@@ -66,6 +67,11 @@ class HandEstimate:
     wrist_quaternion: np.ndarray = field(
         default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))  # (x, y, z, w), ROS order
     depth_source: DepthSource = DepthSource.NONE
+    # Hand size relative to the mean adult hand (geometry/hand_scale.py): measured_scale from
+    # this image's depth (NaN unless depth_source is DEPTH_IMAGE); calibrated_scale the
+    # estimator's running estimate after this image (NaN while it has none).
+    measured_scale: float = math.nan
+    calibrated_scale: float = math.nan
     # Teleoperation (interhand_ros.teleop): the last pose kept while the hand is briefly lost,
     # not a measurement of this image; held_for: s since the image it was measured in.
     held: bool = False
@@ -85,6 +91,9 @@ class TwoHandEstimate:
     estimator: EstimatorKind
     roi: Box                         # image region looked at (InterNet: its crop's box), px
     inference_time: float = 0.0      # s
+    # m, measured (left - right) root depth minus relative_root_depth: NaN unless both hands'
+    # roots came from the depth image (a misregistered depth image or swapped sides show here)
+    root_depth_disagreement: float = math.nan
     filtered: bool = False           # joints temporally filtered (interhand_ros.teleop)
 
     def hands(self) -> tuple[HandEstimate, HandEstimate]:

@@ -1,10 +1,14 @@
 """Absolute root (wrist) depth of a hand whose shape InterNet gives only relative to its root.
 
 Three sources, each selectable by the engine:
-- a registered depth image (REP-118): robust median around several palm joints, each corrected
-  by the network's relative depth of that joint, so the wrist need not hit the hand itself;
+- a registered depth image (REP-118): the depth pixels around several palm joints, each moved
+  from the skin to the joint inside the hand (surface offset, along the joint's ray) and
+  corrected by the network's relative depth of that joint, so the wrist need not hit the hand
+  itself; pixels far from the hand's consensus (background, the other hand, flying pixels at
+  edges) are rejected before the median;
 - the hand-size prior: the root depth at which the back-projected skeleton's bone lengths best
   match a mean adult hand (times a hand-scale factor), closed form + Gauss-Newton;
+  scale_at_depth is its inverse (the scale that puts a measured hand at its measured depth);
 - a fixed distance, chosen explicitly.
 """
 from __future__ import annotations
@@ -40,6 +44,14 @@ _DEPTH_ENCODINGS_M = ('32FC1',)
 _MIN_VALID_PIXELS = 3
 _GAUSS_NEWTON_STEPS = 3
 _MIN_DEPTH_M = 0.05
+# Skin-to-joint distance seen by a depth camera at the palm joints: half the adult hand's
+# thickness at the metacarpal heads (about 3 cm in anthropometric surveys of hand depth; an
+# assumption from the literature, not measured here). The wrist is thicker (3.5-4 cm), the
+# palmar side has thicker soft tissue than the dorsal side: a few mm either way.
+SURFACE_OFFSET_M = 0.015
+_OUTLIER_MADS = 3.0           # inlier band: this many robust standard deviations (1.4826 MAD)
+_MIN_OUTLIER_BAND_M = 0.010   # ... at least this wide (sensor noise + relative depth noise)
+_COARSE_BAND_M = 0.05         # first cut around the joints' median: a hand is ~3 cm thick
 
 
 @dataclass(frozen=True)
@@ -69,30 +81,72 @@ class DepthImage:
         metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
         return cls(metres)
 
-    def median_around(self, uv: np.ndarray, radius_px: int) -> float:
-        """Median of the valid depths in a (2r+1)^2 window at pixel uv (this image's pixels)."""
+    def valid_around(self, uv: np.ndarray, radius_px: int) -> np.ndarray:
+        """The valid depths (m) in a (2r+1)^2 window at pixel uv (this image's pixels)."""
         height, width = self.metres.shape
         u, v = int(round(float(uv[0]))), int(round(float(uv[1])))
         window = self.metres[max(0, v - radius_px):min(height, v + radius_px + 1),
                              max(0, u - radius_px):min(width, u + radius_px + 1)]
-        valid = window[np.isfinite(window)]
-        return float(np.median(valid)) if valid.size >= _MIN_VALID_PIXELS else math.nan
+        return window[np.isfinite(window)].astype(np.float64)
 
 
 def root_depth_from_depth_image(depth: DepthImage, pixels: np.ndarray, depth_rel_m: np.ndarray,
-                                image_size: tuple[int, int], radius_px: int) -> float | None:
+                                image_size: tuple[int, int], radius_px: int, *,
+                                rays: np.ndarray | None = None, surface_offset_m: float = 0.0,
+                                reject_outliers: bool = False) -> float | None:
     """Root depth (m) measured at the palm joints, or None if the depth image has no valid data.
 
     pixels: (21, 2) in the colour image (width, height = image_size); depth_rel_m: (21,) joint
     depth minus root depth. A depth image of another resolution is sampled at scaled pixels.
+    Each window pixel gives one root estimate: its depth + the surface offset along the joint's
+    ray (rays: (21, 2) normalised coordinates, needed when the offset is not 0) - the joint's
+    relative depth. reject_outliers drops the pixels outside a robust (MAD) band around the
+    hand's consensus; the answer is the median over joints of each joint's median. Offset 0
+    without rejection is the plain median of the palm joints' window medians.
     """
+    if surface_offset_m != 0.0 and rays is None:
+        raise ValueError('a surface offset needs the joints\' rays')
     height, width = depth.metres.shape
     scale = np.array([width / image_size[0], height / image_size[1]])
     radius = max(1, int(round(radius_px * scale.mean())))
-    estimates = [depth.median_around(pixels[joint] * scale, radius) - depth_rel_m[joint]
-                 for joint in PALM_JOINTS if np.all(np.isfinite(pixels[joint]))]
+    samples = []
+    for joint in PALM_JOINTS:
+        if not np.all(np.isfinite(pixels[joint])):
+            continue
+        values = depth.valid_around(pixels[joint] * scale, radius)
+        if rays is not None and surface_offset_m != 0.0:
+            values = values + surface_offset_m / math.hypot(1.0, *rays[joint])
+        samples.append(values - depth_rel_m[joint])
+    if reject_outliers:
+        samples = _without_outliers(samples)
+    estimates = [float(np.median(values)) for values in samples
+                 if values.size >= _MIN_VALID_PIXELS]
     estimates = [value for value in estimates if math.isfinite(value) and value > _MIN_DEPTH_M]
     return float(np.median(estimates)) if estimates else None
+
+
+def _without_outliers(samples: list[np.ndarray]) -> list[np.ndarray]:
+    """Each joint's root estimates within the inlier band around the hand's consensus.
+
+    The consensus starts at the median of the joints' medians (robust while most palm joints
+    mostly see the hand); the estimates within a coarse band of it give the new consensus
+    (their median) and the final band (a few robust standard deviations, 1.4826 MAD), so the
+    background, the other hand and flying pixels at edges (centimetres to metres off) go and
+    the sensor's noise stays.
+    """
+    medians = [float(np.median(values)) for values in samples if values.size >= _MIN_VALID_PIXELS]
+    if not medians:
+        return samples
+    pooled = np.concatenate(samples)
+    centre = float(np.median(medians))
+    near = pooled[np.abs(pooled - centre) <= _COARSE_BAND_M]
+    if near.size == 0:
+        return samples
+    centre = float(np.median(near))
+    band = max(_MIN_OUTLIER_BAND_M,
+               _OUTLIER_MADS * 1.4826 * float(np.median(np.abs(near - centre))))
+    centre = float(np.median(pooled[np.abs(pooled - centre) <= band]))
+    return [values[np.abs(values - centre) <= band] for values in samples]
 
 
 def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
@@ -106,16 +160,11 @@ def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
     """
     if hand_scale <= 0:
         raise ValueError(f'hand_scale must be positive, got {hand_scale}')
-    homogeneous = np.concatenate([rays, np.ones((NUM_JOINTS, 1))], axis=1)
-    parents, children = np.array(BONES).T
-    a = homogeneous[children] - homogeneous[parents]
-    b = (depth_rel_m[children, None] * homogeneous[children]
-         - depth_rel_m[parents, None] * homogeneous[parents])
-    lengths = MEAN_BONE_LENGTHS_M * hand_scale
-    usable = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
-    if not np.any(usable):
+    terms = _bone_terms(rays, depth_rel_m)
+    if terms is None:
         return None
-    a, b, lengths = a[usable], b[usable], lengths[usable]
+    a, b, mean_lengths = terms
+    lengths = mean_lengths * hand_scale
     quad_a, quad_b = float(np.sum(a * a)), float(np.sum(a * b))
     quad_c = float(np.sum(b * b) - np.sum(lengths ** 2))
     discriminant = quad_b ** 2 - quad_a * quad_c
@@ -131,3 +180,44 @@ def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
             break
         z -= float(np.sum(jacobian * (norms - lengths))) / denominator
     return z if math.isfinite(z) and z > _MIN_DEPTH_M else None
+
+
+def scale_at_depth(rays: np.ndarray, depth_rel_m: np.ndarray, root_depth_m: float
+                   ) -> float | None:
+    """The hand scale at which the hand-size prior puts this hand at root_depth_m (measured).
+
+    The prior's optimum in Z satisfies sum_i (|bone_i| - s L_i) d|bone_i|/dZ = 0; solved for s
+    at the measured Z, this is the bone lengths of the measured metric skeleton against the mean
+    hand's, weighted as the prior weighs them. So the noise the network's 2.5D output adds to
+    the bone lengths is in the scale too, and the prior with this scale gives back the measured
+    depth (root_depth_from_hand_size(rays, depth_rel_m, s) == root_depth_m).
+    """
+    terms = _bone_terms(rays, depth_rel_m)
+    if terms is None or not (math.isfinite(root_depth_m) and root_depth_m > _MIN_DEPTH_M):
+        return None
+    a, b, lengths = terms
+    bones = root_depth_m * a + b
+    norms = np.linalg.norm(bones, axis=1)
+    slope = np.sum(bones * a, axis=1) / np.maximum(norms, 1e-12)  # d|bone_i| / dZ
+    denominator = float(np.sum(slope * lengths))
+    if denominator <= 0:
+        return None
+    scale = float(np.sum(slope * norms)) / denominator
+    return scale if math.isfinite(scale) and scale > 0 else None
+
+
+def _bone_terms(rays: np.ndarray, depth_rel_m: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each bone as Z * a + b for root depth Z, with the mean length of each usable bone.
+
+    Joint j sits at (Z + depth_rel_m[j]) * (ray_x, ray_y, 1); None when no bone is usable.
+    """
+    homogeneous = np.concatenate([rays, np.ones((NUM_JOINTS, 1))], axis=1)
+    parents, children = np.array(BONES).T
+    a = homogeneous[children] - homogeneous[parents]
+    b = (depth_rel_m[children, None] * homogeneous[children]
+         - depth_rel_m[parents, None] * homogeneous[parents])
+    usable = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1)
+    if not np.any(usable):
+        return None
+    return a[usable], b[usable], MEAN_BONE_LENGTHS_M[usable]
