@@ -15,8 +15,8 @@ from std_msgs.msg import Header
 
 from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
 from interhand_ros.estimate import Box, HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.wrist_frame import joints_in_wrist_frame
 from interhand_ros.skeleton import LEFT, RIGHT
-from interhand_ros.teleop.wrist_frame import wrist_frame_joints
 
 _SIDES = {RIGHT: HandPose.RIGHT, LEFT: HandPose.LEFT}
 
@@ -49,7 +49,7 @@ def hand_to_msg(hand: HandEstimate) -> HandPose:
     msg.wrist_pose.orientation = Quaternion(x=qx, y=qy, z=qz, w=qw)
     msg.held, msg.held_for = bool(hand.held), float(hand.held_for)
     msg.joints_wrist = [Point(x=float(x), y=float(y), z=float(z))
-                        for x, y, z in wrist_frame_joints(hand)]
+                        for x, y, z in joints_in_wrist_frame(hand.joints, hand.side, hand.valid)]
     return msg
 
 

@@ -1,4 +1,4 @@
-"""Crop geometry (reference §4), camera model from CameraInfo, depth images, palm orientation."""
+"""Crop geometry (reference §4), camera model from CameraInfo, depth images, the wrist frame."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -16,8 +16,8 @@ from interhand_ros.geometry.crop import (
     crop_transform,
     square_and_enlarge,
 )
-from interhand_ros.geometry.orientation import palm_quaternion, palm_rotation
 from interhand_ros.geometry.root_depth import DepthImage
+from interhand_ros.geometry.wrist_frame import wrist_quaternion, wrist_rotation
 from interhand_ros.skeleton import INDEX_MCP, MIDDLE_MCP, NUM_JOINTS, PINKY_MCP, SIDES, WRIST
 
 # -- crop ------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_depth_median_ignores_invalid_pixels_and_outliers():
     assert np.isnan(depth.median_around(np.array([5.0, 5.0]), 3))
 
 
-# -- orientation -------------------------------------------------------------------------------
+# -- wrist frame -------------------------------------------------------------------------------
 
 def _palm(side: str) -> np.ndarray:
     """Palm facing the camera (-z), fingers up (-y); the right thumb on image right (+x)."""
@@ -184,25 +184,29 @@ def _palm(side: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize('side', SIDES)
-def test_palm_axes_follow_the_message_convention(side):
-    rotation = palm_rotation(_palm(side), side)
-    np.testing.assert_allclose(rotation[:, 0], [0, -1, 0], atol=1e-9)   # towards middle MCP
-    np.testing.assert_allclose(rotation[:, 2], [0, 0, -1], atol=1e-9)   # out of the palm
+def test_wrist_axes_follow_the_message_convention(side):
+    rotation = wrist_rotation(_palm(side), side)
+    np.testing.assert_allclose(rotation[:, 2], [0, -1, 0], atol=1e-9)   # towards middle MCP
+    np.testing.assert_allclose(rotation[:, 0], [0, 0, -1], atol=1e-9)   # out of the palm
     np.testing.assert_allclose(rotation[:, 1], np.cross(rotation[:, 2], rotation[:, 0]))
+    # y: image right for both palms shown: the right thumb's side, the left little finger's
+    np.testing.assert_allclose(rotation[:, 1], [1, 0, 0], atol=1e-9)
+    thumb_side = np.dot(_palm(side)[INDEX_MCP] - _palm(side)[PINKY_MCP], rotation[:, 1])
+    assert (thumb_side > 0) == (side == 'right')
 
 
 def test_quaternion_is_ros_ordered_and_follows_hand_rotation():
     rotation = euler2mat(0.3, -0.7, 1.1)
     joints = (_palm('right') - [0, 0, 0.5]) @ rotation.T + [0.1, 0.0, 0.7]
-    quaternion = palm_quaternion(joints, 'right')
+    quaternion = wrist_quaternion(joints, 'right')
     assert quaternion.shape == (4,) and quaternion[3] >= 0
     x, y, z, w = quaternion
-    expected = rotation @ palm_rotation(_palm('right'), 'right')
+    expected = rotation @ wrist_rotation(_palm('right'), 'right')
     np.testing.assert_allclose(quat2mat([w, x, y, z]), expected, atol=1e-9)
 
 
 def test_degenerate_palm_gives_no_orientation():
     collinear = np.zeros((NUM_JOINTS, 3))
     collinear[:, 1] = np.linspace(0, 0.1, NUM_JOINTS)
-    assert palm_quaternion(collinear, 'left') is None
-    assert palm_quaternion(np.full((NUM_JOINTS, 3), np.nan), 'right') is None
+    assert wrist_quaternion(collinear, 'left') is None
+    assert wrist_quaternion(np.full((NUM_JOINTS, 3), np.nan), 'right') is None

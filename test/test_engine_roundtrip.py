@@ -15,12 +15,12 @@ from interhand_ros.engine.internet import EngineConfig, NetworkResult, lift_two_
 from interhand_ros.estimate import Box, DepthSource
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
-from interhand_ros.geometry.orientation import palm_rotation
 from interhand_ros.geometry.root_depth import (
     MEAN_BONE_LENGTHS_M,
     DepthImage,
     root_depth_from_hand_size,
 )
+from interhand_ros.geometry.wrist_frame import wrist_quaternion, wrist_rotation
 from interhand_ros.skeleton import BONES, NUM_JOINTS, ROS_TO_INTERHAND, SIDES, WRIST
 
 SIGMA = 2.5
@@ -257,10 +257,23 @@ def test_hand_size_solver_handles_degenerate_input():
 
 @pytest.mark.parametrize('side', SIDES)
 def test_palm_normal_points_to_the_side_the_fingers_curl_to(side):
-    """Orientation convention against hand anatomy: the palm normal points where fingers curl."""
+    """Wrist frame convention against hand anatomy: its x, the palm normal, points where the
+    fingers curl; z runs along the middle finger; y to the right thumb, the left little finger."""
     joints = synthetic_hand(np.random.default_rng(3), side)
-    rotation = palm_rotation(joints, side)
-    np.testing.assert_allclose(rotation[:, 2], [0.0, 0.0, -1.0], atol=1e-9)
-    np.testing.assert_allclose(rotation[:, 0], [1.0, 0.0, 0.0], atol=1e-9)
+    rotation = wrist_rotation(joints, side)
+    np.testing.assert_allclose(rotation[:, 0], [0.0, 0.0, -1.0], atol=1e-9)
+    np.testing.assert_allclose(rotation[:, 2], [1.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(rotation[:, 1], [0.0, 1.0, 0.0], atol=1e-9)
     curled_tips = joints[[8, 12, 16, 20], 2]
     assert np.all(curled_tips < 0)
+    assert (np.dot(joints[1], rotation[:, 1]) > 0) == (side == 'right')  # thumb CMC
+
+
+def test_lifted_hands_carry_the_wrist_frame_of_their_joints():
+    camera = pinhole()
+    scene = make_scene(np.random.default_rng(5), camera, root_depth=0.6)
+    result, inverse, box = perfect_network_output(scene)
+    estimate = lift_two_hands(result, inverse, camera, None, EngineConfig(), box)
+    for hand in estimate.hands():
+        assert hand.detected and hand.valid.all()
+        np.testing.assert_allclose(hand.wrist_quaternion, wrist_quaternion(hand.joints, hand.side))

@@ -148,8 +148,9 @@ def test_palm_facing_the_camera_has_its_normal_towards_the_camera(estimator):
     assert hand.detected
     x, y, z, w = hand.wrist_quaternion
     rotation = quat2mat([w, x, y, z])
-    assert rotation[2, 2] < -0.5    # palm normal (z axis) points back at the camera
-    assert rotation[1, 0] < -0.5    # wrist -> middle finger (x axis) points up the image
+    assert rotation[2, 0] < -0.5    # palm normal (x axis) points back at the camera
+    assert rotation[1, 2] < -0.5    # wrist -> middle finger (z axis) points up the image
+    assert rotation[0, 1] > 0.5     # y: a left palm's little-finger side, image right
 
 
 @needs_photos

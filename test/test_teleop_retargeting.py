@@ -9,6 +9,7 @@ import pytest
 from custom_robot import TWO_FINGER_LIMITS, two_finger_robot
 from teleop_support import URDF_DIR, urdf_limits
 
+from interhand_ros.geometry.wrist_frame import joints_in_wrist_frame
 from interhand_ros.skeleton import SIDES
 from interhand_ros.teleop.retargeting import (
     HandRetargeter,
@@ -18,7 +19,6 @@ from interhand_ros.teleop.retargeting import (
     robot_names,
 )
 from interhand_ros.teleop.synthetic import hand_joints
-from interhand_ros.teleop.wrist_frame import joints_in_wrist_frame
 
 pytestmark = pytest.mark.skipif(not URDF_DIR.is_dir(),
                                 reason=f'{URDF_DIR} absent (robot URDFs for tests)')

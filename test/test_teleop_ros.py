@@ -22,10 +22,10 @@ from tf2_msgs.msg import TFMessage
 
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.wrist_frame import wrist_pose
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.skeleton import NUM_JOINTS, SIDES
 from interhand_ros.teleop.synthetic import hand_joints
-from interhand_ros.teleop.wrist_frame import wrist_pose
 
 needs_urdfs = pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

@@ -47,12 +47,12 @@ from interhand_ros.geometry.crop import (
     crop_transform,
     square_and_enlarge,
 )
-from interhand_ros.geometry.orientation import palm_quaternion
 from interhand_ros.geometry.root_depth import (
     DepthImage,
     root_depth_from_depth_image,
     root_depth_from_hand_size,
 )
+from interhand_ros.geometry.wrist_frame import wrist_quaternion
 from interhand_ros.skeleton import (
     LEFT,
     LEFT_SLICE,
@@ -357,7 +357,7 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
             hand.valid = np.all(np.isfinite(hand.joints), axis=1) & np.all(
                 np.isfinite(hand.pixels), axis=1)
             hand.wrist_position = hand.joints[WRIST].copy()
-            quaternion = palm_quaternion(hand.joints, side)
+            quaternion = wrist_quaternion(hand.joints, side)
             if quaternion is not None:
                 hand.wrist_quaternion = quaternion
             hand.depth_source = source

@@ -30,8 +30,8 @@ from interhand_ros.estimate import (
     check_rgb_image,
 )
 from interhand_ros.geometry.camera import CameraModel
-from interhand_ros.geometry.orientation import palm_quaternion
 from interhand_ros.geometry.root_depth import DepthImage, root_depth_from_depth_image
+from interhand_ros.geometry.wrist_frame import wrist_quaternion
 from interhand_ros.landmarks.detection import LandmarkHand, MediaPipeHands
 from interhand_ros.roi import clip_box
 from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, SIDES, WRIST
@@ -155,7 +155,7 @@ class LandmarkEstimator:
             if measured is not None:
                 joints = joints * (measured / joints[WRIST, 2])
                 depth_source = DepthSource.DEPTH_IMAGE
-        quaternion = palm_quaternion(joints, side)
+        quaternion = wrist_quaternion(joints, side)
         # MediaPipe exposes no presence score (every hand it returns passed min_confidence); its
         # handedness score, >= 0.5 for the chosen label, is the confidence it does give.
         presence = hand.side_score

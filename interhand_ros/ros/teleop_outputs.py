@@ -2,8 +2,8 @@
 
 Only fresh measurements are published here: a held hand (teleop.filtering) gets no wrist pose
 and no transform, so an arm controller never receives an old pose under a new stamp (it holds
-on its own). The wrist frame is the MANO wrist frame of teleop.wrist_frame, a child of the
-image's optical frame, stamped with the image stamp.
+on its own). The wrist frame is the MANO wrist frame of geometry.wrist_frame (the frame of
+HandPose.wrist_pose), a child of the image's optical frame, stamped with the image stamp.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from tf2_msgs.msg import TFMessage
 
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import TwoHandEstimate
+from interhand_ros.geometry.wrist_frame import wrist_pose
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.skeleton import SIDES
-from interhand_ros.teleop.wrist_frame import wrist_pose
 
 
 def tf_qos() -> QoSProfile:

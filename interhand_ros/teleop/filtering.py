@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate
-from interhand_ros.geometry.orientation import palm_quaternion
+from interhand_ros.geometry.wrist_frame import wrist_quaternion
 from interhand_ros.skeleton import WRIST
 
 STAMP_TOLERANCE = 1e-6  # s: stamps as float seconds must not make 6 frames at 30 Hz > 0.2 s
@@ -137,7 +137,7 @@ class HandSmoother:
         measured = np.where(np.asarray(hand.valid)[:, None], hand.joints, np.nan)
         joints = self._filter(measured, stamp_s)
         joints = np.where(np.isfinite(joints), joints, hand.joints)
-        quaternion = palm_quaternion(joints, hand.side)
+        quaternion = wrist_quaternion(joints, hand.side)
         smoothed = replace(
             hand, joints=joints, wrist_position=joints[WRIST].copy(),
             wrist_quaternion=hand.wrist_quaternion if quaternion is None else quaternion,

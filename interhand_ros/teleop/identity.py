@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
-from interhand_ros.geometry.orientation import palm_quaternion
+from interhand_ros.geometry.wrist_frame import wrist_quaternion
 from interhand_ros.skeleton import SIDES
 
 _IDENTITY_QUATERNION = np.array([0.0, 0.0, 0.0, 1.0])
@@ -45,10 +45,10 @@ class _Track:
 
 
 def with_side(hand: HandEstimate, side: str) -> HandEstimate:
-    """The same hand labelled side (its palm orientation depends on the side)."""
+    """The same hand labelled side (its wrist frame depends on the side)."""
     if hand.side == side:
         return hand
-    quaternion = palm_quaternion(hand.joints, side)
+    quaternion = wrist_quaternion(hand.joints, side)
     return replace(hand, side=side, wrist_quaternion=_IDENTITY_QUATERNION.copy()
                    if quaternion is None else quaternion)
 

@@ -17,16 +17,16 @@ from typing import IO, Any
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.wrist_frame import joints_in_wrist_frame
 from interhand_ros.skeleton import RIGHT
 from interhand_ros.teleop.retargeting import HandRetargeter, robot_argument
-from interhand_ros.teleop.wrist_frame import wrist_frame_joints
 
 
 def retargetable(hand: HandEstimate) -> np.ndarray | None:
     """The hand's wrist-frame joints if it is a fresh, fully valid measurement, else None."""
     if not hand.detected or hand.held or not np.all(hand.valid):
         return None
-    joints = wrist_frame_joints(hand)
+    joints = joints_in_wrist_frame(hand.joints, hand.side, hand.valid)
     return joints if np.isfinite(joints).all() else None
 
 

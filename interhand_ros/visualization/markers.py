@@ -1,22 +1,23 @@
 """TwoHandEstimate -> visualization_msgs/MarkerArray for RViz (no rclpy: only message types).
 
 Per hand (namespace = side) three markers with stable ids: joints (SPHERE_LIST), bones
-(LINE_LIST of skeleton.BONES) and, optionally, the wrist axes (LINE_LIST, x red, y green,
-z blue). Only valid joints are drawn. A hand that is not detected gets DELETE markers so it
-vanishes at once; the short lifetime also clears hands when the node stops publishing.
+(LINE_LIST of skeleton.BONES) and, optionally, the axes of the wrist frame (LINE_LIST, x red,
+y green, z blue): geometry.wrist_frame's MANO frame, that of HandPose.wrist_pose and /tf. Only
+valid joints are drawn. A hand that is not detected gets DELETE markers so it vanishes at once;
+the short lifetime also clears hands when the node stops publishing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import transforms3d
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.wrist_frame import quaternion_to_rotation
 from interhand_ros.skeleton import BONES, LEFT, RIGHT, WRIST
 
 JOINTS_ID = 0
@@ -84,8 +85,7 @@ def _hand_markers(hand: HandEstimate, header: Header, style: MarkerStyle) -> lis
         axes = _marker(header, hand.side, WRIST_AXES_ID, Marker.LINE_LIST, style.bone_width,
                        style)
         if valid[WRIST] and np.isfinite(hand.wrist_quaternion).all():
-            qx, qy, qz, qw = hand.wrist_quaternion
-            rotation = transforms3d.quaternions.quat2mat((qw, qx, qy, qz))
+            rotation = quaternion_to_rotation(hand.wrist_quaternion)
             origin = hand.joints[WRIST]
             for axis in range(3):
                 axes.points += [_point(origin),
