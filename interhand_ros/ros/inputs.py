@@ -28,7 +28,7 @@ from interhand_ros.ros.sync import (
     LatestCameraInfo,
     StampGuard,
     StampSync,
-    stamp_seconds,
+    header_seconds,
 )
 
 
@@ -168,7 +168,7 @@ class Inputs:
             self._report('image', reason)
             return False
         self._last_image_time = now
-        stamp = stamp_seconds(image)
+        stamp = header_seconds(image)
         back = self._guard.received(stamp)
         if back:
             self._pairing.discard_newer(stamp + TIME_JUMP)
@@ -213,7 +213,7 @@ class Inputs:
                 depth_info: CameraInfo | None = None) -> None:
         """A complete set: on to the worker, unless older than a set already taken."""
         self._last_pair_time = time.monotonic()
-        if not self._guard.take(stamp_seconds(image)):
+        if not self._guard.take(header_seconds(image)):
             self._health.dropped()  # e.g. a late camera_info completing an old image
             return
         self._on_frame(Frame(image, info, depth, depth_info))

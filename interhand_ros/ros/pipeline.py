@@ -26,7 +26,7 @@ from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.roi import RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame, convert
-from interhand_ros.ros.sync import stamp_seconds
+from interhand_ros.ros.sync import header_seconds
 from interhand_ros.ros.teleop_outputs import TeleopOutputs
 from interhand_ros.teleop.stage import TeleopStage
 from interhand_ros.visualization.drawing import draw_estimate
@@ -113,10 +113,10 @@ class FramePipeline:
         self.roi.update(estimate)
         header = frame.image.header
         height, width = rgb.shape[:2]
-        raw, estimate = estimate, self.teleop.apply(estimate, stamp_seconds(frame.image))
+        raw, estimate = estimate, self.teleop.apply(estimate, header_seconds(frame.image))
         hands = to_two_hand_pose(estimate, header, width, height)
         # counted before it goes out: a bad frame a subscriber sends in reply is newer
-        self._health.published(time.monotonic(), self._now() - stamp_seconds(frame.image),
+        self._health.published(time.monotonic(), self._now() - header_seconds(frame.image),
                                estimate.inference_time)
         self.outputs.hands.publish(hands)
         self.outputs.teleop.publish(estimate, header)

@@ -29,8 +29,8 @@ from sensor_msgs.msg import JointState
 
 from interhand_msgs.msg import HandPose, TwoHandPose
 from interhand_ros.ros.entry import StartupError, spin_node
+from interhand_ros.ros.sync import header_seconds
 from interhand_ros.skeleton import RIGHT, SIDES
-from interhand_ros.stamps import stamp_seconds
 from interhand_ros.teleop.retargeting import HandRetargeter, RetargetingError
 
 PARAMETERS: tuple[tuple[str, object, str], ...] = (
@@ -129,7 +129,7 @@ class RetargetNode(Node):
         return sides
 
     def _on_hands(self, msg: TwoHandPose) -> None:
-        stamp = stamp_seconds(msg.header.stamp)
+        stamp = header_seconds(msg)
         for side, state in self.sides.items():
             hand = msg.right if side == RIGHT else msg.left
             reason = usable(hand)

@@ -19,8 +19,8 @@ TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clo
 PAIRINGS = ('message_filters', 'stamp_sync')  # the node's two pairing implementations
 
 
-def stamp_seconds(msg: Any) -> float:
-    """header.stamp of a message as float seconds."""
+def header_seconds(msg: Any) -> float:
+    """A message's header.stamp as float seconds (stamps.stamp_seconds takes the stamp)."""
     return stamps.stamp_seconds(msg.header.stamp)
 
 
@@ -46,7 +46,7 @@ class StampSync:
         queue = self._queues[stream]
         if stream == 0 and len(queue) == queue.maxlen:
             self.unmatched += 1
-        queue.append((stamp_seconds(msg), msg))
+        queue.append((header_seconds(msg), msg))
         self._emit_newest_match()
 
     def _emit_newest_match(self) -> None:
@@ -105,7 +105,7 @@ class LatestCameraInfo:
             known = ', '.join(repr(f) for f in self._latest) or 'none'
             raise PairingError(f'no camera_info received for frame {frame!r} '
                                f'(camera_info frames seen: {known})')
-        age = stamp_seconds(image) - stamp_seconds(info)
+        age = header_seconds(image) - header_seconds(info)
         if self._max_age > 0.0 and abs(age) > self._max_age:
             raise PairingError(f'latest camera_info for frame {frame!r} is {age:.3f} s away from '
                                f'the image stamp (sync.max_info_age {self._max_age} s)')
