@@ -9,9 +9,10 @@ CPU runs natively (torch fp32 / bf16, OpenVINO fp32 / bf16 / int8, ONNX Runtime 
 wall and process CPU time, the speed-up over the reference, RSS (steady, after the runs) and
 peak RSS (including loading / converting). Each case runs in its own process so their memory
 does not add up; the reference runs first and again last (the faster run is used for the
-ratios). Then the node's output rate and pose age under a 30 Hz camera
-(ros/latency_probe.py --open-loop-only) for the default (torch fp32), the fastest exact (fp32)
-and the fastest case.
+ratios). Then the node as deployed (node_bench.py): the real hands_node process under a camera
+in another process over real DDS, raw and compressed, with and without the Fast DDS profile, for
+the landmark fallback, the fastest exact runtime (`checkpoint:=X` alone), the fastest (int8) and
+torch: frames delivered, output rate, pose age, and where a frame's time goes in the node.
 Speed does not depend on the weights' values: random weights unless --checkpoint is given.
 int8 without a model from interhand-quantize in the cache is calibrated on random crops
 (speed only, into a temporary cache). Wall times on a shared CPU include other processes' load;
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from interhand_ros.node_bench import DEFAULT_CASES, PROFILE, run_node_cases
 
 PIPELINE_SIZES = ((640, 480), (1280, 720))
 REFERENCE = 'official-torch:fp32'
@@ -228,19 +231,6 @@ def run_case(case: str, args: argparse.Namespace, cache_dir: str) -> dict[str, A
     return results
 
 
-def run_probe(case: str, args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
-    backend, precision = case.split(':')
-    with tempfile.NamedTemporaryFile(suffix='.json') as out:
-        command = [sys.executable, '-m', 'interhand_ros.ros.latency_probe', '--open-loop-only',
-                   '--checkpoint', str(args.checkpoint), '--device', 'cpu',
-                   '--backend', backend, '--precision', precision, '--cache-dir', cache_dir,
-                   '--seconds', str(args.probe_seconds), '--rate', '30', '--json', out.name]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            return {'error': (done.stderr or done.stdout).strip().splitlines()[-1:]}
-        return json.loads(Path(out.name).read_text())
-
-
 COLUMNS = ['network'] + [f'pipeline_{w}x{h}' for w, h in PIPELINE_SIZES]
 
 
@@ -282,8 +272,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--cases', nargs='+', default=None,
                         help=f'subset, e.g. {REFERENCE} openvino:int8 (default: all supported)')
     parser.add_argument('--cache-dir', default='', help='model cache (default: the user cache)')
-    parser.add_argument('--probe-seconds', type=float, default=8.0,
-                        help='node open-loop run per probe; 0 = no node probe')
+    parser.add_argument('--probe-seconds', type=float, default=10.0,
+                        help='measured seconds per node case; 0 = no node cases')
+    parser.add_argument('--node-cases', nargs='+', default=list(DEFAULT_CASES),
+                        help='estimator:WxH:raw|compressed:profile|none (node_bench.py)')
+    parser.add_argument('--node-only', action='store_true', help='only the node cases')
+    parser.add_argument('--profile', default=str(PROFILE), help='Fast DDS profile of the cases')
     parser.add_argument('--json', type=Path, default=None, help='also write all results here')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--worker-out', help=argparse.SUPPRESS)
@@ -306,8 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as int8_cache:
-        case_caches = {}
-        chosen = args.cases or cases()
+        chosen = [] if args.node_only else args.cases or cases()
         if REFERENCE in chosen:
             chosen = [*chosen, REFERENCE_AGAIN]
         for case in chosen:
@@ -315,7 +308,6 @@ def main(argv: list[str] | None = None) -> None:
             if case.endswith(':int8'):
                 case_cache = ensure_int8(args.checkpoint, case.split(':')[0], cache_dir,
                                          int8_cache)
-            case_caches[case] = case_cache
             results[case] = run_case(REFERENCE if case == REFERENCE_AGAIN else case, args,
                                      case_cache)
             result = results[case]
@@ -324,21 +316,15 @@ def main(argv: list[str] | None = None) -> None:
                        f"{result['pipeline_640x480']['median_ms']:.0f} ms")
             print(f'  {case}: {summary} (load {result.get("load_before", 0):.1f})', flush=True)
         print_table(results)
-        probes = {}
-        measured = {case: r['pipeline_640x480']['median_ms'] for case, r in results.items()
-                    if 'error' not in r and not case.startswith('official')}
-        if args.probe_seconds > 0 and measured:
-            exact = {case: ms for case, ms in measured.items() if case.endswith(EXACT)}
-            fastest = [min(found, key=lambda case: found[case]) for found in (exact, measured)
-                       if found]
-            for case in dict.fromkeys(['torch:fp32', *fastest]):
-                probes[case] = run_probe(case, args, case_caches.get(case, cache_dir))
-                probe = probes[case]
-                print(f'node, 30 Hz camera, {case}: ' + (
-                    str(probe['error']) if 'error' in probe else
-                    f"{probe['output_hz']:.1f} Hz out, pose age p50 "
-                    f"{probe['pose_age_ms_p50']:.0f} ms, p90 {probe['pose_age_ms_p90']:.0f} ms"),
-                    flush=True)
+        probes: dict[str, Any] = {}
+        if args.probe_seconds > 0:
+            fastest_cache = (ensure_int8(args.checkpoint, 'openvino', cache_dir, int8_cache)
+                             if any(c.startswith('fastest') for c in args.node_cases)
+                             and 'openvino:int8' in cases() else '')
+            probes = run_node_cases(
+                args.node_cases, args.checkpoint,
+                {'exact': args.cache_dir, 'torch': args.cache_dir, 'fastest': fastest_cache},
+                args.profile, args.probe_seconds)
     print(f'bench took {time.perf_counter() - started:.0f} s; load average at end '
           f'{os.getloadavg()[0]:.2f}')
     if args.json is not None:

@@ -7,7 +7,9 @@ fallback is built (and the caller is told so).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from interhand_ros.engine.options import (
@@ -30,7 +32,7 @@ class EstimatorSettings:
     """Everything that decides which estimator runs and how (units: metres, seconds)."""
 
     checkpoint: str = ''                 # '' -> MediaPipe landmark fallback
-    backend: str = 'torch'               # torch | openvino | onnxruntime | auto (fastest exact)
+    backend: str = 'auto'                # auto (fastest exact) | torch | openvino | onnxruntime
     cache_dir: str = ''                  # compiled models; '' -> engine.cache.default_cache_dir
     device: str = 'auto'                 # auto | cpu | cuda | cuda:N
     cuda_fallback: bool = True           # CUDA requested but absent: CPU (warned) or an error
@@ -68,16 +70,53 @@ class EstimatorSettings:
 
 def build_estimator(settings: EstimatorSettings,
                     warn: Callable[[str], None],
-                    how_to_pass_checkpoint: str = 'pass a checkpoint') -> HandPoseEstimator:
+                    how_to_pass_checkpoint: str = 'pass a checkpoint',
+                    info: Callable[[str], None] | None = None) -> HandPoseEstimator:
     """A ready (warmed-up) estimator; EstimatorError says why when none can be built.
 
     warn: where to say what the caller should know (fallback used, CUDA absent).
+    info: where the model cache says that it converts a new checkpoint (about 20 s, before it
+    starts) or reuses a cached model, and where it keeps it (default: warn).
     """
     settings.check()
     if not settings.checkpoint:
         warn(no_checkpoint_message(how_to_pass_checkpoint))
         return _landmark_estimator(settings)
-    return _internet_estimator(settings, warn)
+    with _cache_messages_to(info or warn):
+        return _internet_estimator(settings, warn)
+
+
+def finds_hands_itself(estimator: HandPoseEstimator) -> bool:
+    """True for the landmark fallback: MediaPipe runs its own palm detection and tracking on
+    the whole image, so roi.mode 'detector' would only add a second detector's cost."""
+    try:
+        from interhand_ros.landmarks.landmark_estimator import LandmarkEstimator
+    except ImportError:  # no MediaPipe: this cannot be the fallback
+        return False
+    return isinstance(estimator, LandmarkEstimator)
+
+
+class _Forward(logging.Handler):
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self._say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._say(record.getMessage())
+
+
+@contextmanager
+def _cache_messages_to(say: Callable[[str], None]) -> Iterator[None]:
+    """The model cache's log records (engine.cache) go to `say` while the estimator builds."""
+    from interhand_ros.engine.cache import log as cache_log
+    handler, level = _Forward(say), cache_log.level
+    cache_log.addHandler(handler)
+    cache_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        cache_log.removeHandler(handler)
+        cache_log.setLevel(level)
 
 
 def describe_estimator(estimator: HandPoseEstimator) -> str:
@@ -86,7 +125,10 @@ def describe_estimator(estimator: HandPoseEstimator) -> str:
     if details is None:
         return f'{type(estimator).__name__} (MediaPipe landmark fallback)'
     what = details()
-    return f"InterNet {what['backend']} {what['precision']} on {what['device']}"
+    text = f"InterNet {what['backend']} {what['precision']} on {what['device']}"
+    if getattr(getattr(estimator, 'config', None), 'backend', None) == 'auto':
+        text += ' (backend auto)'  # what 'auto' chose, said where users look
+    return text
 
 
 def _landmark_estimator(settings: EstimatorSettings) -> HandPoseEstimator:

@@ -2,6 +2,7 @@
 as a separate process, the landmark fallback in process; start-up failures."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -185,9 +186,19 @@ def test_without_checkpoint_the_landmark_fallback_serves_and_says_so(ros):
         h.close()
 
 
-def test_diagnostics_name_the_backend_and_precision_that_run(checkpoint):
-    estimator = make_estimator(dict(DEFAULTS, checkpoint=str(checkpoint), device='cpu'), print)
-    assert describe_estimator(estimator) == 'InterNet torch fp32 on cpu'
+def test_diagnostics_name_the_backend_and_precision_that_run(checkpoint, tmp_path):
+    """The default backend 'auto' runs OpenVINO on a CPU where it is installed, and says so."""
+    params = dict(DEFAULTS, checkpoint=str(checkpoint), device='cpu', cache_dir=str(tmp_path))
+    messages = []
+    estimator = make_estimator(params, messages.append)
+    chosen = 'openvino' if importlib.util.find_spec('openvino') else 'torch'
+    assert describe_estimator(estimator) == f'InterNet {chosen} fp32 on cpu (backend auto)'
+    if chosen == 'openvino':  # the first start converts, into the cache folder it names
+        assert any('converting' in m and str(tmp_path) in m for m in messages), messages
+        make_estimator(params, messages.append)
+        assert 'reusing the cached model' in messages[-1] and str(tmp_path) in messages[-1]
+    torch_params = dict(params, backend='torch')
+    assert describe_estimator(make_estimator(torch_params, print)) == 'InterNet torch fp32 on cpu'
 
 
 PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
@@ -216,8 +227,9 @@ def test_real_photo_with_detector_roi_gives_a_hand_with_matching_markers(ros):
         side = 'right' if hand is msg.right else 'left'
         uv = np.array([[p.u, p.v] for p in hand.pixels])
         assert ((uv >= 0) & (uv < [width, height])).all()
-        roi = msg.roi  # from the MediaPipe detector: around the hand, not the whole image
-        assert roi.x_offset > 200 and roi.y_offset > 150 and roi.width < 400
+        roi = msg.roi  # roi.mode detector: the fallback's own detector searched the whole image
+        assert (roi.x_offset, roi.y_offset, roi.width, roi.height) == (0, 0, width, height)
+        assert uv[:, 0].min() > 250 and uv[:, 1].min() > 180  # found in the lower right
         assert ((uv >= [roi.x_offset - 5, roi.y_offset - 5])
                 & (uv <= [roi.x_offset + roi.width + 5, roi.y_offset + roi.height + 5])).all()
         assert 0.1 < hand.wrist_pose.position.z < 3.0  # metres in front of the camera

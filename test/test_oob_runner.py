@@ -285,9 +285,9 @@ def test_runner_and_node_publish_identical_poses_for_the_same_frames(tmp_path,
     bag = tmp_path / 'session'
     _write_bag(bag, 'sqlite3', count=2)
     out = tmp_path / 'out'
-    # the node's defaults: roi.mode full, depth.mode hand_size, presence 0.5, fp32
+    # the node's defaults: roi.mode detector, depth.mode hand_size, presence 0.5, fp32
     assert main([str(bag), '--checkpoint', str(random_checkpoint), '--device', 'cpu',
-                 '--roi', 'full', '--depth-mode', 'hand_size', '--out', str(out)]) == 0
+                 '--roi', 'detector', '--depth-mode', 'hand_size', '--out', str(out)]) == 0
     ran = [_content(json.loads(line)) for line in (out / 'poses.jsonl').read_text().splitlines()]
 
     params = dict(DEFAULTS, checkpoint=str(random_checkpoint), device='cpu')

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 MANIFEST = 'manifest.json'
 _CHUNK = 1 << 20
+# Says when a model is converted (a slow first start) or reused, and where it lies; the factory
+# forwards these records to the node's log while it builds an estimator.
+log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -55,15 +60,19 @@ class ModelCache:
     def load(self, key: Mapping[str, object]) -> Path | None:
         """The entry's folder when it exists and every file matches its manifest, else None."""
         folder = self.entry_dir(key)
+        if not folder.exists():
+            return None
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
-            if manifest.get('key') != dict(key) or not manifest.get('files'):
-                return None
-            for name, digest in manifest['files'].items():
-                if file_sha256(folder / name) != digest:
-                    return None
+            trusted = manifest.get('key') == dict(key) and bool(manifest.get('files')) and all(
+                file_sha256(folder / name) == digest for name, digest in manifest['files'].items())
         except (OSError, ValueError, AttributeError, TypeError):
+            trusted = False
+        if not trusted:
+            log.warning('the cached model in %s is corrupt or from another version: not used',
+                        folder)
             return None
+        log.info('reusing the cached model in %s', folder)
         return folder
 
     def store(self, key: Mapping[str, object], write: Callable[[Path], None]) -> Path:
@@ -71,6 +80,9 @@ class ModelCache:
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.entry_dir(key)
         building = Path(tempfile.mkdtemp(prefix='.building-', dir=self.root))
+        log.info('converting the model for %s (once per checkpoint and runtime version; about '
+                 '20 s on a 2-core CPU), cached in %s', final.name, final)
+        started = time.monotonic()
         try:
             write(building)
             files = {path.name: file_sha256(path) for path in sorted(building.iterdir())
@@ -85,6 +97,7 @@ class ModelCache:
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
+        log.info('converted in %.0f s: %s', time.monotonic() - started, final)
         return final
 
     def load_or_build(self, key: Mapping[str, object], write: Callable[[Path], None]) -> Path:

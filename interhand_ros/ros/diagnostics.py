@@ -27,6 +27,7 @@ class NodeHealth:
         self._lock = threading.Lock()
         self._inputs: deque[float] = deque()
         self._outputs: deque[tuple[float, float, float]] = deque()  # time, latency, inference
+        self._stages: deque[tuple[float, dict[str, float]]] = deque()  # time, s per stage
         self.frames_received = 0
         self.frames_published = 0
         self.frames_dropped = 0
@@ -55,6 +56,11 @@ class NodeHealth:
             self.frames_published += 1
             self._last_success_time = now
             self._outputs.append((now, latency, inference_time))
+
+    def stage_times(self, seconds: dict[str, float], now: float | None = None) -> None:
+        """One published frame's time per pipeline stage (s), shown as stage_<name>_ms means."""
+        with self._lock:
+            self._stages.append((time.monotonic() if now is None else now, seconds))
 
     def error(self, now: float, reason: str, frame_failed: bool = True) -> None:
         """Record a problem; frame_failed: a frame was lost to it (counts as failed)."""
@@ -92,6 +98,7 @@ class NodeHealth:
                 'last_error': self.last_error,
                 'last_fault': self.last_fault,
             }
+            values.update(self._stage_means())
         return DiagnosticStatus(
             level=level, name=name, message=message, hardware_id=hardware_id,
             values=[KeyValue(key=k, value=f'{v:.4g}' if isinstance(v, float) else str(v))
@@ -102,6 +109,17 @@ class NodeHealth:
             self._inputs.popleft()
         while self._outputs and self._outputs[0][0] < now - self.window:
             self._outputs.popleft()
+        while self._stages and self._stages[0][0] < now - self.window:
+            self._stages.popleft()
+
+    def _stage_means(self) -> dict[str, float]:
+        """stage_<name>_ms: mean ms per stage over the frames of the last `window` s."""
+        totals: dict[str, list[float]] = {}
+        for _, seconds in self._stages:
+            for stage, value in seconds.items():
+                totals.setdefault(stage, []).append(value)
+        return {f'stage_{stage}_ms': 1e3 * sum(values) / len(values)
+                for stage, values in totals.items()}
 
     def _level(self, now: float) -> tuple[bytes, str]:
         error_time, success_time = self._last_error_time, self._last_success_time

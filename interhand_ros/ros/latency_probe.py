@@ -1,264 +1,321 @@
-"""Measure the hands node: end-to-end latency and throughput, and its overhead over the engine.
+"""Measure the hands node as deployed: the real hands_node process, a camera in another process.
 
-    python -m interhand_ros.ros.latency_probe [--checkpoint snapshot_20.pth.tar] [--seconds 10]
+    python -m interhand_ros.ros.latency_probe [--checkpoint snapshot_20.pth.tar] [--size 640x480]
+        [--transport raw|compressed] [--profile config/fastdds.xml | --profile ''] [--seconds 20]
 
-Three runs on the same 640x480 rgb8 frames (content does not change the cost):
-1. bare engine: InterNetEstimator.estimate() in a loop (in a worker thread, as in the node),
-   then each of the node's own per-frame steps (conversion in, message, markers, debug image);
-2. closed loop through the node over DDS: send a frame, wait for its pose, repeat
-   (end-to-end latency = pose received - image stamp; overhead = that minus the engine time);
-3. open loop at --rate Hz (a camera faster than inference): output rate, pose age, dropped frames.
-Without --checkpoint a random-weight InterNet is used (same cost as the trained one). The
-estimator is built by the factory (--backend, --precision as the node's parameters);
---open-loop-only runs 3 alone (the benchmark uses it).
-The node runs in this process on its own executor thread, as in a single-process launch.
+This process plays a camera driver: the real photo (../shared/data/hands/handSrc.jpg, else a
+random image) resized to --size, published at --rate Hz with sensor-data QoS as rgb8 Image or as
+a JPEG CompressedImage (encoded once, as an MJPEG camera delivers it), with CameraInfo. The node
+is `hands_node` started as its own process with the node's defaults plus only the parameters
+given (--checkpoint, -p name:=value), on a private ROS_DOMAIN_ID. --profile gives both processes
+FASTDDS_DEFAULT_PROFILES_FILE ('' removes it: default transports). This process also counts the
+poses that come back and reads the node's /diagnostics (frames received, per-stage times).
+
+Measured over --seconds after warm-up, with a pause before and after so the node's counters are
+exact: frames delivered (% of those sent that reached the node), output rate, pose age (pose
+received - image stamp) p50/p90, the node's mean ms per pipeline stage (ros/pipeline.STAGES),
+CPU % of the node and of this camera process, the node's RSS.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import tempfile
+import subprocess
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage
 from std_msgs.msg import Header
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.engine.checkpoint import save_random_checkpoint
-from interhand_ros.engine.internet import InterNetEstimator
-from interhand_ros.engine.options import BACKENDS, PRECISIONS
-from interhand_ros.estimate import TwoHandEstimate
-from interhand_ros.factory import EstimatorSettings, build_estimator
-from interhand_ros.geometry.camera import CameraModel
-from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
-from interhand_ros.messages import to_two_hand_pose
-from interhand_ros.ros.hands_node import HandsNode
-from interhand_ros.stamps import stamp_seconds
-from interhand_ros.visualization.drawing import draw_estimate
-from interhand_ros.visualization.markers import to_marker_array
+from interhand_ros.demo import node_command, stop_process
+from interhand_ros.demo_topics import FRAME_ID, IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, POSE_TOPIC
+from interhand_ros.geometry.camera_yaml import guess_camera_info
+from interhand_ros.image_encoding import rgb_to_image
+from interhand_ros.node_bench import PROFILE
+from interhand_ros.stamps import stamp_to_ns
 
-WIDTH, HEIGHT, FOCAL = 640, 480, 600.0
+REPO = Path(__file__).resolve().parents[2]
+PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
+NODE_NAME = f'{NAMESPACE}/hands'
+START_TIMEOUT = 240.0  # s: a first start converts the model (about 20 s idle, more when busy)
+SETTLE = 2.0  # s without frames around the measurement: the node's counters stop moving
 
 
-def camera_info() -> CameraInfo:
-    info = CameraInfo(width=WIDTH, height=HEIGHT, distortion_model='plumb_bob', d=[0.0] * 5)
-    info.k = [FOCAL, 0.0, WIDTH / 2, 0.0, FOCAL, HEIGHT / 2, 0.0, 0.0, 1.0]
-    info.p = [FOCAL, 0.0, WIDTH / 2, 0.0, 0.0, FOCAL, HEIGHT / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
-    info.header.frame_id = 'camera_color_optical_frame'
-    return info
+def camera_frame(size: tuple[int, int]) -> np.ndarray:
+    """The hand photo resized to size (w, h) as RGB; random pixels when the photo is absent."""
+    width, height = size
+    bgr = cv2.imread(str(PHOTO))
+    if bgr is None:
+        return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return np.ascontiguousarray(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)[..., ::-1])
 
 
-def summary(values: list[float]) -> str:
-    ms = np.asarray(values) * 1e3
-    return (f'mean {ms.mean():7.1f} ms  p50 {np.percentile(ms, 50):7.1f} ms  '
-            f'p95 {np.percentile(ms, 95):7.1f} ms  (n={len(ms)})')
+def process_usage(pid: int) -> tuple[float, float]:
+    """(CPU seconds used so far, RSS MB) of a process, from /proc."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    rss = next(int(line.split()[1]) for line in Path(f'/proc/{pid}/status').read_text()
+               .splitlines() if line.startswith('VmRSS:')) / 1024
+    return cpu, rss
 
 
-def both_hands_drawn(estimate: TwoHandEstimate) -> TwoHandEstimate:
-    """The estimate with both hands detected and all joints valid (the costliest output)."""
-    for hand in estimate.hands():
-        hand.detected = True
-        hand.valid[:] = True
-        hand.joints = np.nan_to_num(hand.joints, nan=0.5)
-        hand.pixels = np.nan_to_num(hand.pixels, nan=100.0)
-    return estimate
+@dataclass
+class Window:
+    """What one measurement saw."""
+
+    sent: list[int] = field(default_factory=list)         # image stamps (ns)
+    ages: dict[int, float] = field(default_factory=dict)  # stamp -> pose age (s)
+    stages: list[dict[str, float]] = field(default_factory=list)
 
 
-def conversion_costs(estimate: TwoHandEstimate, rgb: np.ndarray,
-                     repeats: int = 50) -> dict[str, list[float]]:
-    """The node's own per-frame work besides the estimator, step by step."""
-    header = Header(frame_id='camera_color_optical_frame')
-    bgr = Image(width=WIDTH, height=HEIGHT, encoding='bgr8', step=WIDTH * 3,
-                data=rgb[..., ::-1].tobytes())
-    steps = {
-        'image_to_rgb (bgr8)': lambda: image_to_rgb(bgr),
-        'to_two_hand_pose': lambda: to_two_hand_pose(estimate, header, WIDTH, HEIGHT),
-        'to_marker_array': lambda: to_marker_array(estimate, header),
-        'debug image (draw + msg)': lambda: rgb_to_image(draw_estimate(rgb, estimate), header),
-    }
-    costs: dict[str, list[float]] = {}
-    for name, step in steps.items():
-        costs[name] = []
-        for _ in range(repeats):
-            began = time.perf_counter()
-            step()
-            costs[name].append(time.perf_counter() - began)
-    return costs
+class Camera:
+    """A camera driver's publishers plus an observer of the node's poses and diagnostics."""
 
-
-def bare_engine(estimator: InterNetEstimator, rgb: np.ndarray, seconds: float) -> list[float]:
-    camera = CameraModel.from_camera_info(camera_info(), rectified=False)
-    for _ in range(2):  # first calls pay for allocator / oneDNN primitive set-up
-        estimator.estimate(rgb, camera)
-    times = []
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        began = time.perf_counter()
-        estimator.estimate(rgb, camera)
-        times.append(time.perf_counter() - began)
-    return times
-
-
-class NodeProbe:
-    """The node (injected estimator) plus a publisher/subscriber of our own."""
-
-    def __init__(self, estimator: InterNetEstimator, rgb: np.ndarray) -> None:
-        self.node = HandsNode(estimator=estimator,
-                              parameter_overrides=[Parameter('sync', value='approximate')])
-        self.probe = rclpy.create_node('latency_probe')
-        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pub = self.probe.create_publisher(Image, 'image', qos)
-        self.info_pub = self.probe.create_publisher(CameraInfo, 'camera_info', qos)
-        self.received: list[tuple[float, TwoHandPose]] = []
-        self.arrived = threading.Event()
-        self.probe.create_subscription(TwoHandPose, 'hands', self._on_hands, qos)
-        self.image = Image(width=WIDTH, height=HEIGHT, encoding='rgb8', step=WIDTH * 3,
-                           data=rgb.tobytes())
-        self.image.header.frame_id = 'camera_color_optical_frame'
-        self.info = camera_info()
+    def __init__(self, rgb: np.ndarray, transport: str) -> None:
+        self.node = rclpy.create_node('probe_camera')
+        height, width = rgb.shape[:2]
+        guess = guess_camera_info(width, height)
+        self.info = CameraInfo(width=width, height=height, distortion_model=guess.distortion_model,
+                               d=list(guess.d), k=list(guess.k), r=list(guess.r), p=list(guess.p))
+        header = Header(frame_id=FRAME_ID)
+        self.info.header = header
+        if transport == 'compressed':
+            ok, jpeg = cv2.imencode('.jpg', rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+            assert ok
+            self.image: Any = CompressedImage(header=header, format='rgb8; jpeg compressed bgr8',
+                                              data=jpeg.tobytes())
+            topic, image_type = f'{IMAGE_TOPIC}/compressed', CompressedImage
+        else:
+            self.image, topic = rgb_to_image(rgb, header), IMAGE_TOPIC
+            image_type = type(self.image)
+        self.image_pub = self.node.create_publisher(image_type, topic, qos_profile_sensor_data)
+        self.info_pub = self.node.create_publisher(CameraInfo, INFO_TOPIC,
+                                                   qos_profile_sensor_data)
+        self.pose_sub = self.node.create_subscription(TwoHandPose, POSE_TOPIC, self._on_pose, 50)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+        self.window = Window()
+        self.diagnostics: dict[str, str] = {}
+        self._diagnostics_at = 0.0
+        self._lock = threading.Lock()
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
-        self.executor.add_node(self.probe)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
-        while (self.image_pub.get_subscription_count() == 0
-               or self.node.hands_pub.get_subscription_count() == 0):
+        self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self._spinner.start()
+
+    def _now_ns(self) -> int:
+        return self.node.get_clock().now().nanoseconds
+
+    def _on_pose(self, msg: TwoHandPose) -> None:
+        age = (self._now_ns() - stamp_to_ns(msg.header.stamp)) * 1e-9
+        with self._lock:
+            self.window.ages[stamp_to_ns(msg.header.stamp)] = age
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.hardware_id == NODE_NAME:
+                values = {kv.key: kv.value for kv in status.values}
+                with self._lock:
+                    self.diagnostics, self._diagnostics_at = values, time.monotonic()
+                    self.window.stages.append({k: float(v) for k, v in values.items()
+                                               if k.startswith('stage_')})
+
+    def fresh_diagnostics(self, after: float, timeout: float = 10.0) -> dict[str, str]:
+        """The node's first /diagnostics values published after monotonic time `after`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._diagnostics_at > after:
+                    return dict(self.diagnostics)
             time.sleep(0.05)
+        raise RuntimeError('the node published no /diagnostics for 10 s')
 
-    def now(self) -> float:
-        return self.probe.get_clock().now().nanoseconds * 1e-9
+    def wait_for_node(self, process: subprocess.Popen, timeout: float) -> None:
+        """Until the node's image subscription and pose publisher are matched with ours."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f'hands_node exited with code {process.returncode} at start')
+            if (self.image_pub.get_subscription_count() > 0
+                    and self.pose_sub.get_publisher_count() > 0):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f'hands_node did not appear on DDS within {timeout:.0f} s')
 
-    def _on_hands(self, msg: TwoHandPose) -> None:
-        self.received.append((self.now(), msg))
-        self.arrived.set()
-
-    def send(self) -> None:
-        stamp = self.probe.get_clock().now().to_msg()
-        self.image.header.stamp = self.info.header.stamp = stamp
-        self.info_pub.publish(self.info)
-        self.image_pub.publish(self.image)
-
-    def closed_loop(self, seconds: float) -> tuple[list[float], list[float]]:
-        """(end-to-end latency, node overhead) per frame, one frame in flight at a time."""
-        latency, overhead = [], []
+    def play(self, rate: float, seconds: float) -> list[int]:
+        """Publish at `rate` Hz for `seconds`; the stamps sent (ns)."""
+        sent: list[int] = []
         start = time.monotonic()
         while time.monotonic() - start < seconds:
-            self.arrived.clear()
-            self.send()
-            if not self.arrived.wait(10.0):
-                raise RuntimeError('no pose within 10 s')
-            received, msg = self.received[-1]
-            age = received - stamp_seconds(msg.header.stamp)
-            latency.append(age)
-            overhead.append(age - msg.inference_time)
-        return latency, overhead
+            stamp = self.node.get_clock().now().to_msg()
+            self.info.header.stamp = self.image.header.stamp = stamp
+            self.info_pub.publish(self.info)
+            self.image_pub.publish(self.image)
+            sent.append(stamp_to_ns(stamp))
+            time.sleep(max(0.0, start + len(sent) / rate - time.monotonic()))
+        return sent
 
-    def open_loop(self, rate: float, seconds: float) -> tuple[int, int, list[float]]:
-        """(frames sent, poses received, pose ages) with a camera at `rate` Hz."""
-        first = len(self.received)
-        sent = 0
-        start = time.monotonic()
-        while time.monotonic() - start < seconds:
-            self.send()
-            sent += 1
-            time.sleep(max(0.0, start + sent / rate - time.monotonic()))
-        time.sleep(1.0)
-        ages = [received - stamp_seconds(m.header.stamp)
-                for received, m in self.received[first:]]
-        return sent, len(ages), ages
+    def new_window(self) -> Window:
+        with self._lock:
+            window, self.window = self.window, Window()
+        return window
 
     def close(self) -> None:
-        if self.node.worker is not None:
-            self.node.worker.stop()
         self.executor.shutdown()
         self.node.destroy_node()
-        self.probe.destroy_node()
 
 
-def open_loop_only(estimator: InterNetEstimator, rgb: np.ndarray,
-                   args: argparse.Namespace) -> None:
-    """Run 3 alone: output rate and pose age with a camera at args.rate Hz."""
-    rclpy.init()
-    probe = NodeProbe(estimator, rgb)
-    try:
-        probe.open_loop(args.rate, 2.0)  # the node's first frames pay for warm-up
-        sent, received, ages = probe.open_loop(args.rate, args.seconds)
-    finally:
-        probe.close()
-        rclpy.shutdown()
-    ms = np.asarray(ages) * 1e3
-    result = {'backend': args.backend, 'precision': args.precision, 'camera_hz': args.rate,
-              'seconds': args.seconds, 'sent': sent, 'received': received,
-              'output_hz': received / args.seconds,
-              'pose_age_ms_p50': float(np.percentile(ms, 50)) if ages else None,
-              'pose_age_ms_p90': float(np.percentile(ms, 90)) if ages else None}
-    print(f'open loop at {args.rate:g} Hz: {sent} frames sent, {received} poses '
-          f"({result['output_hz']:.1f} Hz); pose age {summary(ages) if ages else 'n/a'}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(result))
+def node_environment(profile: str, domain: int) -> dict[str, str]:
+    """Both processes' environment: a private domain on loopback, the DDS profile or none."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
+    if profile:
+        if not Path(profile).is_file():
+            raise FileNotFoundError(f'Fast DDS profile {profile} does not exist')
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(Path(profile).resolve())
+    return env
+
+
+def summarize(window: Window, received: int, seconds: float) -> dict[str, Any]:
+    """Delivered %, output rate, pose age and mean stage times of one window."""
+    sent = set(window.sent)
+    ages = np.array([age for stamp, age in window.ages.items() if stamp in sent]) * 1e3
+    stages: dict[str, list[float]] = {}
+    for values in window.stages:
+        for key, value in values.items():
+            stages.setdefault(key[len('stage_'):-len('_ms')], []).append(value)
+    return {'sent': len(sent), 'received_by_node': received, 'poses': int(ages.size),
+            'delivered_pct': 100.0 * received / max(1, len(sent)),
+            'output_hz': ages.size / seconds,
+            'pose_age_ms_p50': float(np.percentile(ages, 50)) if ages.size else None,
+            'pose_age_ms_p90': float(np.percentile(ages, 90)) if ages.size else None,
+            'stage_ms': {k: float(np.nanmean(v)) for k, v in stages.items()}}
+
+
+class DeployedNode:
+    """hands_node in its own process and the camera in this one, warmed up and ready."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        env = node_environment(args.profile, 10 + os.getpid() % 90)
+        os.environ.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
+        os.environ.update(env)  # read when rclpy.init below creates this process's participant
+        command = node_command(args.checkpoint)
+        for parameter in args.param:
+            command += ['-p', parameter]
+        self._log = open(args.node_log or os.devnull, 'w')
+        self.process = subprocess.Popen(command, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
+        rclpy.init()
+        self.camera: Camera | None = None
+        try:
+            self.camera = Camera(camera_frame(args.size), args.transport)
+            self.camera.wait_for_node(self.process, START_TIMEOUT)
+            self._warm_up(self.camera)
+        except BaseException:
+            self.close()
+            raise
+
+    def _warm_up(self, camera: Camera) -> None:
+        """Frames until a pose comes back (the node may still be loading), then 2 s more."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not camera.window.ages:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError('hands_node answered no frame (see its log)')
+            camera.play(self.args.rate, 1.0)
+        camera.play(self.args.rate, 2.0)
+
+    def measure(self, seconds: float) -> dict[str, Any]:
+        """One window of `seconds` at the camera rate, counted exactly (pauses around it)."""
+        assert self.camera is not None  # built in __init__
+        time.sleep(SETTLE)
+        before = int(self.camera.fresh_diagnostics(time.monotonic())['frames_received'])
+        self.camera.new_window()
+        cpu_node, rss_start = process_usage(self.process.pid)
+        cpu_self, started = time.process_time(), time.monotonic()
+        sent = self.camera.play(self.args.rate, seconds)
+        elapsed = time.monotonic() - started
+        cpu_node = process_usage(self.process.pid)[0] - cpu_node
+        cpu_self = time.process_time() - cpu_self
+        time.sleep(SETTLE)
+        after = self.camera.fresh_diagnostics(time.monotonic())
+        window = self.camera.new_window()
+        window.sent = sent
+        result = summarize(window, int(after['frames_received']) - before, seconds)
+        result.update({'estimator': after.get('estimator', ''),
+                       'node_cpu_pct': 100.0 * cpu_node / elapsed,
+                       'camera_cpu_pct': 100.0 * cpu_self / elapsed,
+                       'node_rss_mb_start': rss_start,
+                       'node_rss_mb_end': process_usage(self.process.pid)[1],
+                       'lost_in_transport': after.get('images_lost_in_transport')})
+        return result
+
+    def close(self) -> None:
+        if self.camera is not None:
+            self.camera.close()
+        rclpy.try_shutdown()
+        stop_process(self.process)
+        self._log.close()
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line of a measurement, for humans."""
+    age = ('n/a' if result['pose_age_ms_p50'] is None else
+           f"{result['pose_age_ms_p50']:.0f} / {result['pose_age_ms_p90']:.0f} ms")
+    stages = ', '.join(f'{k} {v:.1f}' for k, v in result['stage_ms'].items())
+    return (f"delivered {result['delivered_pct']:.1f} % ({result['received_by_node']}/"
+            f"{result['sent']}), {result['output_hz']:.1f} Hz out, pose age p50/p90 {age}; "
+            f"node CPU {result['node_cpu_pct']:.0f} %, camera CPU {result['camera_cpu_pct']:.0f}"
+            f" %; node stages ms: {stages}")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    width, height = text.lower().split('x')
+    return int(width), int(height)
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--checkpoint', default='', help="InterNet weights; '' = landmark fallback")
+    parser.add_argument('-p', '--param', action='append', default=[],
+                        help='node parameter name:=value (repeatable); others keep defaults')
+    parser.add_argument('--size', type=parse_size, default=(640, 480), help='WxH')
+    parser.add_argument('--transport', choices=('raw', 'compressed'), default='raw')
+    parser.add_argument('--profile', default=str(PROFILE),
+                        help="Fast DDS profile for both processes ('' = default transports)")
+    parser.add_argument('--rate', type=float, default=30.0, help='camera Hz')
+    parser.add_argument('--seconds', type=float, default=20.0, help='measured window')
+    parser.add_argument('--json', type=Path, default=None, help='also write the result here')
+    parser.add_argument('--node-log', default='', help="the node's output (default: discarded)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--checkpoint', help='InterNet checkpoint (default: random weights)')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--seconds', type=float, default=10.0, help='per measurement')
-    parser.add_argument('--rate', type=float, default=30.0, help='Hz, open-loop camera rate')
-    parser.add_argument('--backend', default='torch', choices=BACKENDS)
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
-    parser.add_argument('--cache-dir', default='', help='compiled models (default cache)')
-    parser.add_argument('--open-loop-only', action='store_true',
-                        help='only run 3 (the camera-rate run), e.g. from the benchmark')
-    parser.add_argument('--json', type=Path, default=None, help='also write the results here')
-    args = parser.parse_args(argv)
-    import torch
-    print(f'torch {torch.__version__}, threads {torch.get_num_threads()}, '
-          f'cpus {os.cpu_count()}, device {args.device}, input {WIDTH}x{HEIGHT} rgb8, '
-          f'backend {args.backend}, precision {args.precision}')
-    rgb = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    with tempfile.TemporaryDirectory() as directory:
-        checkpoint = args.checkpoint or save_random_checkpoint(
-            Path(directory) / 'random_internet.pth.tar')
-        estimator = build_estimator(EstimatorSettings(
-            checkpoint=str(checkpoint), device=args.device, backend=args.backend,
-            precision=args.precision, cache_dir=args.cache_dir), warn=print)
-    assert isinstance(estimator, InterNetEstimator)  # a checkpoint is always given
-    if args.open_loop_only:
-        open_loop_only(estimator, rgb, args)
-        return
-    engine: list[float] = []
-    # In a worker thread like the node's: on this machine torch runs the same forward several
-    # times slower from the main thread (OpenMP threads contend on a busy 2-core CPU).
-    runner = threading.Thread(target=lambda: engine.extend(bare_engine(estimator, rgb,
-                                                                        args.seconds)))
-    runner.start()
-    runner.join()
-    print(f'bare engine estimate(), thread: {summary(engine)}  -> {1 / np.mean(engine):.1f} Hz')
-    camera = CameraModel.from_camera_info(camera_info(), rectified=False)
-    for name, costs in conversion_costs(both_hands_drawn(estimator.estimate(rgb, camera)),
-                                        rgb).items():
-        print(f'  node step {name:26s} {summary(costs)}')
-    rclpy.init()
-    probe = NodeProbe(estimator, rgb)
+    args = parser().parse_args(argv)
+    if args.transport == 'compressed':
+        args.param.append('image_transport:=compressed')
+    node = DeployedNode(args)
     try:
-        latency, overhead = probe.closed_loop(args.seconds)
-        print(f'node end-to-end (closed loop): {summary(latency)}  -> '
-              f'{1 / np.mean(latency):.1f} Hz')
-        print(f'node overhead over the engine: {summary(overhead)}')
-        sent, received, ages = probe.open_loop(args.rate, args.seconds)
-        print(f'open loop at {args.rate:g} Hz: {sent} frames sent, {received} poses '
-              f'({received / args.seconds:.1f} Hz), dropped {sent - received}; pose age '
-              f'{summary(ages)}')
+        result = node.measure(args.seconds)
     finally:
-        probe.close()
-        rclpy.shutdown()
+        node.close()
+    result.update({'size': f'{args.size[0]}x{args.size[1]}', 'transport': args.transport,
+                   'profile': args.profile, 'camera_hz': args.rate, 'seconds': args.seconds,
+                   'node_parameters': args.param})
+    print(f"{result['size']} {args.transport}, profile {args.profile or 'none'}, "
+          f"{result['estimator']}: {describe(result)}", flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(result))
 
 
 if __name__ == '__main__':

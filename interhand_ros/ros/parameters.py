@@ -49,7 +49,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('precision', 'fp32',
                   "network precision: 'fp32', 'bf16', 'fp16' (where the hardware runs it "
                   "natively) or 'int8' (openvino, after interhand-quantize)", choices=PRECISIONS),
-    ParameterSpec('backend', 'torch', "network runtime: torch, openvino, onnxruntime or auto",
+    ParameterSpec('backend', 'auto',
+                  "network runtime: 'auto' (the fastest exact one installed for the device: "
+                  "OpenVINO on a CPU when installed, torch on CUDA; the log and /diagnostics "
+                  "'estimator' name the choice), 'torch', 'openvino' or 'onnxruntime'",
                   choices=BACKENDS),
     ParameterSpec('cache_dir', '',
                   "compiled models of the openvino/onnxruntime backends; '' = "
@@ -90,8 +93,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('depth.hand_scale', 1.0,
                   "hand size relative to the mean adult hand, for depth.mode 'hand_size'",
                   range=(0.1, 10.0)),
-    ParameterSpec('roi.mode', 'full', "roi source: 'full', 'fixed', 'track', 'topic', 'detector'",
-                  choices=ROI_MODES),
+    ParameterSpec('roi.mode', 'detector',
+                  "roi source of InterNet: 'detector' (MediaPipe boxes, tracked between "
+                  "detections), 'full', 'fixed', 'track', 'topic'; the landmark fallback finds "
+                  "hands itself: 'detector' means the whole image there", choices=ROI_MODES),
     ParameterSpec('roi.fixed', [0.0, 0.0, 0.0, 0.0], "px, [x, y, w, h] for roi.mode 'fixed'"),
     ParameterSpec('roi.track_scale', 1.5, "joint box growth per axis for roi.mode 'track'",
                   range=(1.0, 10.0)),

@@ -3,7 +3,9 @@
 Runs on the inference thread. A bad frame (image, camera_info or depth that does not describe
 one registered camera) raises ValueError in conversion: reported, skipped, the next frame goes
 on. Settings are read from the node's live parameter dict on every frame, so the run-time safe
-ones (markers.*, publish_*, max_image_pixels) apply from the next frame on.
+ones (markers.*, publish_*, max_image_pixels) apply from the next frame on. Each published
+frame's time per stage (STAGES) goes to /diagnostics, so the cost around the network is visible
+as deployed (the benchmark reads it).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from visualization_msgs.msg import MarkerArray
 
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import HandPoseEstimator
+from interhand_ros.factory import finds_hands_itself
 from interhand_ros.image_encoding import rgb_to_image
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.roi import RoiSource
@@ -31,6 +34,24 @@ from interhand_ros.ros.teleop_outputs import TeleopOutputs
 from interhand_ros.teleop.stage import TeleopStage
 from interhand_ros.visualization.drawing import draw_estimate
 from interhand_ros.visualization.markers import MarkerStyle, to_marker_array
+
+# Where a frame's time goes, in order: image stamp to the worker taking it (transport, pairing,
+# waiting in the mailbox), message to RGB array, roi, the estimator (crop, network, lifting),
+# the teleop stage (filter, hold, sides), then building and publishing every output.
+STAGES = ('receive', 'convert', 'roi', 'estimate', 'teleop', 'publish')
+
+
+class StageClock:
+    """Seconds between consecutive laps, by stage name (perf_counter: a few µs per lap)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = now - self._last
+        self._last = now
 
 
 def output_qos() -> QoSProfile:
@@ -92,6 +113,8 @@ class FramePipeline:
         self._frames_checked: set[str] = set()
         self._reset_roi = False
         self.teleop = TeleopStage.from_params(params)  # filter, hold, stable sides
+        # roi.mode 'detector' with the landmark fallback: its own detector sees the whole image
+        self._uses_roi = not (roi.config.mode == 'detector' and finds_hands_itself(estimator))
 
     def reset_tracking(self) -> None:
         """The camera clock went back: the next frame's roi does not follow the old ones."""
@@ -99,6 +122,9 @@ class FramePipeline:
 
     def process(self, frame: Frame) -> None:
         p = self.params
+        clock = StageClock()
+        stamp = header_seconds(frame.image)
+        clock.times['receive'] = self._now() - stamp
         if self._reset_roi:
             self._reset_roi = False
             self.roi.reset()
@@ -108,16 +134,20 @@ class FramePipeline:
             self._report(type(error).__name__, str(error))
             return
         self._check_frame_id(frame.image.header.frame_id)
-        estimate = self.estimator.estimate(rgb, camera, self.roi.roi_for(rgb, time.monotonic()),
-                                           depth)
-        self.roi.update(estimate)
+        clock.lap('convert')
+        roi = self.roi.roi_for(rgb, time.monotonic()) if self._uses_roi else None
+        clock.lap('roi')
+        estimate = self.estimator.estimate(rgb, camera, roi, depth)
+        clock.lap('estimate')
+        if self._uses_roi:
+            self.roi.update(estimate)
         header = frame.image.header
         height, width = rgb.shape[:2]
-        raw, estimate = estimate, self.teleop.apply(estimate, header_seconds(frame.image))
+        raw, estimate = estimate, self.teleop.apply(estimate, stamp)
+        clock.lap('teleop')
         hands = to_two_hand_pose(estimate, header, width, height)
         # counted before it goes out: a bad frame a subscriber sends in reply is newer
-        self._health.published(time.monotonic(), self._now() - header_seconds(frame.image),
-                               estimate.inference_time)
+        self._health.published(time.monotonic(), self._now() - stamp, estimate.inference_time)
         self.outputs.hands.publish(hands)
         self.outputs.teleop.publish(estimate, header)
         self.outputs.teleop.publish_raw(raw, header, width, height)
@@ -125,6 +155,8 @@ class FramePipeline:
             self.outputs.markers.publish(to_marker_array(estimate, header, marker_style(p)))
         if p['publish_debug_image'] and self.outputs.debug.get_subscription_count() > 0:
             self.outputs.debug.publish(rgb_to_image(draw_estimate(rgb, estimate), header))
+        clock.lap('publish')
+        self._health.stage_times(clock.times)
 
     def on_error(self, error: BaseException) -> None:
         if not self._context_ok():
