@@ -142,17 +142,23 @@ def ensure_int8(checkpoint: Path, backend: str, cache_dir: str, int8_cache: str)
     """The cache holding an int8 model of `backend` for the checkpoint: the user's (from
     interhand-quantize) or int8_cache, filled with a model calibrated on random crops (speed
     only)."""
-    from interhand_ros.engine.cache import ModelCache
+    from interhand_ros.engine.backends.base import BackendOptions
+    from interhand_ros.engine.backends.registry import build_quantized, stored_model_key
+    from interhand_ros.engine.cache import ModelCache, file_sha256
     from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-    from interhand_ros.engine.quantize import int8_writer, model_key
-    key = model_key(backend, checkpoint, False)
+    key = stored_model_key(backend, file_sha256(checkpoint), 'int8', False)
     if ModelCache(cache_dir or None).load(key) is not None:
         return cache_dir
     if ModelCache(int8_cache).load(key) is None:
         fp32 = InterNetEstimator(checkpoint, EngineConfig(device='cpu', backend=backend,
                                                           cache_dir=cache_dir or None))
         crops = np.random.default_rng(1).integers(0, 256, (16, 256, 256, 3), dtype=np.uint8)
-        ModelCache(int8_cache).store(key, int8_writer(backend, fp32, crops))
+        with tempfile.TemporaryDirectory() as scratch:
+            _, write = build_quantized(backend, fp32.backend, crops, 'int8',
+                                       BackendOptions(precision='int8'),
+                                       fp32.config.presence_threshold, Path(scratch))
+            assert write is not None  # int8 is always a model to store
+            ModelCache(int8_cache).store(key, write)
     return int8_cache
 
 
@@ -206,12 +212,12 @@ def cpu_description() -> dict[str, Any]:
 
 def cases() -> list[str]:
     """The reference, then every backend x precision this CPU runs natively."""
-    from interhand_ros.engine.runtimes import installed, native_precisions
+    from interhand_ros.engine.backends.registry import BACKENDS, installed, native_precisions
+    from interhand_ros.engine.options import PRECISIONS
     found = [REFERENCE]
-    for backend in ('torch', 'openvino', 'onnxruntime'):
+    for backend in BACKENDS:
         if installed(backend):
-            found += [f'{backend}:{p}' for p in ('fp32', 'bf16', 'fp16', 'int8')
-                      if p in native_precisions(backend)]
+            found += [f'{backend}:{p}' for p in PRECISIONS if p in native_precisions(backend)]
     return found
 
 

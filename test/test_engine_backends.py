@@ -9,12 +9,14 @@ heatmap's maximum (it is an argmax of torch's heatmap to rounding), and most vox
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from interhand_ros.engine import openvino_backend, runtimes
-from interhand_ros.engine.cache import MANIFEST, ModelCache
+from interhand_ros.engine.backends import openvino_backend, registry
+from interhand_ros.engine.cache import MANIFEST, ModelCache, file_sha256
 from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.decoding import metres_to_depth_bins
 from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
@@ -153,7 +155,7 @@ def test_cached_model_is_reused_not_rebuilt(checkpoint, openvino_cache, openvino
 
 def test_corrupt_cached_model_is_rebuilt(checkpoint, openvino_cache, openvino_fp32, reference,
                                          crops, torch_heatmaps):
-    entry = openvino_fp32.runtime.model_dir
+    entry = openvino_fp32.backend.model_dir
     weights = entry / 'global.bin'
     data = bytearray(weights.read_bytes())
     data[len(data) // 2:len(data) // 2 + 4096] = bytes(4096)  # zeroed weights, same size
@@ -162,7 +164,7 @@ def test_corrupt_cached_model_is_rebuilt(checkpoint, openvino_cache, openvino_fp
         device='cpu', presence_threshold=0.0, backend='openvino',
         cache_dir=str(openvino_cache)))
     assert ModelCache(openvino_cache).load(
-        openvino_backend.fp32_key(runtimes.file_sha256(checkpoint), False)) == entry
+        registry.stored_model_key('openvino', file_sha256(checkpoint), 'fp32', False)) == entry
     assert_same_decoded_joints(rebuilt.infer(crops), reference.infer(crops), torch_heatmaps)
 
 
@@ -205,14 +207,14 @@ def test_stale_runtime_version_builds_a_new_entry(checkpoint, openvino_cache, op
     other = InterNetEstimator(checkpoint, EngineConfig(
         device='cpu', backend='openvino', cache_dir=str(openvino_cache)))
     assert converted == [1]
-    assert other.runtime.model_dir != openvino_fp32.runtime.model_dir
+    assert other.backend.model_dir != openvino_fp32.backend.model_dir
 
 
 def test_openvino_bf16_runs_where_native_and_is_refused_elsewhere(checkpoint, openvino_cache,
                                                                   reference, crops):
     config = EngineConfig(device='cpu', presence_threshold=0.0, backend='openvino',
                           precision='bf16', cache_dir=str(openvino_cache))
-    if 'bf16' not in openvino_backend.cpu_precisions():
+    if 'bf16' not in openvino_backend.native_precisions('cpu'):
         with pytest.raises(ValueError, match='no native kernels'):
             InterNetEstimator(checkpoint, config)
         return
@@ -224,7 +226,7 @@ def test_openvino_bf16_runs_where_native_and_is_refused_elsewhere(checkpoint, op
 
 def test_precision_without_native_kernels_is_refused(checkpoint, openvino_cache):
     pytest.importorskip('openvino')
-    missing = [p for p in ('bf16', 'fp16') if p not in openvino_backend.cpu_precisions()]
+    missing = [p for p in ('bf16', 'fp16') if p not in openvino_backend.native_precisions('cpu')]
     if not missing:
         pytest.skip('this CPU runs every reduced precision natively in OpenVINO')
     settings = EstimatorSettings(checkpoint=str(checkpoint), backend='openvino', device='cpu',
@@ -235,7 +237,7 @@ def test_precision_without_native_kernels_is_refused(checkpoint, openvino_cache)
 
 def test_int8_without_a_calibrated_model_says_how_to_build_one(checkpoint, tmp_path):
     pytest.importorskip('openvino')
-    if 'int8' not in openvino_backend.cpu_precisions():
+    if 'int8' not in openvino_backend.native_precisions('cpu'):
         pytest.skip('no native int8 in OpenVINO on this CPU')
     settings = EstimatorSettings(checkpoint=str(checkpoint), backend='openvino', device='cpu',
                                  precision='int8', cache_dir=str(tmp_path))
@@ -250,21 +252,23 @@ def test_torch_refuses_int8(checkpoint):
 
 
 @pytest.mark.parametrize('backend', ['openvino', 'onnxruntime'])
-def test_missing_runtime_is_a_clear_error(checkpoint, backend, monkeypatch):
-    monkeypatch.setitem(runtimes.RUNTIME_MODULES, backend, 'interhand_absent_runtime_package')
+def test_missing_backend_package_is_a_clear_error(checkpoint, backend, monkeypatch):
+    monkeypatch.setitem(registry.BACKENDS, backend, dataclasses.replace(
+        registry.BACKENDS[backend], requires='interhand_absent_runtime_package'))
     settings = EstimatorSettings(checkpoint=str(checkpoint), backend=backend, device='cpu')
     with pytest.raises(EstimatorError, match='not installed'):
         build_estimator(settings, warn=lambda message: None)
 
 
 def test_auto_picks_the_first_installed_exact_backend(monkeypatch):
-    expected = next(b for b in runtimes.AUTO_ORDER if runtimes.installed(b))
-    assert runtimes.choose_backend('auto', 'fp32', 'cpu') == expected
-    monkeypatch.setitem(runtimes.RUNTIME_MODULES, 'openvino', 'interhand_absent_runtime_package')
-    monkeypatch.setitem(runtimes.RUNTIME_MODULES, 'onnxruntime',
-                        'interhand_absent_runtime_package')
-    assert runtimes.choose_backend('auto', 'fp32', 'cpu') == 'torch'
-    assert runtimes.choose_backend('auto', 'fp32', 'cuda') == 'torch'
+    assert registry.auto_order('cpu') == ['openvino', 'onnxruntime', 'torch']
+    expected = next(b for b in registry.auto_order('cpu') if registry.installed(b))
+    assert registry.choose_backend('auto', 'fp32', 'cpu') == expected
+    for absent in ('openvino', 'onnxruntime'):
+        monkeypatch.setitem(registry.BACKENDS, absent, dataclasses.replace(
+            registry.BACKENDS[absent], requires='interhand_absent_runtime_package'))
+    assert registry.choose_backend('auto', 'fp32', 'cpu') == 'torch'
+    assert registry.choose_backend('auto', 'fp32', 'cuda') == 'torch'
 
 
 def test_per_slice_argmax_finds_the_official_voxel():

@@ -270,7 +270,7 @@ def _dynamo_only(module: torch.nn.Module):
 
 
 def test_compiled_forward_wiring_matches_eager(checkpoint, reference, demo_crop, monkeypatch):
-    import interhand_ros.engine.internet as engine
+    import interhand_ros.engine.backends.torch_backend as engine
     monkeypatch.setattr(engine, 'compile_module', _dynamo_only)
     compiled = InterNetEstimator(checkpoint, EngineConfig(device='cpu', compile=True))
     result = compiled.infer(demo_crop)[0]

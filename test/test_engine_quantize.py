@@ -11,10 +11,12 @@ import pytest
 from quantize_support import LENIENT, footage  # noqa: F401 (fixture)
 from test_engine_backends import checkpoint  # noqa: F401 (fixture)
 
-from interhand_ros.engine import openvino_backend, quantize
-from interhand_ros.engine.cache import file_sha256
+from interhand_ros.engine import quantize
+from interhand_ros.engine.backends import openvino_backend
+from interhand_ros.engine.backends.base import BackendError
+from interhand_ros.engine.backends.registry import stored_model_key
+from interhand_ros.engine.cache import ModelCache, file_sha256
 from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-from interhand_ros.engine.runtimes import BackendError
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')
@@ -42,7 +44,7 @@ def arguments(checkpoint, footage, cache, out, *extra):  # noqa: F811
 
 @pytest.fixture(scope='module')
 def int8_run(checkpoint, footage, fp32_cache, tmp_path_factory):  # noqa: F811
-    if 'int8' not in openvino_backend.cpu_precisions():
+    if 'int8' not in openvino_backend.native_precisions('cpu'):
         pytest.skip('no native int8 in OpenVINO on this CPU')
     cache = fresh_cache(fp32_cache, tmp_path_factory.mktemp('int8') / 'cache')
     out = tmp_path_factory.mktemp('out')
@@ -64,7 +66,7 @@ def test_int8_model_is_built_cached_reported_and_reloaded(int8_run, checkpoint):
         device='cpu', backend='openvino', precision='int8', cache_dir=str(cache)))
     assert estimator.describe()['precision'] == 'int8'
     assert estimator.describe()['model_cache'] == report['model_dir']
-    stored = json.loads((estimator.runtime.model_dir / 'report.json').read_text())
+    stored = json.loads((estimator.backend.model_dir / 'report.json').read_text())
     assert stored['per_joint_error_px'] == report['per_joint_error_px']
     crops = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), np.uint8)
     assert all(np.isfinite(result.presence).all() for result in estimator.infer(crops))
@@ -74,8 +76,8 @@ def test_corrupt_int8_model_is_not_trusted(int8_run, checkpoint, tmp_path):  # n
     _, cache, _ = int8_run
     copy = tmp_path / 'cache'
     shutil.copytree(cache, copy)
-    key = openvino_backend.int8_key(file_sha256(checkpoint), False)
-    entry = copy / quantize.ModelCache(copy).entry_dir(key).name
+    key = stored_model_key('openvino', file_sha256(checkpoint), 'int8', False)
+    entry = copy / ModelCache(copy).entry_dir(key).name
     (entry / 'left.bin').write_bytes(b'\0' * 64)
     with pytest.raises(BackendError, match='interhand-quantize'):
         InterNetEstimator(checkpoint, EngineConfig(device='cpu', backend='openvino',
@@ -84,7 +86,7 @@ def test_corrupt_int8_model_is_not_trusted(int8_run, checkpoint, tmp_path):  # n
 
 def test_model_over_the_threshold_is_refused_and_not_stored(
         checkpoint, footage, fp32_cache, tmp_path, capsys):  # noqa: F811
-    if 'int8' not in openvino_backend.cpu_precisions():
+    if 'int8' not in openvino_backend.native_precisions('cpu'):
         pytest.skip('no native int8 in OpenVINO on this CPU')
     cache, out = fresh_cache(fp32_cache, tmp_path / 'cache'), tmp_path / 'out'
     code = quantize.main(arguments(checkpoint, footage, cache, out, '--max-error-px', '0',
@@ -99,7 +101,7 @@ def test_model_over_the_threshold_is_refused_and_not_stored(
 
 
 def test_bf16_report(checkpoint, footage, fp32_cache, tmp_path):  # noqa: F811
-    if 'bf16' not in openvino_backend.cpu_precisions():
+    if 'bf16' not in openvino_backend.native_precisions('cpu'):
         pytest.skip('no native bf16 in OpenVINO on this CPU')
     cache = fresh_cache(fp32_cache, tmp_path / 'cache')
     code = quantize.main(arguments(checkpoint, footage, cache, tmp_path / 'out',

@@ -12,12 +12,13 @@ from quantize_support import LENIENT, footage  # noqa: F401 (fixture)
 from test_engine_backends import checkpoint  # noqa: F401 (fixture)
 
 from interhand_ros.engine import quantize
+from interhand_ros.engine.backends.base import BackendError
+from interhand_ros.engine.backends.registry import stored_model_key
 from interhand_ros.engine.cache import ModelCache, file_sha256
 from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-from interhand_ros.engine.runtimes import BackendError
 
 onnx = pytest.importorskip('onnx')
-onnx_backend = pytest.importorskip('interhand_ros.engine.onnx_backend')
+onnx_backend = pytest.importorskip('interhand_ros.engine.backends.onnx_backend')
 
 
 def int8_config(cache) -> EngineConfig:
@@ -28,7 +29,7 @@ def int8_config(cache) -> EngineConfig:
 @pytest.fixture(scope='module')
 def fp32_cache(checkpoint, tmp_path_factory):  # noqa: F811
     """A cache holding only the exported fp32 parts (copied per test: one export)."""
-    if 'int8' not in onnx_backend.cpu_precisions():
+    if 'int8' not in onnx_backend.native_precisions('cpu'):
         pytest.skip('no int8 kernels for ONNX Runtime on this CPU')
     folder = tmp_path_factory.mktemp('fp32_cache')
     InterNetEstimator(checkpoint, EngineConfig(device='cpu', backend='onnxruntime',
@@ -69,7 +70,7 @@ def test_int8_model_is_built_cached_reported_and_reloaded(int8_run, checkpoint):
     assert estimator.describe()['backend'] == 'onnxruntime'
     assert estimator.describe()['precision'] == 'int8'
     assert estimator.describe()['model_cache'] == report['model_dir']
-    stored = json.loads((estimator.runtime.model_dir / 'report.json').read_text())
+    stored = json.loads((estimator.backend.model_dir / 'report.json').read_text())
     assert stored['per_joint_error_px'] == report['per_joint_error_px']
     crops = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), np.uint8)
     results = estimator.infer(crops)
@@ -97,7 +98,7 @@ def test_corrupt_int8_model_is_not_trusted(int8_run, checkpoint, tmp_path):  # n
     _, cache, _ = int8_run
     copy = tmp_path / 'cache'
     shutil.copytree(cache, copy)
-    key = onnx_backend.int8_key(file_sha256(checkpoint), False)
+    key = stored_model_key('onnxruntime', file_sha256(checkpoint), 'int8', False)
     entry = ModelCache(copy).entry_dir(key)
     assert entry.is_dir()
     (entry / 'global.onnx').write_bytes(b'\0' * 64)

@@ -8,29 +8,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from interhand_ros.engine.checkpoint import CheckpointError, load_internet
-from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
+from interhand_ros.engine.backends.base import Backend, BackendOptions
+from interhand_ros.engine.backends.registry import choose_backend, open_backend
+from interhand_ros.engine.model import INPUT_SIZE
 from interhand_ros.engine.options import (
     BACKENDS,
     DEPTH_MODES,
     PRECISIONS,
     check_device_name,
     resolve_device,
-)
-from interhand_ros.engine.runtimes import (
-    Runtime,
-    check_precision,
-    choose_backend,
-    open_runtime,
-    run_parts,
 )
 from interhand_ros.estimate import (
     Box,
@@ -53,18 +46,8 @@ from interhand_ros.geometry.root_depth import (
     root_depth_from_hand_size,
 )
 from interhand_ros.geometry.wrist_frame import wrist_quaternion
-from interhand_ros.skeleton import (
-    LEFT,
-    LEFT_SLICE,
-    NUM_MODEL_JOINTS,
-    RIGHT,
-    RIGHT_SLICE,
-    SIDES,
-    WRIST,
-    split_model_joints,
-)
+from interhand_ros.skeleton import LEFT, RIGHT, SIDES, WRIST, split_model_joints
 
-TORCH_DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 _DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the crop side
 
 
@@ -121,27 +104,6 @@ class NetworkResult:
     presence: np.ndarray       # (2,) [right, left]
 
 
-class HeatmapBranch(torch.nn.Module):
-    """One hand's heatmap head as a module of its own, so it can be compiled separately."""
-
-    def __init__(self, model: InterNet, side: int) -> None:
-        super().__init__()
-        self.pose_net = model.pose_net
-        self.side = side
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.pose_net.hand_heatmaps(features, self.side)
-
-
-def compile_module(module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """torch.compile with inductor weight freezing (constant-folded, prepacked oneDNN weights).
-
-    Measured on the 2-core AVX2 EPYC: 37-44 % less CPU time per forward than eager, after a
-    25-100 s compilation on the first call of each batch size.
-    """
-    return torch.compile(module, options={'freezing': True})
-
-
 class InterNetEstimator:
     """HandPoseEstimator running InterNet; raises CheckpointError for a missing/bad checkpoint."""
 
@@ -149,118 +111,21 @@ class InterNetEstimator:
                  config: EngineConfig = EngineConfig()) -> None:
         self.config = config
         self.device = torch.device(resolve_device(config.device))
-        self.backend = choose_backend(config.backend, config.precision, self.device.type)
-        self.precision = config.precision
-        if self.device.type == 'cpu' or self.precision not in TORCH_DTYPES:
-            # (CUDA has kernels for every float precision)
-            check_precision(self.backend, config.precision)
-        self.runtime: Runtime | None = None
-        if self.backend != 'torch':
-            self._open_runtime(checkpoint_path)
-            return
-        channels_last = (self.device.type == 'cuda' if config.channels_last is None
-                         else config.channels_last)
-        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.model = fold_batchnorm(load_internet(checkpoint_path)).to(self.device)
-        self.model = self.model.to(memory_format=self._memory_format)  # type: ignore[call-overload]
-        self._use_graph = config.cuda_graph and self.device.type == 'cuda'
-        branches = [HeatmapBranch(self.model, side) for side in (0, 1)]
-        self._backbone: Callable[[torch.Tensor], torch.Tensor] = self.model.backbone_net
-        self._branches: list[Callable[[torch.Tensor], torch.Tensor]] = list(branches)
-        if config.compile:
-            self._backbone = compile_module(self.model.backbone_net)
-            self._branches = [compile_module(branch) for branch in branches]
-        self._graphs: dict[int, Callable[[torch.Tensor], tuple[torch.Tensor, ...]]] = {}
-
-    def _open_runtime(self, checkpoint_path: str | Path) -> None:
-        """A compiled runtime from the model cache; the torch weights are loaded only when the
-        cache has no trusted model to convert, and are not kept (the runtime has its own)."""
-        if self.config.compile or self.config.cuda_graph:
-            raise ValueError(f'compile and cuda_graph are torch options; backend '
-                             f'{self.backend!r} compiles its own model')
-        if not Path(checkpoint_path).is_file():
-            raise CheckpointError(f'checkpoint not found: {checkpoint_path}')
-        self.runtime = open_runtime(
-            self.backend, self.precision, lambda: fold_batchnorm(load_internet(checkpoint_path)),
-            checkpoint_path, self.config.cache_dir, self.config.threads, self.config.refine)
-
-    # -- network ---------------------------------------------------------------------------
-
-    def _forward_decoded(self, images: torch.Tensor, skip_absent: bool = True
-                         ) -> tuple[torch.Tensor, ...]:
-        """Forward + decoding on the device: (crop_xy, depth_rel, confidence, root_m, presence).
-
-        skip_absent: run a hand's heatmap branch (28 % of the FLOPs each) only for the crops in
-        which that hand is present; the joints of an absent hand are never published, so this is
-        exact. Off for CUDA graph capture, which needs fixed shapes.
-        """
-        autocast = torch.autocast(self.device.type, dtype=TORCH_DTYPES[self.config.precision],
-                                  enabled=self.config.precision != 'fp32', cache_enabled=False)
-        with autocast:
-            features = self._backbone(images)
-            root_bins, presence = self.model.pose_net.global_heads(features)
-        batch = images.shape[0]
-        crop_xy = torch.full((batch, NUM_MODEL_JOINTS, 2), math.nan, device=images.device)
-        depth_rel = torch.full((batch, NUM_MODEL_JOINTS), math.nan, device=images.device)
-        confidence = torch.zeros((batch, NUM_MODEL_JOINTS), device=images.device)
-        for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
-            rows: slice | torch.Tensor = slice(None)  # static indexing for graph capture
-            if skip_absent:
-                present = (presence[:, side] >= self.config.presence_threshold).nonzero()[:, 0]
-                if present.numel() == 0:
-                    continue
-                rows = present
-            with autocast:
-                heatmaps = self._branches[side](features[rows])
-            decoded = decode_heatmaps(heatmaps, self.config.refine)
-            crop_xy[rows, joints] = decoded.crop_xy
-            depth_rel[rows, joints] = decoded.depth_rel_m
-            confidence[rows, joints] = decoded.confidence
-        return crop_xy, depth_rel, confidence, root_bins_to_metres(root_bins), presence.float()
-
-    def _graphed(self, batch: int) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
-        """A CUDA graph of _forward_decoded for this batch size (captured once, replayed)."""
-        if batch not in self._graphs:
-            static_in = torch.zeros(batch, 3, INPUT_SIZE, INPUT_SIZE, device=self.device
-                                    ).contiguous(memory_format=self._memory_format)
-            stream = torch.cuda.Stream(self.device)
-            stream.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(stream), torch.inference_mode():
-                for _ in range(3):
-                    self._forward_decoded(static_in, skip_absent=False)
-            torch.cuda.current_stream(self.device).wait_stream(stream)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph), torch.inference_mode():
-                static_out = self._forward_decoded(static_in, skip_absent=False)
-
-            def replay(images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-                static_in.copy_(images)
-                graph.replay()
-                return static_out
-
-            self._graphs[batch] = replay
-        return self._graphs[batch]
+        self.backend: Backend = open_backend(
+            choose_backend(config.backend, config.precision, self.device.type), checkpoint_path,
+            BackendOptions(precision=config.precision, device=str(self.device),
+                           cache_dir=config.cache_dir, threads=config.threads,
+                           refine=config.refine, channels_last=config.channels_last,
+                           cuda_graph=config.cuda_graph, compile=config.compile))
 
     def describe(self) -> dict[str, str]:
         """What runs, for diagnostics and logs: backend, precision, device, model file."""
-        model_dir = self.runtime.model_dir if self.runtime is not None else None
-        return {'backend': self.backend, 'precision': self.precision,
-                'device': str(self.device), 'model_cache': str(model_dir or '')}
+        return {'backend': self.backend.name, 'precision': self.backend.precision,
+                'device': str(self.device), 'model_cache': str(self.backend.model_dir or '')}
 
     def infer(self, crops: np.ndarray) -> list[NetworkResult]:
         """Run the network on B x 256 x 256 x 3 uint8 RGB crops."""
-        if self.runtime is not None:
-            return network_results(run_parts(self.runtime, crops,
-                                             self.config.presence_threshold))
-        images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
-        images = images.permute(0, 3, 1, 2).float().div_(255.0)
-        images = images.contiguous(memory_format=self._memory_format)
-        with torch.inference_mode():
-            if self._use_graph:
-                outputs = self._graphed(images.shape[0])(images)
-            else:
-                outputs = self._forward_decoded(images)
-            return network_results(tuple(t.cpu().numpy() for t in outputs))
+        return network_results(self.backend.infer(crops, self.config.presence_threshold))
 
     def warmup(self, batch_size: int = 1) -> None:
         """Run the network once so the first real frame does not pay for allocation/capture."""

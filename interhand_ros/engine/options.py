@@ -1,12 +1,15 @@
 """The engine's choices, defined once and importable without torch: what the node's parameters,
-interhand-run's flags, EngineConfig, the benchmark and training accept."""
+interhand-run's flags, EngineConfig, the benchmark and training accept (the backends come from
+engine.backends.registry, which imports no backend until one is used)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
-# Runtimes of the network (engine.runtimes): torch is the reference; 'auto' picks the fastest
-# exact one installed (openvino > onnxruntime > torch; torch on CUDA).
-BACKENDS = ('torch', 'openvino', 'onnxruntime', 'auto')
+from interhand_ros.engine.backends.registry import BackendChoices
+
+# Backends that run the network (engine.backends.registry: torch is the reference) and 'auto',
+# the fastest exact one installed for the device; read from the registry at each use.
+BACKENDS = BackendChoices()
 # Floating-point precisions (torch autocast dtypes): what training can use too.
 FLOAT_PRECISIONS = ('fp32', 'bf16', 'fp16')
 # Inference precisions; int8 needs a model calibrated on the user's footage (interhand-quantize).

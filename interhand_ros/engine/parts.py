@@ -1,10 +1,10 @@
-"""The network cut into the parts a runtime compiles: the backbone with the global heads, and
+"""The network cut into the parts a backend compiles: the backbone with the global heads, and
 each hand's heatmap head with its decoding.
 
 Two parts, not one graph, so the heatmap head of an absent hand (28 % of the work each) can
 still be skipped; decoding inside the hand part so that only B x 21 x 4 numbers per hand leave
-the runtime, never the B x 21 x 64^3 volume. Every runtime (torch, OpenVINO, ONNX Runtime)
-runs these same modules, so they compute the same thing.
+the backend, never the B x 21 x 64^3 volume. Every backend (engine.backends: torch, OpenVINO,
+ONNX Runtime) runs these same modules, so they compute the same thing.
 """
 from __future__ import annotations
 

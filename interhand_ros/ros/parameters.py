@@ -8,7 +8,7 @@ is unconfigured (lifecycle cleanup first), so a running model is never half-reco
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ class ParameterSpec:
     default: Any
     description: str
     range: tuple[float, float] | None = None  # inclusive; int bounds for int parameters
-    choices: tuple[str, ...] = ()
+    choices: Sequence[str] = ()  # backend: the registry's live list (engine.options)
     runtime: bool = False  # safe to change while configured (see the module docstring)
 
 

@@ -1,6 +1,6 @@
-"""ONNX Runtime for the network parts (CPU): fp32, and int8 built by interhand-quantize.
+"""ONNX Runtime backend (CPU): fp32, and int8 built by interhand-quantize.
 
-fp32: the parts exported by engine.export, cached like every compiled model (the key names ONNX
+fp32: the parts exported by engine.onnx_export, cached like every compiled model (the key names ONNX
 Runtime's and torch's versions: the exporter is torch's). int8: static QDQ quantization
 (onnxruntime.quantization.quantize_static, per-channel int8 weights, uint8 activations)
 of the global part's convolutions, calibrated on the user's crops. Kept in fp32: the fully
@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
-from interhand_ros.engine.cache import ModelCache
-from interhand_ros.engine.model import InterNet
+from interhand_ros.engine.backends.base import Backend, BackendOptions, ModelWriter, cpu_isa
+from interhand_ros.engine.backends.compiled import (
+    ModelSource,
+    PartsBackend,
+    cached_model_dir,
+    calibration_images,
+)
+from interhand_ros.engine.onnx_export import export_parts
 from interhand_ros.skeleton import SIDES
 
-RUNTIME = 'onnxruntime'
+NAME = 'onnxruntime'
 PART_NAMES = ('global',) + SIDES
 INT8_OP_TYPES = ('Conv',)  # quantized ops of the global part (the Gemm heads stay fp32)
 # x86 ISAs for which ONNX Runtime's MLAS has int8 GEMM kernels (AVX-VNNI / AVX512-VNNI fastest)
@@ -37,30 +42,14 @@ def version() -> str:
     return f'{ort.__version__}+torch{torch.__version__}'
 
 
-def cpu_precisions() -> tuple[str, ...]:
+def native_precisions(device_type: str = 'cpu') -> tuple[str, ...]:
     """fp32, plus int8 where the CPU has MLAS's int8 kernels (torch's capability names it)."""
-    from interhand_ros.engine.runtimes import cpu_isa
     return ('fp32', 'int8') if cpu_isa() in _INT8_ISAS else ('fp32',)
 
 
-def fp32_key(checkpoint_hash: str, refine: bool) -> dict[str, object]:
-    from interhand_ros.engine.runtimes import model_key
-    return model_key(checkpoint_hash, RUNTIME, version(), 'fp32', refine)
-
-
-def int8_key(checkpoint_hash: str, refine: bool) -> dict[str, object]:
-    from interhand_ros.engine.runtimes import model_key
-    return model_key(checkpoint_hash, RUNTIME, version(), 'int8', refine)
-
-
-def fp32_entry(model: Callable[[], InterNet], checkpoint_hash: str, cache: ModelCache,
-               refine: bool) -> Path:
-    """The cached fp32 ONNX parts of this checkpoint (exported when absent or untrusted)."""
-    from interhand_ros.engine.export import export_parts
-
-    def write(folder: Path) -> None:
-        export_parts(model(), folder, refine)
-    return cache.load_or_build(fp32_key(checkpoint_hash, refine), write)
+def write_fp32(model: ModelSource, folder: Path, refine: bool) -> None:
+    """The fp32 ONNX parts of the folded network into a cache folder."""
+    export_parts(model(), folder, refine)
 
 
 def quantize_parts(fp32_dir: Path, images: list[np.ndarray], folder: Path) -> None:
@@ -91,10 +80,10 @@ def quantize_parts(fp32_dir: Path, images: list[np.ndarray], folder: Path) -> No
         shutil.copyfile(fp32_dir / f'{name}.onnx', folder / f'{name}.onnx')
 
 
-class OnnxRuntime:
+class OnnxBackend(PartsBackend):
     """The three parts as ONNX Runtime sessions on the CPU."""
 
-    name = RUNTIME
+    name = NAME
 
     def __init__(self, folder: Path, precision: str, threads: int = 0) -> None:
         self.precision = precision
@@ -121,19 +110,22 @@ class OnnxRuntime:
         return crop_xy, depth_rel, confidence
 
 
-def open_onnxruntime(model: Callable[[], InterNet], checkpoint_hash: str, precision: str,
-                     cache: ModelCache, threads: int = 0, refine: bool = False) -> OnnxRuntime:
-    """The runtime from the cache: the fp32 parts (exported when absent or untrusted), or the
-    int8 parts interhand-quantize --backend onnxruntime stored for this checkpoint."""
-    from interhand_ros.engine.runtimes import BackendError
-    if precision == 'int8':
-        folder = cache.load(int8_key(checkpoint_hash, refine))
-        if folder is None:
-            raise BackendError(
-                f'no int8 ONNX Runtime model of this checkpoint in {cache.root} (or it is '
-                'corrupt or from another ONNX Runtime / torch version): build one from your '
-                'own footage with `interhand-quantize --backend onnxruntime --checkpoint '
-                f'CHECKPOINT --images DIR|VIDEO|BAG --cache-dir {cache.root}`')
-    else:
-        folder = fp32_entry(model, checkpoint_hash, cache, refine)
-    return OnnxRuntime(folder, precision, threads)
+def open_backend(checkpoint: Path, options: BackendOptions) -> OnnxBackend:
+    """The fp32 parts from the cache (exported when absent or untrusted), or the int8 parts
+    interhand-quantize --backend onnxruntime stored for this checkpoint."""
+    folder = cached_model_dir(NAME, 'ONNX Runtime', version(), checkpoint, options, write_fp32)
+    return OnnxBackend(folder, options.precision, options.threads)
+
+
+def build_quantized(fp32: Backend, calibration: np.ndarray, precision: str,
+                    options: BackendOptions, presence_threshold: float, scratch: Path
+                    ) -> tuple[OnnxBackend, ModelWriter | None]:
+    """int8 (the only precision it builds): quantize_parts into `scratch`, and a writer that
+    copies them into the cache."""
+    assert fp32.model_dir is not None
+    quantize_parts(fp32.model_dir, calibration_images(calibration), scratch)
+
+    def copy(folder: Path) -> None:
+        for path in scratch.iterdir():
+            shutil.copyfile(path, folder / path.name)
+    return OnnxBackend(scratch, precision, options.threads), copy
