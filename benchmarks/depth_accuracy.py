@@ -46,6 +46,7 @@ from interhand_ros.geometry.root_depth import (
     MEAN_BONE_LENGTHS_M,
     DepthImage,
     root_depth_from_depth_image,
+    scale_at_depth,
 )
 from interhand_ros.skeleton import BONES, LEFT, NUM_JOINTS, RIGHT, ROS_TO_INTERHAND, SIDES, WRIST
 
@@ -53,8 +54,6 @@ WIDTH, HEIGHT, FOCAL = 640, 480, 600.0
 CAMERA = CameraModel.from_intrinsics(
     np.array([[FOCAL, 0, WIDTH / 2 - 0.5], [0, FOCAL, HEIGHT / 2 - 0.5], [0, 0, 1]]),
     WIDTH, HEIGHT)
-PIXEL_NOISE_CROP_PX = 3.0
-RELATIVE_DEPTH_NOISE_M = 0.010
 MRRPE_M = 0.03257                      # InterNet's mean relative root position error (paper)
 ROOT_NOISE_M = MRRPE_M / np.sqrt(2 / np.pi)   # Gaussian sigma with that mean |error|
 STEREO_SUBPIXEL, STEREO_BASELINE_M = 0.08, 0.050
@@ -64,6 +63,15 @@ BASE_ANGLES = np.radians([40.0, 12.0, 0.0, -11.0, -22.0])
 FINGER_RADII_M = np.array([[0.011, 0.0095, 0.0085],                # thumb MCP, IP, tip bones
                            *[[0.0095, 0.0085, 0.0075]] * 4])       # proximal, middle, distal
 PALM_RADIUS_M, THENAR_RADIUS_M, FOREARM_RADIUS_M = 0.014, 0.016, 0.022
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The simulated network's errors (defaults: about the paper's 12 mm MPJPE)."""
+
+    pixel_crop_px: float = 3.0        # 2D joints, in the 256 px crop
+    relative_depth_m: float = 0.010   # each joint's depth relative to its root
+    root_m: float = ROOT_NOISE_M      # the left-minus-right root depth
 
 
 @dataclass
@@ -182,7 +190,7 @@ def sensor(rng: np.random.Generator, z: np.ndarray, lost: list[np.ndarray]) -> D
     return DepthImage.from_array(millimetres, '16UC1')
 
 
-def network_output(rng: np.random.Generator, joints: dict[str, np.ndarray]
+def network_output(rng: np.random.Generator, joints: dict[str, np.ndarray], noise: Noise
                    ) -> tuple[NetworkResult, np.ndarray, Box]:
     """What InterNet would output for these hands, with the noise of the module docstring."""
     pixels = {side: CAMERA.camera_to_pixel(joints[side]) for side in SIDES}
@@ -193,17 +201,18 @@ def network_output(rng: np.random.Generator, joints: dict[str, np.ndarray]
     crop_xy, depth_rel = [], []
     for side in SIDES:
         crop = apply_affine(transform, pixels[side])
-        crop_xy.append((crop + rng.normal(0, PIXEL_NOISE_CROP_PX, crop.shape))[ROS_TO_INTERHAND])
+        crop_xy.append((crop + rng.normal(0, noise.pixel_crop_px, crop.shape))[ROS_TO_INTERHAND])
         relative = joints[side][:, 2] - joints[side][WRIST, 2]
-        depth_rel.append((relative + rng.normal(0, RELATIVE_DEPTH_NOISE_M, NUM_JOINTS))
+        depth_rel.append((relative + rng.normal(0, noise.relative_depth_m, NUM_JOINTS))
                          [ROS_TO_INTERHAND])
-    root = joints[LEFT][WRIST, 2] - joints[RIGHT][WRIST, 2] + rng.normal(0, ROOT_NOISE_M)
+    root = joints[LEFT][WRIST, 2] - joints[RIGHT][WRIST, 2] + rng.normal(0, noise.root_m)
     result = NetworkResult(np.concatenate(crop_xy), np.concatenate(depth_rel),
                            np.ones(2 * NUM_JOINTS), float(root), np.ones(2))
     return result, inverse, box
 
 
-def make_scene(rng: np.random.Generator, renderer: Renderer, scale: float) -> Scene:
+def make_scene(rng: np.random.Generator, renderer: Renderer, scale: float, noise: Noise
+               ) -> Scene:
     while True:
         distance = rng.uniform(0.3, 1.2)
         right_wrist = np.array([rng.uniform(-0.3, 0.1) * distance, rng.uniform(0.0, 0.25)
@@ -223,7 +232,7 @@ def make_scene(rng: np.random.Generator, renderer: Renderer, scale: float) -> Sc
         for start, end, radius in capsules(joints[side], scale * rng.uniform(0.85, 1.15)):
             renderer.draw(z, start, end, radius)
     lost = [pixels[side] for side in SIDES if rng.random() < HAND_LOST_PROBABILITY / 2]
-    result, inverse, box = network_output(rng, joints)
+    result, inverse, box = network_output(rng, joints, noise)
     return Scene(joints, sensor(rng, z, lost), result, inverse, box)
 
 
@@ -251,6 +260,20 @@ def errors(estimate: TwoHandEstimate, scene: Scene) -> dict[str, tuple[float, fl
     return out
 
 
+def oracle_prior_errors(scene: Scene) -> dict[str, float]:
+    """Per side: the prior's relative root error at the scale that fits the noise-free hand
+    exactly (a perfect calibration): the floor the network's noise leaves to any scale."""
+    scales = {}
+    for side in SIDES:
+        joints = scene.joints[side]
+        relative = joints[:, 2] - joints[WRIST, 2]
+        scales[side] = scale_at_depth(joints[:, :2] / joints[:, 2:], relative, joints[WRIST, 2])
+    estimate = lift_two_hands(scene.result, scene.inverse, CAMERA, None, EngineConfig(),
+                              scene.box, scales)
+    return {h.side: abs(h.joints[WRIST, 2] / scene.joints[h.side][WRIST, 2] - 1)
+            for h in estimate.hands()}
+
+
 def calibrated_scales(measured: list[dict[str, float]], leave_out: int) -> dict[str, float]:
     """The user's scales from the other scenes' depth measurements (a fresh calibrator)."""
     calibrator = HandScaleCalibrator()
@@ -261,15 +284,15 @@ def calibrated_scales(measured: list[dict[str, float]], leave_out: int) -> dict[
     return calibrator.scales()
 
 
-def evaluate(users: int, per_user: int, seed: int) -> dict[str, list]:
+def evaluate(users: int, per_user: int, seed: int, noise: Noise) -> dict[str, list]:
     rng = np.random.default_rng(seed)
     renderer = Renderer()
     rows: dict[str, list] = {name: [] for name in ROWS}
-    rows['distance'], rows['disagreement'] = [], []
+    rows['distance'], rows['disagreement'], rows['oracle'] = [], [], []
     now = EngineConfig(depth_mode='depth_image')
     for _ in range(users):
         scale = rng.uniform(0.85, 1.15)
-        scenes = [make_scene(rng, renderer, scale) for _ in range(per_user)]
+        scenes = [make_scene(rng, renderer, scale, noise) for _ in range(per_user)]
         uncalibrated = [lift_two_hands(s.result, s.inverse, CAMERA, s.depth, now, s.box)
                         for s in scenes]
         measured = [{h.side: h.measured_scale for h in e.hands()} for e in uncalibrated]
@@ -287,6 +310,7 @@ def evaluate(users: int, per_user: int, seed: int) -> dict[str, list]:
                 rows[name].append(errors(estimate, scene))
             rows['distance'].append({side: scene.joints[side][WRIST, 2] for side in SIDES})
             rows['disagreement'].append(after.root_depth_disagreement)
+            rows['oracle'].append(oracle_prior_errors(scene))
     return rows
 
 
@@ -303,19 +327,23 @@ def report(rows: dict[str, list], seconds: float) -> None:
     for name in ROWS:
         for side in SIDES:
             root, mpjpe, source = (np.array([e[side][i] for e in rows[name]]) for i in range(3))
-            mix = ', '.join(f'{DepthSource(s).name} {np.mean(source == s):.0%}'
+            mix = ', '.join(f'{DepthSource(s).name} {np.mean(source == s):.1%}'
                             for s in np.unique(source))
+            root, mpjpe = root[np.isfinite(root)], mpjpe[np.isfinite(mpjpe)]  # NONE: no answer
             print(f'{name:34s} {side:5s} {np.median(root):9.1f} / {np.percentile(root, 90):6.1f}'
                   f' {np.median(mpjpe):8.1f} / {np.percentile(mpjpe, 90):6.1f}  {mix}')
     print('targets:')
     for side in SIDES:
         distance = np.array([d[side] for d in rows['distance']])
         near = distance <= 1.0
-        root = np.array([e[side][0] for e in rows[ROWS[3]]])
+        root = np.array([e[side][0] for e in rows[ROWS[3]]])[near]
         relative = np.array([e[side][0] for e in rows[ROWS[1]]]) / (distance * 1e3)
+        root, relative = root[np.isfinite(root)], relative[np.isfinite(relative)]
+        oracle = np.array([e[side] for e in rows['oracle']])
         print(f'  {side:5s} depth image now, hands <= 1 m: root error median '
-              f'{np.median(root[near]):.1f} mm (target <= 10); self-calibrated prior: median '
-              f'{np.median(relative) * 100:.2f} % of the distance (target <= 2 %)')
+              f'{np.median(root):.1f} mm (target <= 10); self-calibrated prior: median '
+              f'{np.median(relative) * 100:.2f} % of the distance (target <= 2 %; a perfect '
+              f'scale: {np.median(oracle) * 100:.2f} %)')
     disagreement = np.array(rows['disagreement'])
     disagreement = disagreement[np.isfinite(disagreement)]
     print(f'  measured vs predicted relative root depth (diagnostics): mean |disagreement| '
@@ -325,13 +353,20 @@ def report(rows: dict[str, list], seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--users', type=int, default=20)
-    parser.add_argument('--scenes-per-user', type=int, default=16,
-                        help='>= 16: the calibration uses the other scenes (15 frames minimum)')
+    parser.add_argument('--users', type=int, default=12)
+    parser.add_argument('--scenes-per-user', type=int, default=24,
+                        help='the calibration uses the other scenes (15 frames minimum)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--pixel-noise', type=float, default=Noise.pixel_crop_px,
+                        help='crop px, the simulated network\'s 2D joint noise')
+    parser.add_argument('--relative-depth-noise', type=float, default=Noise.relative_depth_m,
+                        help='m, its relative joint depth noise')
     args = parser.parse_args(argv)
+    noise = Noise(args.pixel_noise, args.relative_depth_noise)
+    print(f'simulated network noise: {noise.pixel_crop_px:g} crop px, relative depth '
+          f'{noise.relative_depth_m * 1e3:g} mm, relative root depth {noise.root_m * 1e3:.1f} mm')
     start = time.perf_counter()
-    rows = evaluate(args.users, args.scenes_per_user, args.seed)
+    rows = evaluate(args.users, args.scenes_per_user, args.seed, noise)
     report(rows, time.perf_counter() - start)
     return 0
 

@@ -61,7 +61,7 @@ def test_two_hands_at_different_depths_each_get_their_own_measured_root(harness_
     hands = two_hands(np.random.default_rng(7))
     predicted = 0.02  # the network's relative root depth; the truth is 0.13 m
     estimator = LiftingEstimator(hands, predicted)
-    h = harness_factory(estimator, **{'depth.mode': 'depth_image'})
+    h = harness_factory(estimator, **{'depth.mode': 'depth_image', 'roi.mode': 'full'})
     h.wait_for(lambda: h.depth_pub.get_subscription_count() > 0, 5.0, 'depth subscription')
     metres = skin_depth_image(CAMERA, [hands[RIGHT], hands[LEFT]], SURFACE_OFFSET_M,
                               radius_px=5, background_m=1.8)  # half the image: half the discs

@@ -167,10 +167,11 @@ def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
     lengths = mean_lengths * hand_scale
     quad_a, quad_b = float(np.sum(a * a)), float(np.sum(a * b))
     quad_c = float(np.sum(b * b) - np.sum(lengths ** 2))
-    discriminant = quad_b ** 2 - quad_a * quad_c
-    if quad_a <= 0 or discriminant < 0:
+    if quad_a <= 0:
         return None
-    z = (-quad_b + math.sqrt(discriminant)) / quad_a
+    # no exact root (noisy relative depths make even the nearest skeleton too large): the
+    # summed squared lengths' closest approach starts Gauss-Newton instead
+    z = (-quad_b + math.sqrt(max(quad_b ** 2 - quad_a * quad_c, 0.0))) / quad_a
     for _ in range(_GAUSS_NEWTON_STEPS):
         bones = z * a + b
         norms = np.linalg.norm(bones, axis=1)
