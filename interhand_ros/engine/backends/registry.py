@@ -45,12 +45,12 @@ class BackendEntry:
 
 
 _PACKAGE = 'interhand_ros.engine.backends'
-BACKENDS: dict[str, BackendEntry] = {
-    'torch': BackendEntry(f'{_PACKAGE}.torch_backend', None, 2, ('cpu', 'cuda')),
-    'openvino': BackendEntry(f'{_PACKAGE}.openvino_backend', 'openvino', 0,
+BACKENDS: dict[str, BackendEntry] = {  # 'auto' on a CPU: openvino, else onnxruntime, else torch
+    'torch': BackendEntry(f'{_PACKAGE}.torch_backend', auto_rank=2, devices=('cpu', 'cuda')),
+    'openvino': BackendEntry(f'{_PACKAGE}.openvino_backend', requires='openvino', auto_rank=0,
                              quantizes=('int8', 'bf16')),
-    'onnxruntime': BackendEntry(f'{_PACKAGE}.onnx_backend', 'onnxruntime', 1,
-                                quantizes=('int8',)),
+    'onnxruntime': BackendEntry(f'{_PACKAGE}.onnx_backend', requires='onnxruntime',
+                                auto_rank=1, quantizes=('int8',)),
 }
 
 
