@@ -1,6 +1,6 @@
 """Metric accuracy of the lifted hands per depth source, on synthetic RGB-D scenes of known truth.
 
-    .venv/bin/python benchmarks/depth_accuracy.py [--users 20 --scenes-per-user 16 --seed 0]
+    .venv/bin/python benchmarks/depth_accuracy.py [--users 10 --scenes-per-user 48 --seed 0]
 
 Scenes: two hands of one user (scale 0.85-1.15 of the mean adult hand, each bone +-4 %) in
 random poses, right wrist at 0.3-1.2 m, the left hand beside it (they overlap now and then),
@@ -353,8 +353,8 @@ def report(rows: dict[str, list], seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--users', type=int, default=12)
-    parser.add_argument('--scenes-per-user', type=int, default=24,
+    parser.add_argument('--users', type=int, default=10)
+    parser.add_argument('--scenes-per-user', type=int, default=48,
                         help='the calibration uses the other scenes (15 frames minimum)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--pixel-noise', type=float, default=Noise.pixel_crop_px,

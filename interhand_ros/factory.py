@@ -21,6 +21,7 @@ from interhand_ros.engine.options import (
     resolve_device,
 )
 from interhand_ros.estimate import HandPoseEstimator, no_checkpoint_message
+from interhand_ros.geometry.root_depth import SURFACE_OFFSET_M
 
 
 class EstimatorError(RuntimeError):
@@ -45,6 +46,8 @@ class EstimatorSettings:
     depth_mode: str = 'auto'
     fixed_depth_m: float | None = None
     hand_scale: float = 1.0
+    surface_offset_m: float = SURFACE_OFFSET_M  # depth image: skin to joint
+    calibrate_hand_scale: bool = True    # each hand's scale from depth, for the prior
     video: bool = True                   # landmark fallback: track between frames
     mirrored: bool = False               # landmark fallback: selfie view
     warmup: bool = True
@@ -152,6 +155,8 @@ def _internet_estimator(settings: EstimatorSettings,
             device=device, precision=settings.precision, cuda_graph=settings.cuda_graph,
             presence_threshold=settings.presence_threshold, depth_mode=settings.depth_mode,
             fixed_depth_m=settings.fixed_depth_m, hand_scale=settings.hand_scale,
+            surface_offset_m=settings.surface_offset_m,
+            calibrate_hand_scale=settings.calibrate_hand_scale,
             refine=settings.refine, compile=settings.compile, backend=settings.backend,
             cache_dir=settings.cache_dir or None, threads=settings.threads)
     except ValueError as error:

@@ -161,13 +161,16 @@ def test_depth_image_rejects_wrong_encodings_and_shapes(array, encoding):
         DepthImage.from_array(array, encoding)
 
 
-def test_depth_median_ignores_invalid_pixels_and_outliers():
+def test_depth_window_keeps_only_valid_pixels_and_clips_at_the_border():
     metres = np.full((50, 50), np.nan, dtype=np.float32)
     metres[20:31, 20:31] = 0.6
     metres[25, 25] = 3.0  # a flying pixel
     depth = DepthImage(metres)
-    assert depth.median_around(np.array([25.2, 24.8]), 3) == pytest.approx(0.6)
-    assert np.isnan(depth.median_around(np.array([5.0, 5.0]), 3))
+    window = depth.valid_around(np.array([25.2, 24.8]), 3)
+    assert window.size == 49 and np.median(window) == pytest.approx(0.6)
+    assert depth.valid_around(np.array([5.0, 5.0]), 3).size == 0
+    metres[:3, :3] = 1.0
+    assert depth.valid_around(np.array([0.0, 0.0]), 3).size == 9
 
 
 # -- wrist frame -------------------------------------------------------------------------------

@@ -183,32 +183,36 @@ def test_depth_image_round_trip(mode):
     scene = make_scene(rng, camera, root_depth=0.7)
     result, inverse, box = perfect_network_output(scene)
     depth = _depth_image_of(scene, 320, 240)
-    estimate = lift_two_hands(result, inverse, camera, depth, EngineConfig(depth_mode=mode), box)
-    assert estimate.right.depth_source == DepthSource.DEPTH_IMAGE
-    assert estimate.left.depth_source == DepthSource.OTHER_HAND
-    # the measured root inherits at most the depth quantization (+1 mm of the 16UC1 encoding)
-    assert abs(estimate.right.joints[WRIST, 2] - scene.right[WRIST, 2]) <= DEPTH_HALF_BIN_M + 1e-3
+    config = EngineConfig(depth_mode=mode, surface_offset_m=0.0)  # the discs lie at the joints
+    estimate = lift_two_hands(result, inverse, camera, depth, config, box)
+    assert estimate.right.depth_source == estimate.left.depth_source == DepthSource.DEPTH_IMAGE
+    # each measured root inherits at most the depth quantization (+1 mm of the 16UC1 encoding)
+    for hand, truth in ((estimate.right, scene.right), (estimate.left, scene.left)):
+        assert abs(hand.joints[WRIST, 2] - truth[WRIST, 2]) <= DEPTH_HALF_BIN_M + 1e-3
+    assert abs(estimate.root_depth_disagreement) <= 2 * DEPTH_HALF_BIN_M + 2e-3
     assert_hands_recovered(estimate, scene, box, pixel_slack=1.5)
 
     right_missing = NetworkResult(result.crop_xy, result.depth_rel_m, result.confidence,
                                   result.relative_root_m, np.array([0.1, 0.9]))
-    alone = lift_two_hands(right_missing, inverse, camera, depth, EngineConfig(depth_mode=mode),
-                           box)
+    alone = lift_two_hands(right_missing, inverse, camera, depth, config, box)
     assert not alone.right.detected and not alone.right.valid.any()
     assert alone.left.depth_source == DepthSource.DEPTH_IMAGE
     assert abs(alone.left.joints[WRIST, 2] - scene.left[WRIST, 2]) <= DEPTH_HALF_BIN_M + 1e-3
     assert not alone.relative_root_depth_valid and np.isnan(alone.right_to_left_root).all()
 
 
-def test_without_valid_depth_auto_falls_back_and_depth_image_mode_refuses():
+def test_without_valid_depth_falls_back_and_depth_image_mode_refuses_no_depth_image():
     rng = np.random.default_rng(12)
     camera = pinhole()
     scene = make_scene(rng, camera, root_depth=0.7)
     result, inverse, box = perfect_network_output(scene)
     empty = DepthImage.from_array(np.zeros((480, 640), np.uint16), '16UC1')
-    auto = lift_two_hands(result, inverse, camera, empty, EngineConfig(), box)
-    assert auto.right.depth_source == DepthSource.HAND_SIZE and auto.right.valid.all()
-    strict = lift_two_hands(result, inverse, camera, empty, EngineConfig(depth_mode='depth_image'),
+    for mode in ('auto', 'depth_image'):  # a hole in the depth image: the hand-size prior
+        hole = lift_two_hands(result, inverse, camera, empty, EngineConfig(depth_mode=mode), box)
+        assert hole.right.depth_source == DepthSource.HAND_SIZE and hole.right.valid.all()
+        assert hole.left.depth_source == DepthSource.OTHER_HAND
+        assert np.isnan(hole.root_depth_disagreement)
+    strict = lift_two_hands(result, inverse, camera, None, EngineConfig(depth_mode='depth_image'),
                             box)
     assert strict.right.detected and not strict.right.valid.any()
     assert strict.right.depth_source == strict.left.depth_source == DepthSource.NONE

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,15 +40,18 @@ from interhand_ros.geometry.crop import (
     crop_transform,
     square_and_enlarge,
 )
+from interhand_ros.geometry.hand_scale import HandScaleCalibrator
 from interhand_ros.geometry.root_depth import (
+    SURFACE_OFFSET_M,
     DepthImage,
     root_depth_from_depth_image,
     root_depth_from_hand_size,
+    scale_at_depth,
 )
 from interhand_ros.geometry.wrist_frame import wrist_quaternion
 from interhand_ros.skeleton import LEFT, RIGHT, SIDES, WRIST, split_model_joints
 
-_DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the crop side
+DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the crop side
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class EngineConfig:
     depth_mode: str = 'auto'
     fixed_depth_m: float | None = None  # required by depth_mode 'fixed', unused otherwise
     hand_scale: float = 1.0              # hand size relative to the mean adult hand
+    surface_offset_m: float = SURFACE_OFFSET_M  # depth image: skin to joint, along the ray
+    calibrate_hand_scale: bool = True    # each hand's scale from depth, for the prior
     refine: bool = False                 # sub-voxel refinement of the heatmap argmax
     compile: bool = False                # torch.compile (inductor, frozen weights); slow start
 
@@ -84,6 +89,8 @@ class EngineConfig:
                 f'presence_threshold must be in [0, 1], got {self.presence_threshold}')
         if not (math.isfinite(self.hand_scale) and self.hand_scale > 0):
             raise ValueError(f'hand_scale must be positive, got {self.hand_scale}')
+        if not (math.isfinite(self.surface_offset_m) and 0 <= self.surface_offset_m <= 0.1):
+            raise ValueError(f'surface_offset_m must be in [0, 0.1] m, got {self.surface_offset_m}')
         if self.compile and self.cuda_graph:
             raise ValueError('compile and cuda_graph cannot be combined: use one of them')
         if self.backend not in BACKENDS:
@@ -110,6 +117,7 @@ class InterNetEstimator:
     def __init__(self, checkpoint_path: str | Path,
                  config: EngineConfig = EngineConfig()) -> None:
         self.config = config
+        self.hand_scales = HandScaleCalibrator()  # this estimator's user, from depth
         self.device = torch.device(resolve_device(config.device))
         self.backend: Backend = open_backend(
             choose_backend(config.backend, config.precision, self.device.type), checkpoint_path,
@@ -158,9 +166,13 @@ class InterNetEstimator:
             inverses.append(inverse)
             image_cameras.append(camera.for_image(image.shape[1], image.shape[0]))
         results = self.infer(np.stack(patches))
-        estimates = [lift_two_hands(result, inverse, camera, depth, self.config, box)
+        calibrated = self.hand_scales.scales() if self.config.calibrate_hand_scale else {}
+        estimates = [lift_two_hands(result, inverse, camera, depth, self.config, box, calibrated)
                      for result, box, inverse, camera, depth
                      in zip(results, boxes, inverses, image_cameras, depths)]
+        if self.config.calibrate_hand_scale:
+            for estimate in estimates:
+                self.hand_scales.update(estimate)
         per_image = (time.perf_counter() - start) / count
         for estimate in estimates:
             estimate.inference_time = per_image
@@ -187,12 +199,14 @@ def network_crop(image_rgb: np.ndarray, roi: Box | None
 
 
 def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: CameraModel,
-                   depth: DepthImage | None, config: EngineConfig,
-                   crop_box: Box) -> TwoHandEstimate:
+                   depth: DepthImage | None, config: EngineConfig, crop_box: Box,
+                   calibrated: Mapping[str, float] | None = None) -> TwoHandEstimate:
     """Decoded network output of one crop -> TwoHandEstimate in metres and original pixels.
 
-    The left root follows the paper: right root + predicted relative root depth when the right
-    hand is present; otherwise the left hand's own estimate.
+    Each hand's root, in order: its own depth-image measurement; the hand-size prior at its
+    self-calibrated scale (calibrated: side -> scale); the other hand's root + the predicted
+    relative root depth (the paper's way: OTHER_HAND); its own configured source (fixed
+    distance or the prior at hand_scale). depth_image mode without a depth image: no roots.
     """
     pixels = split_model_joints(apply_affine(crop_inverse, result.crop_xy))
     depth_rel = split_model_joints(result.depth_rel_m)
@@ -200,16 +214,25 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
     detected = {side: bool(result.presence[index] >= config.presence_threshold)
                 for index, side in enumerate(SIDES)}
     rays = {side: camera.pixel_rays(pixels[side]) for side in detected if detected[side]}
-    window = max(1, int(round(_DEPTH_WINDOW_FRACTION * crop_box.w)))
+    window = max(1, int(round(DEPTH_WINDOW_FRACTION * crop_box.w)))
+    measured = {side: _measured_root_depth(pixels[side], rays[side], depth_rel[side], camera,
+                                           depth, config, window) for side in rays}
+    calibrated = calibrated or {}
     roots: dict[str, tuple[float | None, DepthSource]] = {}
-    for side in SIDES:
-        if not detected[side]:
+    for side, other in ((RIGHT, LEFT), (LEFT, RIGHT)):
+        other_root = roots[other][0] if other in roots else measured.get(other)
+        if not detected[side] or (config.depth_mode == 'depth_image' and depth is None):
             roots[side] = (None, DepthSource.NONE)
-        elif side == LEFT and (right_root := roots[RIGHT][0]) is not None:
-            roots[side] = (right_root + result.relative_root_m, DepthSource.OTHER_HAND)
+        elif measured[side] is not None:
+            roots[side] = (measured[side], DepthSource.DEPTH_IMAGE)
+        elif side in calibrated and (prior := root_depth_from_hand_size(
+                rays[side], depth_rel[side], calibrated[side])) is not None:
+            roots[side] = (prior, DepthSource.HAND_SIZE)
+        elif other_root is not None:
+            sign = 1.0 if side == LEFT else -1.0  # relative_root_m: left minus right
+            roots[side] = (other_root + sign * result.relative_root_m, DepthSource.OTHER_HAND)
         else:
-            roots[side] = _own_root_depth(pixels[side], rays[side], depth_rel[side], camera,
-                                          depth, config, window)
+            roots[side] = _own_root_depth(rays[side], depth_rel[side], config)
     hands = {}
     for index, side in enumerate(SIDES):
         hand = HandEstimate(side=side, presence=float(result.presence[index]),
@@ -226,35 +249,43 @@ def lift_two_hands(result: NetworkResult, crop_inverse: np.ndarray, camera: Came
             if quaternion is not None:
                 hand.wrist_quaternion = quaternion
             hand.depth_source = source
+            if source == DepthSource.DEPTH_IMAGE:
+                hand.measured_scale = scale_at_depth(rays[side], depth_rel[side], root) or math.nan
         hands[side] = hand
     both = hands[RIGHT].valid[WRIST] and hands[LEFT].valid[WRIST]
     right_to_left = (hands[LEFT].wrist_position - hands[RIGHT].wrist_position if both
                      else np.full(3, np.nan))
     scene_source = next((hands[s].depth_source for s in SIDES
                          if hands[s].depth_source != DepthSource.NONE), DepthSource.NONE)
+    right_m, left_m = measured.get(RIGHT), measured.get(LEFT)  # both measured: compare
     return TwoHandEstimate(
         right=hands[RIGHT], left=hands[LEFT],
         relative_root_depth=float(result.relative_root_m),
         relative_root_depth_valid=detected[RIGHT] and detected[LEFT],
         right_to_left_root=right_to_left, depth_source=scene_source,
-        estimator=EstimatorKind.INTERNET, roi=crop_box)
+        estimator=EstimatorKind.INTERNET, roi=crop_box,
+        root_depth_disagreement=(left_m - right_m - result.relative_root_m
+                                 if left_m is not None and right_m is not None else math.nan))
 
 
-def _own_root_depth(pixels: np.ndarray, rays: np.ndarray, depth_rel: np.ndarray,
-                    camera: CameraModel, depth: DepthImage | None, config: EngineConfig,
-                    window: int) -> tuple[float | None, DepthSource]:
-    """One hand's absolute root depth from the configured source (None if it has no answer).
+def _measured_root_depth(pixels: np.ndarray, rays: np.ndarray, depth_rel: np.ndarray,
+                         camera: CameraModel, depth: DepthImage | None, config: EngineConfig,
+                         window: int) -> float | None:
+    """One hand's root depth from the depth image (None: no depth mode, image or valid data).
 
     rays: camera.pixel_rays(pixels), undistorted once per hand by the caller."""
+    if depth is None or config.depth_mode not in ('auto', 'depth_image'):
+        return None
+    return root_depth_from_depth_image(
+        depth, pixels, depth_rel, (camera.width, camera.height), window, rays=rays,
+        surface_offset_m=config.surface_offset_m, reject_outliers=True)
+
+
+def _own_root_depth(rays: np.ndarray, depth_rel: np.ndarray,
+                    config: EngineConfig) -> tuple[float | None, DepthSource]:
+    """A hand's root depth without a measurement: the fixed distance or the hand-size prior."""
     if config.depth_mode == 'fixed':
         return config.fixed_depth_m, DepthSource.FIXED
-    if config.depth_mode in ('auto', 'depth_image') and depth is not None:
-        measured = root_depth_from_depth_image(depth, pixels, depth_rel,
-                                               (camera.width, camera.height), window)
-        if measured is not None:
-            return measured, DepthSource.DEPTH_IMAGE
-    if config.depth_mode == 'depth_image':
-        return None, DepthSource.NONE
     estimated = root_depth_from_hand_size(rays, depth_rel, config.hand_scale)
     if estimated is None:
         return None, DepthSource.NONE

@@ -156,6 +156,7 @@ def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
     rays: (21, 2) normalised image coordinates ((u - cx) / fx, (v - cy) / fy) of undistorted
     pixels; joint j sits at (root + depth_rel_m[j]) * (ray_x, ray_y, 1). Each bone vector is
     affine in the root depth Z: Z * a + b. The closed form matching the summed squared lengths
+    (or, when noise leaves it none, the depth at which the image extent alone has that size)
     starts a few Gauss-Newton steps on the per-bone length residuals. None if no depth fits.
     """
     if hand_scale <= 0:
@@ -167,11 +168,13 @@ def root_depth_from_hand_size(rays: np.ndarray, depth_rel_m: np.ndarray,
     lengths = mean_lengths * hand_scale
     quad_a, quad_b = float(np.sum(a * a)), float(np.sum(a * b))
     quad_c = float(np.sum(b * b) - np.sum(lengths ** 2))
+    discriminant = quad_b ** 2 - quad_a * quad_c
     if quad_a <= 0:
         return None
-    # no exact root (noisy relative depths make even the nearest skeleton too large): the
-    # summed squared lengths' closest approach starts Gauss-Newton instead
-    z = (-quad_b + math.sqrt(max(quad_b ** 2 - quad_a * quad_c, 0.0))) / quad_a
+    if discriminant >= 0:
+        z = (-quad_b + math.sqrt(discriminant)) / quad_a
+    else:  # noisy relative depths alone exceed the hand's size: start from its image extent
+        z = math.sqrt(float(np.sum(lengths ** 2)) / quad_a)
     for _ in range(_GAUSS_NEWTON_STEPS):
         bones = z * a + b
         norms = np.linalg.norm(bones, axis=1)

@@ -9,12 +9,16 @@ problem: health + a log throttled per kind.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+from interhand_ros.estimate import TwoHandEstimate
+from interhand_ros.skeleton import SIDES
 
 
 class NodeHealth:
@@ -28,6 +32,8 @@ class NodeHealth:
         self._inputs: deque[float] = deque()
         self._outputs: deque[tuple[float, float, float]] = deque()  # time, latency, inference
         self._stages: deque[tuple[float, dict[str, float]]] = deque()  # time, s per stage
+        self._disagreements: deque[tuple[float, float]] = deque()  # time, m (depth image)
+        self.hand_scales = {side: math.nan for side in SIDES}  # self-calibrated, from depth
         self.frames_received = 0
         self.frames_published = 0
         self.frames_dropped = 0
@@ -61,6 +67,17 @@ class NodeHealth:
         """One published frame's time per pipeline stage (s), shown as stage_<name>_ms means."""
         with self._lock:
             self._stages.append((time.monotonic() if now is None else now, seconds))
+
+    def depth_measured(self, estimate: TwoHandEstimate, now: float | None = None) -> None:
+        """A frame's depth-image checks: the measured-vs-predicted relative root depth (when
+        both hands were measured) and each hand's self-calibrated scale (once it has one)."""
+        with self._lock:
+            if math.isfinite(estimate.root_depth_disagreement):
+                self._disagreements.append((time.monotonic() if now is None else now,
+                                            estimate.root_depth_disagreement))
+            for hand in estimate.hands():
+                if math.isfinite(hand.calibrated_scale):
+                    self.hand_scales[hand.side] = hand.calibrated_scale
 
     def error(self, now: float, reason: str, frame_failed: bool = True) -> None:
         """Record a problem; frame_failed: a frame was lost to it (counts as failed)."""
@@ -99,6 +116,10 @@ class NodeHealth:
                 'last_fault': self.last_fault,
             }
             values.update(self._stage_means())
+            disagreements = sorted(value for _, value in self._disagreements)
+            values['root_depth_disagreement_m'] = (  # median over the window
+                disagreements[len(disagreements) // 2] if disagreements else math.nan)
+            values.update({f'hand_scale_{side}': scale for side, scale in self.hand_scales.items()})
         return DiagnosticStatus(
             level=level, name=name, message=message, hardware_id=hardware_id,
             values=[KeyValue(key=k, value=f'{v:.4g}' if isinstance(v, float) else str(v))
@@ -111,6 +132,8 @@ class NodeHealth:
             self._outputs.popleft()
         while self._stages and self._stages[0][0] < now - self.window:
             self._stages.popleft()
+        while self._disagreements and self._disagreements[0][0] < now - self.window:
+            self._disagreements.popleft()
 
     def _stage_means(self) -> dict[str, float]:
         """stage_<name>_ms: mean ms per stage over the frames of the last `window` s."""

@@ -16,6 +16,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
 from interhand_ros.factory import EstimatorSettings
+from interhand_ros.geometry.root_depth import SURFACE_OFFSET_M
 from interhand_ros.roi import ROI_MODES
 from interhand_ros.ros.image_input import TRANSPORTS
 
@@ -91,8 +92,19 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('depth.fixed_distance', 0.5, "m, wrist distance for depth.mode 'fixed'",
                   range=(0.01, 100.0)),
     ParameterSpec('depth.hand_scale', 1.0,
-                  "hand size relative to the mean adult hand, for depth.mode 'hand_size'",
+                  "hand size relative to the mean adult hand, for the hand-size prior (mode "
+                  "'hand_size'; in 'depth_image' for a hand without valid depth until "
+                  'calibrated); /diagnostics hand_scale_right/left give a measured value',
                   range=(0.1, 10.0)),
+    ParameterSpec('depth.surface_offset', SURFACE_OFFSET_M,
+                  "m, depth.mode 'depth_image': distance from the skin the depth camera sees to "
+                  'the palm joints inside the hand, added along each joint\'s ray (default: '
+                  'half the adult hand thickness at the knuckles, about 3 cm; docs/node.md)',
+                  range=(0.0, 0.1)),
+    ParameterSpec('depth.calibrate_hand_scale', True,
+                  "depth.mode 'depth_image': measure each hand's scale while its depth is valid "
+                  '(running median) and use it for the hand-size prior when that hand\'s depth '
+                  'is missing; false = the prior always uses depth.hand_scale'),
     ParameterSpec('roi.mode', 'detector',
                   "roi source of InterNet: 'detector' (MediaPipe boxes, tracked between "
                   "detections), 'full', 'fixed', 'track', 'topic'; the landmark fallback finds "
@@ -210,4 +222,6 @@ def estimator_settings(params: Mapping[str, Any]) -> EstimatorSettings:
         threads=params['threads'], cuda_graph=params['cuda_graph'], compile=params['compile'],
         refine=params['refine'], presence_threshold=params['presence_threshold'],
         depth_mode=params['depth.mode'], fixed_depth_m=params['depth.fixed_distance'],
-        hand_scale=params['depth.hand_scale'], video=True)
+        hand_scale=params['depth.hand_scale'],
+        surface_offset_m=params['depth.surface_offset'],
+        calibrate_hand_scale=params['depth.calibrate_hand_scale'], video=True)

@@ -148,6 +148,7 @@ class FramePipeline:
         hands = to_two_hand_pose(estimate, header, width, height)
         # counted before it goes out: a bad frame a subscriber sends in reply is newer
         self._health.published(time.monotonic(), self._now() - stamp, estimate.inference_time)
+        self._health.depth_measured(raw)
         self.outputs.hands.publish(hands)
         self.outputs.teleop.publish(estimate, header)
         self.outputs.teleop.publish_raw(raw, header, width, height)

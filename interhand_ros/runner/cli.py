@@ -187,7 +187,7 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
     summary: dict[str, Any] = {
         'input': str(args.input), 'kind': kind, 'frames': 0, 'hands_per_frame': [],
         'estimator': 'internet' if args.checkpoint else 'landmark', 'camera_guessed': False,
-        'bad_frames': 0}
+        'bad_frames': 0, 'hand_scale': {}}
     total = source.total
     if args.max_frames > 0:
         total = min(total, args.max_frames) if total else args.max_frames
@@ -217,6 +217,8 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
                 summary['bad_frames'] += 1
                 continue
             summary['camera_guessed'] |= guessed
+            summary['hand_scale'].update({h.side: h.calibrated_scale for h in estimate.hands()
+                                          if np.isfinite(h.calibrated_scale)})
             if roi:
                 roi.update(estimate)
             estimate = teleop.apply(estimate, frame.stamp_ns * 1e-9)
@@ -265,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     LOG.info('%d frames, hands found per frame: %s; outputs: %s', summary['frames'],
              found if len(found) <= 20 else f'mean {np.mean(found):.2f}',
              ', '.join(summary['outputs']))
+    if summary['hand_scale']:
+        LOG.info('hand scale relative to the mean adult hand, self-calibrated from the depth '
+                 'images: %s (an RGB-only run can start with --hand-scale, the node with '
+                 '-p depth.hand_scale:=...)', ', '.join(
+                     f'{side} {scale:.3f}' for side, scale in summary['hand_scale'].items()))
     if summary['camera_guessed']:
         LOG.warning('no intrinsics given: metric depth used a %.0f deg field-of-view GUESS '
                     '(pass --camera-info for real metres)', args.fov)
