@@ -6,7 +6,7 @@ VENV ?= $(ROOT)/.venv
 PY := $(abspath $(VENV))/bin/python
 export VENV
 
-.PHONY: setup lint test demo train-smoke bench
+.PHONY: setup lint test demo train-smoke bench bench-depth
 setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
@@ -27,3 +27,7 @@ train-smoke: setup
 # Engine speed on this machine (forward, full pipeline, memory, GFLOP/s).
 bench: setup
 	cd "$(ROOT)" && "$(PY)" -m interhand_ros.bench $(ARGS)
+
+# Metric accuracy per depth source on synthetic RGB-D scenes (numpy, about 15 s; issue 17).
+bench-depth: setup
+	cd "$(ROOT)" && "$(PY)" benchmarks/depth_accuracy.py $(ARGS)
