@@ -243,7 +243,8 @@ def before_issue_17(scene: Scene) -> TwoHandEstimate:
     pixels = apply_affine(scene.inverse, right)
     relative = scene.result.depth_rel_m[:NUM_JOINTS][np.argsort(ROS_TO_INTERHAND)]
     window = max(1, int(round(DEPTH_WINDOW_FRACTION * scene.box.w)))
-    root = root_depth_from_depth_image(scene.depth, pixels, relative, (WIDTH, HEIGHT), window)
+    root = root_depth_from_depth_image(scene.depth, pixels, relative, (WIDTH, HEIGHT), window,
+                                       surface_offset_m=0.0, reject_outliers=False)
     config = (EngineConfig(depth_mode='fixed', fixed_depth_m=root) if root is not None
               else EngineConfig(depth_mode='hand_size'))
     return lift_two_hands(scene.result, scene.inverse, CAMERA, None, config, scene.box)

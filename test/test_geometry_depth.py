@@ -6,14 +6,20 @@ import math
 
 import numpy as np
 import pytest
+from test_engine_estimator import checkpoint  # noqa: F401 - the random-weight fixture
 from test_engine_roundtrip import merge_to_model_joints, pinhole, synthetic_hand
 from transforms3d.euler import euler2mat
 
-from interhand_ros.engine.internet import EngineConfig, NetworkResult, lift_two_hands
+from interhand_ros.engine.internet import (
+    EngineConfig,
+    InterNetEstimator,
+    NetworkResult,
+    lift_two_hands,
+)
 from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
-from interhand_ros.geometry.hand_scale import HandScaleCalibrator
+from interhand_ros.geometry.hand_scale import MIN_CALIBRATION_FRAMES, HandScaleCalibrator
 from interhand_ros.geometry.root_depth import (
     SURFACE_OFFSET_M,
     DepthImage,
@@ -37,12 +43,17 @@ def two_hands(rng: np.random.Generator, scale: float = 1.0,
     return hands
 
 
+def hands_box(camera: CameraModel, hands: dict[str, np.ndarray]) -> Box:
+    """The box around both hands' joints in the image (the roi a detector would give)."""
+    pixels = camera.camera_to_pixel(np.concatenate([hands[RIGHT], hands[LEFT]]))
+    low, high = pixels.min(axis=0), pixels.max(axis=0)
+    return Box(low[0], low[1], *(high - low))
+
+
 def exact_network_output(camera: CameraModel, hands: dict[str, np.ndarray],
                          relative_root_m: float) -> tuple[NetworkResult, np.ndarray, Box]:
     """A perfect network's output for these hands, except the given relative root depth."""
-    pixels = camera.camera_to_pixel(np.concatenate([hands[RIGHT], hands[LEFT]]))
-    low, high = pixels.min(axis=0), pixels.max(axis=0)
-    box = square_and_enlarge(Box(low[0], low[1], *(high - low)))
+    box = square_and_enlarge(hands_box(camera, hands))
     transform, inverse = crop_transform(box)
     joints = merge_to_model_joints(hands[RIGHT], hands[LEFT])
     crop_xy = apply_affine(transform, camera.camera_to_pixel(joints))
@@ -236,3 +247,37 @@ def test_diagnostics_report_the_disagreement_and_each_hands_scale():
     assert status['hand_scale_right'] == '0.93' and status['hand_scale_left'] == 'nan'
     status = {kv.key: kv.value for kv in health.status(9.0, 'hands', 'x').values}
     assert status['root_depth_disagreement_m'] == 'nan'  # older than the window
+
+
+def test_the_estimator_calibrates_while_measured_and_uses_it_when_depth_is_lost(
+        checkpoint, monkeypatch):  # noqa: F811 - the fixture imported above
+    """InterNetEstimator keeps the calibration between frames (network output replaced by a
+    perfect one of a small hand): after MIN_CALIBRATION_FRAMES frames with depth, a frame
+    whose right hand has no depth places it by the calibrated prior; without calibration by
+    the other hand + a wrong relative root depth."""
+    camera = pinhole()
+    rng = np.random.default_rng(6)
+    calibrating = InterNetEstimator(checkpoint, EngineConfig(
+        device='cpu', backend='torch', presence_threshold=0.0, depth_mode='depth_image'))
+    plain = InterNetEstimator(checkpoint, EngineConfig(
+        device='cpu', backend='torch', presence_threshold=0.0, depth_mode='depth_image',
+        calibrate_hand_scale=False))
+    image = np.zeros((480, 640, 3), np.uint8)
+    for frame in range(MIN_CALIBRATION_FRAMES + 1):
+        hands = two_hands(rng, 0.88)
+        lost = frame == MIN_CALIBRATION_FRAMES
+        result, _, _ = exact_network_output(camera, hands, 0.05 if lost else 0.13)
+        depth = DepthImage(skin_depth_image(camera, [hands[LEFT]] if lost else
+                                            list(hands.values()), SURFACE_OFFSET_M))
+        estimates = {}
+        for name, estimator in (('calibrating', calibrating), ('plain', plain)):
+            monkeypatch.setattr(estimator, 'infer', lambda crops, r=result: [r] * len(crops))
+            estimates[name] = estimator.estimate(image, camera, hands_box(camera, hands), depth)
+        if frame == MIN_CALIBRATION_FRAMES - 1:
+            assert estimates['calibrating'].right.calibrated_scale == pytest.approx(0.88,
+                                                                                    rel=0.01)
+            assert math.isnan(estimates['plain'].right.calibrated_scale)
+    assert estimates['calibrating'].right.depth_source == DepthSource.HAND_SIZE
+    assert wrist_errors(estimates['calibrating'], hands)[RIGHT] < 0.02 * RIGHT_DEPTH
+    assert estimates['plain'].right.depth_source == DepthSource.OTHER_HAND
+    assert wrist_errors(estimates['plain'], hands)[RIGHT] == pytest.approx(0.08, abs=0.003)

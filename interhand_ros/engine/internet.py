@@ -278,7 +278,7 @@ def _measured_root_depth(pixels: np.ndarray, rays: np.ndarray, depth_rel: np.nda
         return None
     return root_depth_from_depth_image(
         depth, pixels, depth_rel, (camera.width, camera.height), window, rays=rays,
-        surface_offset_m=config.surface_offset_m, reject_outliers=True)
+        surface_offset_m=config.surface_offset_m)
 
 
 def _own_root_depth(rays: np.ndarray, depth_rel: np.ndarray,

@@ -93,7 +93,7 @@ class DepthImage:
 def root_depth_from_depth_image(depth: DepthImage, pixels: np.ndarray, depth_rel_m: np.ndarray,
                                 image_size: tuple[int, int], radius_px: int, *,
                                 rays: np.ndarray | None = None, surface_offset_m: float = 0.0,
-                                reject_outliers: bool = False) -> float | None:
+                                reject_outliers: bool = True) -> float | None:
     """Root depth (m) measured at the palm joints, or None if the depth image has no valid data.
 
     pixels: (21, 2) in the colour image (width, height = image_size); depth_rel_m: (21,) joint
@@ -102,7 +102,7 @@ def root_depth_from_depth_image(depth: DepthImage, pixels: np.ndarray, depth_rel
     ray (rays: (21, 2) normalised coordinates, needed when the offset is not 0) - the joint's
     relative depth. reject_outliers drops the pixels outside a robust (MAD) band around the
     hand's consensus; the answer is the median over joints of each joint's median. Offset 0
-    without rejection is the plain median of the palm joints' window medians.
+    without rejection is the plain median of the palm joints' window medians (before issue 17).
     """
     if surface_offset_m != 0.0 and rays is None:
         raise ValueError('a surface offset needs the joints\' rays')
