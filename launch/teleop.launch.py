@@ -5,9 +5,13 @@
 
 robot sets both sides; robot_right / robot_left override one side ('' skips it). The retarget
 node runs in the hands node's namespace, subscribes its `hands` and publishes
-retarget/<side>/joint_states (docs/teleoperation.md).
+retarget/<side>/joint_states (docs/teleoperation.md). Its other arguments, like the hands
+node's, are applied only when given (left out: the retarget node's own default). The
+included hands.launch.py sets FASTDDS_DEFAULT_PROFILES_FILE (dds_profile) before the retarget
+node starts, so it reaches this node too.
 """
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch.launch_context import LaunchContext
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -17,13 +21,28 @@ from launch_ros.substitutions import FindPackageShare
 from launch import LaunchDescription  # type: ignore[attr-defined]  # mypy: repo's launch/
 
 PACKAGE = 'interhand_ros'
+NOT_GIVEN = ''  # a retarget argument's default: the retarget node's own default decides
 
-# retarget node parameter: (launch argument, default, description)
+# retarget node parameter: (launch argument, parameter type, description)
 RETARGET_ARGUMENTS = {
-    'retargeting_type': ('retargeting_type', 'vector', 'vector | dexpilot | position'),
-    'urdf_dir': ('urdf_dir', '', "dex-urdf's robots/hands folder"),
-    'max_velocity': ('max_velocity', '0.0', 'rad/s per joint between commands; 0 = no limit'),
+    'retargeting_type': ('retargeting_type', str, 'vector | dexpilot | position'),
+    'urdf_dir': ('urdf_dir', str, "dex-urdf's robots/hands folder"),
+    'max_velocity': ('max_velocity', float, 'rad/s per joint between commands; 0 = no limit'),
 }
+
+
+def retarget_node(context: LaunchContext) -> list:
+    """The retarget node with the robots and only the retarget arguments the user gave."""
+    parameters = {
+        'robot_right': ParameterValue(LaunchConfiguration('robot_right'), value_type=str),
+        'robot_left': ParameterValue(LaunchConfiguration('robot_left'), value_type=str),
+    }
+    parameters.update({parameter: ParameterValue(LaunchConfiguration(argument), value_type=kind)
+                       for parameter, (argument, kind, _) in RETARGET_ARGUMENTS.items()
+                       if LaunchConfiguration(argument).perform(context) != NOT_GIVEN})
+    return [Node(package=PACKAGE, executable='retarget_node', name='retarget',
+                 namespace=LaunchConfiguration('namespace', default=''), output='screen',
+                 parameters=[parameters])]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -37,19 +56,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('robot_left', default_value=LaunchConfiguration('robot'),
                               description="robot hand for the left hand ('' = skip)"),
     ]
-    arguments += [DeclareLaunchArgument(name, default_value=default, description=description)
-                  for name, default, description in RETARGET_ARGUMENTS.values()]
+    arguments += [DeclareLaunchArgument(name, default_value=NOT_GIVEN,
+                                        description=f'{description} (not given: node default)')
+                  for name, _, description in RETARGET_ARGUMENTS.values()]
     hands = IncludeLaunchDescription(PythonLaunchDescriptionSource(
         PathJoinSubstitution([share, 'launch', 'hands.launch.py'])))
-    parameters = {
-        'robot_right': ParameterValue(LaunchConfiguration('robot_right'), value_type=str),
-        'robot_left': ParameterValue(LaunchConfiguration('robot_left'), value_type=str),
-        'retargeting_type': ParameterValue(LaunchConfiguration('retargeting_type'),
-                                           value_type=str),
-        'urdf_dir': ParameterValue(LaunchConfiguration('urdf_dir'), value_type=str),
-        'max_velocity': ParameterValue(LaunchConfiguration('max_velocity'), value_type=float),
-    }
-    retarget = Node(package=PACKAGE, executable='retarget_node', name='retarget',
-                    namespace=LaunchConfiguration('namespace', default=''), output='screen',
-                    parameters=[parameters])
-    return LaunchDescription([*arguments, hands, retarget])
+    # After the include: its dds_profile environment applies to the retarget node as well.
+    return LaunchDescription([*arguments, hands, OpaqueFunction(function=retarget_node)])

@@ -1,14 +1,22 @@
-"""Test-wide settings: keep this run's DDS traffic to itself.
+"""Test-wide settings: keep this run's DDS traffic to itself, and camera images whole.
 
 DDS discovers every participant on the machine, so each pytest process gets its own domain id
 (before any test imports rclpy) and discovery stays on loopback. The id is set even when the
 shell has one: tests publish on generic topic names (image, hands, ...) and must never reach a
 live robot's domain.
+Every test process, and every process it starts, gets the repository's Fast DDS profile
+(config/fastdds.xml), as `make demo` and the launch files give it: camera images played from
+one process to the node in another then travel through shared memory instead of being lost
+over UDP (docs/node.md "Camera drivers and DDS"). A test of default transports removes
+FASTDDS_DEFAULT_PROFILES_FILE from the environment of the processes it starts.
 """
 import os
+from pathlib import Path
 
 os.environ['ROS_DOMAIN_ID'] = str(1 + os.getpid() % 100)
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(
+    Path(__file__).resolve().parents[1] / 'config' / 'fastdds.xml')
 
 import importlib.util  # noqa: E402 - after the environment above
 

@@ -38,9 +38,13 @@ def yaml_parameters() -> dict:
 
 
 def launch_constants() -> dict:
-    """Module-level literal assignments of the launch file (never executed here)."""
+    """Module-level constants of the launch file (never executed here): literals, and tables
+    whose entries name a parameter type (str, bool)."""
     tree = ast.parse(LAUNCH_FILE.read_text())
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+    types = {'str': str, 'bool': bool, 'float': float, 'int': int}
+    return {node.targets[0].id: eval(compile(ast.Expression(node.value), str(LAUNCH_FILE), 'eval'),
+                                     {'__builtins__': {}}, types)
+            for node in tree.body
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
             and isinstance(node.value, (ast.Constant, ast.Dict))}
 
@@ -82,25 +86,17 @@ def test_launch_file_names_installed_files_and_declared_parameters():
     scripts = [entry.split('=')[0].strip()
                for entry in distribution.entry_points['console_scripts']]
     assert constants['EXECUTABLE'] in scripts
-    for name in ('PARAMS_FILE', 'RVIZ_FILE'):
+    for name in ('PARAMS_FILE', 'RVIZ_FILE', 'DDS_PROFILE'):
         installed = f'share/{PACKAGE}/{constants[name]}'
         assert installed in files, f'{constants[name]} is not installed by setup.py'
         assert files[installed].is_file()
     assert f'share/{PACKAGE}/launch/hands.launch.py' in files
 
-    yaml_values = yaml_parameters()
-    for parameter, (_argument, default, _) in constants['PARAMETER_ARGUMENTS'].items():
+    # the node declares each parameter the launch file may set, with the type it sets
+    for parameter, (_argument, kind, _) in constants['PARAMETER_ARGUMENTS'].items():
         assert parameter in DEFAULTS, f'launch sets undeclared parameter {parameter}'
-        assert default == str(yaml_values[parameter]).lower() if isinstance(
-            yaml_values[parameter], bool) else default == yaml_values[parameter], parameter
+        assert type(DEFAULTS[parameter]) is kind, parameter
     assert set(constants['TOPIC_ARGUMENTS']) == {'image', 'camera_info', 'depth', 'depth_info'}
-
-    # parameters set outside the table: overrides['name'] = ...
-    tree = ast.parse(LAUNCH_FILE.read_text())
-    extra = {node.targets[0].slice.value for node in ast.walk(tree)
-             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
-             and isinstance(node.targets[0].slice, ast.Constant)}
-    assert extra and extra <= set(DEFAULTS)
 
 
 def test_rviz_config_shows_the_node_outputs():
@@ -116,15 +112,19 @@ def test_rviz_config_shows_the_node_outputs():
 @pytest.mark.skipif(importlib.util.find_spec('launch_ros') is None,
                     reason='launch_ros is not installable from PyPI; present on a ROS install')
 def test_launch_file_imports_and_builds_a_description():
-    from launch_ros.actions import Node
-
+    """Parameter arguments default to '' (not given), so params_file decides unless the user
+    gives one (test_node_launch_run runs it with a params file)."""
     from launch import LaunchDescription
     spec = importlib.util.spec_from_file_location('hands_launch', LAUNCH_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
-    assert sum(isinstance(entity, Node) for entity in description.entities) == 2
+    defaults = {argument.name: argument.default_value
+                for argument in description.get_launch_arguments()}
+    for argument, _, _ in module.PARAMETER_ARGUMENTS.values():
+        assert [part.perform(None) for part in defaults[argument]] == [module.NOT_GIVEN], argument
+    assert {'params_file', 'dds_profile', 'camera', 'namespace'} <= set(defaults)
 
 
 def test_every_parameter_is_documented_with_its_default():

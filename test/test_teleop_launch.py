@@ -4,25 +4,29 @@ the retarget node as processes; a real photo played as a camera gives a LEAP Han
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import JointState
 from teleop_support import URDF_DIR, urdf_limits
-from test_node_launch_run import PHOTO, REPO, ament_env  # noqa: F401
+from test_node_launch_run import (  # noqa: F401 - ament_env is a fixture
+    DDS_VARIABLE,
+    REPO_PROFILE,
+    ament_env,
+    process_environments,
+    run_launch_file,
+)
 from test_node_launch_run import Camera as HandsCamera
 from test_node_launch_run import pytestmark as launch_requirements
 
 from interhand_ros.skeleton import SIDES
 
-RECEIVE_TIMEOUT_S = 180.0
 pytestmark = [*launch_requirements,
               pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')]
 
 
 class Camera(HandsCamera):
-    """Plays the photo until a JointState arrives on either side: received holds (side, msg)."""
+    """Plays the photo until JointStates arrive on either side: received holds (side, msg)."""
 
     spin_period = 0.3  # s
 
@@ -35,39 +39,27 @@ class Camera(HandsCamera):
                                      lambda msg, side=side: self.received.append((side, msg)),
                                      qos)
 
+    def stamp_of(self, item):
+        return item[1].header.stamp
+
 
 def test_teleop_launch_turns_a_photo_into_a_leap_hand_joint_state(ament_env):  # noqa: F811
-    from ament_index_python.packages import get_package_share_directory
-    from launch.actions import IncludeLaunchDescription, RegisterEventHandler
-    from launch.event_handlers import OnProcessExit
-    from launch.launch_description_sources import PythonLaunchDescriptionSource
-
-    from launch import LaunchDescription, LaunchService
-
-    launch_file = Path(get_package_share_directory('interhand_ros')) / 'launch' / \
-        'teleop.launch.py'
-    assert launch_file.resolve() == (REPO / 'launch' / 'teleop.launch.py').resolve()
     camera = f'/teleop_test_{uuid.uuid4().hex[:8]}/color'
-    exits: dict[str, int] = {}
-    service = LaunchService()
-    service.include_launch_description(LaunchDescription([
-        RegisterEventHandler(OnProcessExit(on_exit=lambda event, _: exits.__setitem__(
-            event.action.name, event.returncode))),
-        IncludeLaunchDescription(PythonLaunchDescriptionSource(str(launch_file)),
-                                 launch_arguments={'camera': camera, 'robot': 'leap_hand',
-                                                   'urdf_dir': str(URDF_DIR),
-                                                   'use_rviz': 'false'}.items()),
-    ]))
-    player = Camera(camera, on_done=service.shutdown)
-    player.start()
-    return_code = service.run()
-    player.join(10.0)
-    assert player.error is None, player.error
+    record, environments = process_environments()
+    return_code, exits, player = run_launch_file(
+        'teleop.launch.py', {'camera': camera, 'robot': 'leap_hand', 'urdf_dir': str(URDF_DIR),
+                             'use_rviz': 'false'},
+        lambda done: Camera(camera, on_done=done), [record])
     assert player.received, f'no JointState after {len(player.sent)} photos'
+    assert not player.unanswered, \
+        f'{len(player.unanswered)} of {player.checked_frames} photos lost after the first answer'
     side, state = player.received[0]
     assert state.header.stamp in player.sent
     limits = urdf_limits('leap_hand', side)
     assert len(state.name) == 16 and set(state.name) == set(limits)
     assert all(limits[n][0] <= v <= limits[n][1] for n, v in zip(state.name, state.position))
+    # both processes run with the profile exported here (test/conftest.py)
+    profiles = [env.get(DDS_VARIABLE) for env in environments.values()]
+    assert profiles == [REPO_PROFILE] * 2
     assert return_code == 0
     assert len(exits) == 2 and set(exits.values()) == {0}, exits
