@@ -93,8 +93,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   range=(0.01, 100.0)),
     ParameterSpec('depth.hand_scale', 1.0,
                   "hand size relative to the mean adult hand, for the hand-size prior (mode "
-                  "'hand_size'; in 'depth_image' for a hand without valid depth until "
-                  'calibrated); /diagnostics hand_scale_right/left give a measured value',
+                  "'hand_size'; in 'depth_image' for a hand without valid depth that neither its "
+                  "calibration nor the other hand's depth places); /diagnostics "
+                  'hand_scale_right/left give a measured value',
                   range=(0.1, 10.0)),
     ParameterSpec('depth.surface_offset', SURFACE_OFFSET_M,
                   "m, depth.mode 'depth_image': distance from the skin the depth camera sees to "
