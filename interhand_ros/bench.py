@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> None:
                        f"network {result['network']['median_ms']:.0f} ms, pipeline 640x480 "
                        f"{result['pipeline_640x480']['median_ms']:.0f} ms")
             print(f'  {case}: {summary} (load {result.get("load_before", 0):.1f})', flush=True)
-        print_table(results)
+        if results:
+            print_table(results)
         probes: dict[str, Any] = {}
         if args.probe_seconds > 0:
             fastest_cache = (ensure_int8(args.checkpoint, 'openvino', cache_dir, int8_cache)

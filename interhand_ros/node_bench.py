@@ -2,7 +2,8 @@
 
 Each case runs ros/latency_probe.py in a fresh process (its own DDS participant and profile):
 a camera at 30 Hz publishing the hand photo at one size and transport, the real hands_node
-given only the parameters the case names. A case is `estimator:WxH:transport:profile`:
+given only the parameters the case names. A case is `estimator[,name:=value...]:WxH:transport:
+profile` (extra node parameters after the estimator, e.g. `exact,roi.mode:=full`):
 - estimator: `fallback` (no checkpoint: MediaPipe landmarks), `exact` (`checkpoint:=X` and
   nothing else: backend auto = the fastest exact runtime), `fastest` (`precision:=int8`, the
   fastest InterNet runtime, from the int8 model in the cache), `torch` (`backend:=torch`, the
@@ -27,7 +28,10 @@ DEFAULT_CASES = (
     'fallback:640x480:raw:profile', 'fallback:640x480:raw:none',
     'fallback:1280x720:raw:profile', 'fallback:1280x720:raw:none',
     'fallback:640x480:compressed:none', 'fallback:1280x720:compressed:none',
-    'exact:640x480:raw:profile', 'fastest:640x480:raw:profile', 'torch:640x480:raw:profile')
+    'exact:640x480:raw:profile', 'fastest:640x480:raw:profile', 'torch:640x480:raw:profile',
+    # the same without the roi detector (a bound: with random weights the network never confirms
+    # a hand, so the detector runs on every frame instead of one in roi.detect_every)
+    'exact,roi.mode:=full:640x480:raw:profile', 'fastest,roi.mode:=full:640x480:raw:profile')
 STAGE_NAMES = {'receive': 'receive (stamp -> worker)', 'convert': 'convert', 'roi': 'roi',
                'estimate': 'estimate (crop + network + lift)', 'teleop': 'teleop',
                'publish': 'build + publish'}
@@ -48,11 +52,12 @@ def node_parameters(estimator: str, checkpoint: Path, cache_dir: str) -> list[st
 def run_node_case(case: str, checkpoint: Path, cache_dir: str, profile: str,
                   seconds: float) -> dict[str, Any]:
     """One case through ros/latency_probe.py in its own process; its result or {'error'}."""
-    estimator, size, transport, uses_profile = case.split(':')
+    named, size, transport, uses_profile = case.rsplit(':', 3)
+    estimator, *extra = named.split(',')
     command = [sys.executable, '-m', 'interhand_ros.ros.latency_probe', '--size', size,
                '--transport', transport, '--seconds', str(seconds),
                '--profile', profile if uses_profile == 'profile' else '']
-    for parameter in node_parameters(estimator, checkpoint, cache_dir):
+    for parameter in node_parameters(estimator, checkpoint, cache_dir) + extra:
         command += ['-p', parameter]
     with tempfile.NamedTemporaryFile(suffix='.json') as out:
         done = subprocess.run(command + ['--json', out.name], capture_output=True, text=True)
@@ -90,7 +95,7 @@ def run_node_cases(cases: list[str], checkpoint: Path, cache_dirs: dict[str, str
         print(f'Fast DDS profile {profile} does not exist: the profile cases will fail')
     results = {}
     for case in cases:
-        estimator = case.split(':')[0]
+        estimator = case.split(',')[0].split(':')[0]
         results[case] = result = run_node_case(case, checkpoint, cache_dirs.get(estimator, ''),
                                                profile, seconds)
         print(f'  node {case}: ' + (str(result['error']) if 'error' in result else
