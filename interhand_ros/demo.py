@@ -10,7 +10,9 @@ writes what comes back to --out (default out/demo):
 Photos: --input (image, folder or video), else ../shared/data next to the repository, else the
 hand photos of Debian's opencv-doc package, downloaded once into the user cache.
 With CHECKPOINT=/path/to/snapshot_20.pth.tar (or --checkpoint) the node runs InterNet; without
-it, the bundled MediaPipe landmark fallback.
+it, the bundled MediaPipe landmark fallback. The camera (this process) and the node get the
+Fast DDS profile config/fastdds.xml (--dds-profile; an exported FASTDDS_DEFAULT_PROFILES_FILE
+is kept), so photos over 512 KB travel through shared memory instead of lossy UDP.
 """
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ SHARED_DATA = REPOSITORY / '..' / 'shared' / 'data'
 SHARED_PHOTOS = ('hands/handSrc.jpg', 'hands/Histogram_Comparison_Source_0.jpg',
                  'hands/Histogram_Comparison_Source_1.jpg',
                  'hands/Histogram_Comparison_Source_2.jpg', 'interhand_demo/input.jpg')
+DDS_PROFILE = REPOSITORY / 'config' / 'fastdds.xml'
+DDS_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 OPENCV_DOC_PHOTOS = ('handSrc.jpg', 'Histogram_Comparison_Source_0.jpg',
                      'Histogram_Comparison_Source_1.jpg', 'Histogram_Comparison_Source_2.jpg')
 
@@ -220,7 +224,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='s to wait for the node to come up on DDS')
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID (default: a private one from the process id)')
+    parser.add_argument('--dds-profile', default=str(DDS_PROFILE),
+                        help=f"Fast DDS profile for the camera and the node ('' = none; an "
+                             f'exported {DDS_VARIABLE} is kept)')
     return parser.parse_args(argv)
+
+
+def use_dds_profile(profile: str) -> str:
+    """Export the Fast DDS profile for this process (the camera) and the node; says which."""
+    exported = os.environ.get(DDS_VARIABLE)
+    if exported is not None:
+        return f'keeping the exported {DDS_VARIABLE}={exported!r}'
+    if not profile:
+        return 'no Fast DDS profile: photos over 512 KB may be lost between the processes'
+    if not Path(profile).is_file():
+        raise DemoError(f"--dds-profile {profile} does not exist ('' = none)")
+    os.environ[DDS_VARIABLE] = str(Path(profile).resolve())
+    return f'{DDS_VARIABLE}={os.environ[DDS_VARIABLE]}'
 
 
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
@@ -235,6 +255,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     os.environ['ROS_DOMAIN_ID'] = str(args.domain_id if args.domain_id is not None
                                       else 10 + os.getpid() % 90)
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    print(f'demo: {use_dds_profile(args.dds_profile)}')
     estimator_name = 'internet' if args.checkpoint else 'landmark (MediaPipe fallback)'
     print(f"demo: {len(frames)} photos, estimator {estimator_name}, "
           f"ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}; starting hands_node ...")

@@ -30,4 +30,4 @@ class FrameResult:
     pose: Any = None
     debug_rgb: np.ndarray | None = None
     latency_s: float = float('nan')
-    sends: int = 0  # times the frame was published (> 1: the node dropped or missed one)
+    sends: int = 0  # times the frame was published (> 1: only before the first answer)

@@ -55,11 +55,31 @@ def test_demo_plays_photos_through_the_node_and_writes_every_output(tmp_path):
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['answered'] == 2 and summary['hands_found'] == expected_hands
     assert all(frame['latency_ms'] > 0 and frame['sends'] >= 1 for frame in summary['frames'])
+    # re-sending is for discovery only: once the node answered, each frame goes out once
+    assert all(frame['sends'] == 1 for frame in summary['frames'][1:])
+    assert 'keeping the exported FASTDDS_DEFAULT_PROFILES_FILE' in result.stdout  # conftest's
     debug_images = sorted((out / 'debug').iterdir())
     plots = sorted((out / 'plot3d').iterdir())
     assert len(debug_images) == 2 and len(plots) == 2
     assert all(cv2.imread(str(path)) is not None for path in debug_images + plots)
     assert 'hands node ready' in (out / 'node.log').read_text()
+
+
+@pytest.mark.skipif(not HAND_PHOTO.exists(), reason=f'{HAND_PHOTO} is absent')
+def test_demo_gets_every_large_photo_through_with_the_profile(tmp_path, monkeypatch):
+    """640x480 rgb8 (921,600 bytes: over Fast DDS's default 512 KB shared-memory segment) three
+    times: with the demo's default --dds-profile each is answered, sent once after the first."""
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    for index in range(3):
+        (folder / f'hand_{index}.jpg').write_bytes(HAND_PHOTO.read_bytes())
+    monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE')  # the demo's own default applies
+    result = _run_demo(tmp_path, ['--input', str(folder), '--max-frames', '3'])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"FASTDDS_DEFAULT_PROFILES_FILE={REPOSITORY / 'config' / 'fastdds.xml'}" in result.stdout
+    summary = json.loads((tmp_path / 'demo' / 'summary.json').read_text())
+    assert summary['answered'] == 3
+    assert [frame['sends'] for frame in summary['frames'][1:]] == [1, 1]
 
 
 def test_demo_reports_a_missing_checkpoint_clearly(tmp_path):

@@ -42,6 +42,7 @@ class DemoCamera:
         self.image_pub = self.node.create_publisher(Image, IMAGE_TOPIC, camera_qos)
         self.info_pub = self.node.create_publisher(CameraInfo, INFO_TOPIC, camera_qos)
         self.poses: dict[int, tuple[Any, float]] = {}       # stamp -> (message, receipt time)
+        self.answered_once = False  # the node has answered a frame: discovery is complete
         self.debug_images: dict[int, Any] = {}
         self.pose_sub = self.node.create_subscription(TwoHandPose, POSE_TOPIC, self._on_pose, 10)
         self.node.create_subscription(Image, DEBUG_TOPIC, self._on_debug, 10)
@@ -58,12 +59,14 @@ class DemoCamera:
             rclpy.spin_once(self.node, timeout_sec=min(0.05, seconds))
 
     def wait_for_node(self, process: subprocess.Popen, timeout: float) -> None:
-        """Until the hands node's image reader and pose writer are matched with ours (DDS)."""
+        """Until the hands node's image and camera_info readers and pose writer are matched
+        with ours (DDS)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise DemoError(f'hands_node exited with code {process.returncode} at start')
             if (self.image_pub.get_subscription_count() > 0
+                    and self.info_pub.get_subscription_count() > 0
                     and self.pose_sub.get_publisher_count() > 0):
                 return
             self.spin_for(0.2)
@@ -83,14 +86,19 @@ class DemoCamera:
 
     def play(self, name: str, rgb: np.ndarray, process: subprocess.Popen, timeout: float,
              resend_every: float = 2.0) -> FrameResult:
-        """Publish a frame until its pose comes back (a best-effort node may drop one)."""
+        """Publish a frame and wait for its pose (no answer within timeout: pose None).
+
+        Until the node's first answer the frame is re-sent every resend_every s: its readers
+        may not have matched this camera yet although ours see them (DDS discovery). After
+        that a frame is sent once, so a frame lost in transport shows as unanswered.
+        """
         result = FrameResult(name)
         sent_at: dict[int, float] = {}
         deadline, next_send = time.monotonic() + timeout, 0.0
         while time.monotonic() < deadline and result.pose is None:
             if process.poll() is not None:
                 raise DemoError(f'hands_node exited with code {process.returncode}')
-            if time.monotonic() >= next_send:
+            if time.monotonic() >= next_send and not (self.answered_once and sent_at):
                 stamp, now = self.publish(rgb)
                 sent_at[stamp] = now
                 result.sends += 1
@@ -100,6 +108,7 @@ class DemoCamera:
             if answered:
                 stamp = answered[-1]
                 result.pose, received = self.poses[stamp]
+                self.answered_once = True
                 result.latency_s = received - sent_at[stamp]
                 debug_deadline = time.monotonic() + 1.0
                 while stamp not in self.debug_images and time.monotonic() < debug_deadline:
