@@ -21,7 +21,9 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
+from rclpy.impl.rcutils_logger import RcutilsLogger
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.logging import get_logger
 from rclpy.parameter import Parameter
 
 from interhand_ros.estimate import HandPoseEstimator
@@ -214,10 +216,19 @@ class HandsNode(LifecycleNode):
         if self.inputs is not None:
             self.inputs.destroy()
         if self.worker is not None:
+            if self.worker.busy:
+                self._stop_logger().info('stopping: the frame in the estimator finishes first')
             self.worker.stop()
         if self.outputs is not None:
             self.outputs.destroy()
         self.inputs = self.worker = self.mailbox = self.outputs = self._pipeline = None
+
+    def _stop_logger(self) -> RcutilsLogger:
+        """The node's logger, or once Ctrl-C shut the context down (its /rosout publisher gone)
+        a logger of the same name's child that only writes to the console."""
+        if self.context.ok():
+            return self.get_logger()
+        return get_logger(f'{self.get_logger().name}.stop')
 
     def _free_model(self) -> None:
         if self.roi is not None:
@@ -263,6 +274,14 @@ class HandsNode(LifecycleNode):
         status = self.health.status(now, f'{self.get_name()}: hand pose estimation',
                                     self.get_fully_qualified_name())
         status.values.append(KeyValue(key='lifecycle_state', value=self.state))
+        if self.inputs is not None:  # lost samples since activation, and in the last period
+            period = self.inputs.last_loss_period
+            status.values += self.inputs.loss.values(period)
+            lost = period.summary() if period is not None else ''
+            if lost and status.level != DiagnosticStatus.ERROR:  # the cause of a stall, too
+                status.message = (lost if status.level == DiagnosticStatus.OK else
+                                  f'{lost}; {status.message}')
+                status.level = DiagnosticStatus.WARN
         if self.state != 'active' and status.level != DiagnosticStatus.ERROR:
             status.level, status.message = (DiagnosticStatus.WARN,
                                             f'{self.state}: not processing images')

@@ -6,6 +6,9 @@ Every image is checked on arrival, before it can wait in a pairing queue: a zero
 image over max_image_pixels is refused, a stamp far behind the newest one (looped bag, restarted
 camera clock) resets the pairing queues and the ROI tracker, and the first image after a stall
 is reported. A camera_info whose size changes is reported as a reconfigured driver.
+Every subscription counts the samples the middleware lost (ros/transport_loss): a camera in
+another process whose images exceed Fast DDS's shared memory loses most of them on the way, and
+the node says so instead of blaming the camera.
 Callbacks run on the executor thread and only hand a Frame on (on_frame).
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -30,6 +33,7 @@ from interhand_ros.ros.sync import (
     StampSync,
     header_seconds,
 )
+from interhand_ros.ros.transport_loss import IMAGE, LossPeriod, TransportLoss, dds_profile_path
 
 
 def default_pairing() -> str:
@@ -46,19 +50,30 @@ def sensor_qos() -> QoSProfile:
                       reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
+class Stream(NamedTuple):
+    """One paired input: its name (loss counts), message type, topic, arrival check."""
+
+    name: str
+    msg_type: Any
+    topic: str
+    accept: Callable[[Any], bool]
+
+
 class _MessageFiltersPairing:
     """message_filters synchronizer over gated subscribers (a refused image never enters it)."""
 
-    def __init__(self, node: Node, streams: list[tuple[Any, str, Callable[[Any], bool]]],
-                 exact: bool, queue_size: int, slop: float, callback: Callable[..., None],
-                 overrides: QoSOverridingOptions) -> None:
+    def __init__(self, node: Node, streams: list[Stream], exact: bool, queue_size: int,
+                 slop: float, callback: Callable[..., None], overrides: QoSOverridingOptions,
+                 loss: TransportLoss) -> None:
         import message_filters
         self.subscriptions = []
         gates = []
-        for msg_type, topic, accept in streams:
+        for name, msg_type, topic, accept in streams:
+            # message_filters.Subscriber passes its keyword arguments to create_subscription
             subscriber = message_filters.Subscriber(node, msg_type, topic,
                                                     qos_profile=sensor_qos(),
-                                                    qos_overriding_options=overrides)
+                                                    qos_overriding_options=overrides,
+                                                    event_callbacks=loss.events(name))
             gate = message_filters.SimpleFilter()
             subscriber.registerCallback(
                 lambda msg, accept=accept, gate=gate: gate.signalMessage(msg) if accept(msg)
@@ -80,14 +95,16 @@ class _MessageFiltersPairing:
 class _StampSyncPairing:
     """ros/sync.StampSync behind plain subscriptions."""
 
-    def __init__(self, node: Node, streams: list[tuple[Any, str, Callable[[Any], bool]]],
-                 exact: bool, queue_size: int, slop: float, callback: Callable[..., None],
-                 overrides: QoSOverridingOptions) -> None:
+    def __init__(self, node: Node, streams: list[Stream], exact: bool, queue_size: int,
+                 slop: float, callback: Callable[..., None], overrides: QoSOverridingOptions,
+                 loss: TransportLoss) -> None:
         self._sync = StampSync(len(streams), queue_size, 0.0 if exact else slop, callback)
         self.subscriptions = [
-            node.create_subscription(msg_type, topic, self._adder(index, accept), sensor_qos(),
-                                     qos_overriding_options=overrides)
-            for index, (msg_type, topic, accept) in enumerate(streams)]
+            node.create_subscription(stream.msg_type, stream.topic,
+                                     self._adder(index, stream.accept), sensor_qos(),
+                                     qos_overriding_options=overrides,
+                                     event_callbacks=loss.events(stream.name))
+            for index, stream in enumerate(streams)]
 
     def _adder(self, stream: int, accept: Callable[[Any], bool]) -> Callable[[Any], None]:
         def add(msg: Any) -> None:
@@ -116,34 +133,39 @@ class Inputs:
         self.seen = {'camera_info': 0, 'depth': 0, 'depth_info': 0}  # for the unpaired reason
         self._info_sizes: dict[str, tuple[int, int]] = {}
         self._last_image: float | None = None
-        self._last_image_time = self._last_pair_time = time.monotonic()
+        self._last_image_time = self._last_pair_time = self._activated = time.monotonic()
+        self.loss = TransportLoss(self._activated)
+        self.last_loss_period: LossPeriod | None = None
+        self._lost_at_last_image = 0
         overrides = QoSOverridingOptions.with_default_policies()
         self._subscriptions: list = []
         if params['roi.mode'] == 'topic':
             self._subscriptions.append(node.create_subscription(
                 RegionOfInterest, 'roi', lambda roi: on_roi(roi_msg_to_box(roi),
                                                             time.monotonic()),
-                sensor_qos(), qos_overriding_options=overrides))
+                sensor_qos(), qos_overriding_options=overrides,
+                event_callbacks=self.loss.events('roi')))
 
-        streams: list[tuple[Any, str, Callable[[Any], bool]]] = [
-            (image_type, image_topic, self._accept_image)]
+        streams = [Stream(IMAGE, image_type, image_topic, self._accept_image)]
         if self._latest:
             self._latest_info = LatestCameraInfo(params['max_info_age'])
             self._subscriptions.append(node.create_subscription(
                 CameraInfo, 'camera_info', self._on_latest_info, sensor_qos(),
-                qos_overriding_options=overrides))
+                qos_overriding_options=overrides, event_callbacks=self.loss.events('camera_info')))
             callback: Callable[..., None] = self._on_image_and_depth
         else:
-            streams.append((CameraInfo, 'camera_info', self._counter('camera_info')))
+            streams.append(Stream('camera_info', CameraInfo, 'camera_info',
+                                  self._counter('camera_info')))
             callback = self.on_pair
         if self._with_depth:
-            streams += [(Image, 'depth', self._counter('depth')),
-                        (CameraInfo, 'depth_info', self._counter('depth_info'))]
+            streams += [Stream('depth', Image, 'depth', self._counter('depth')),
+                        Stream('depth_info', CameraInfo, 'depth_info',
+                               self._counter('depth_info'))]
         # one stream (latest mode without depth) needs no synchronizer: StampSync passes it on
         kind = (_MessageFiltersPairing if pairing == 'message_filters' and len(streams) > 1
                 else _StampSyncPairing)
         self._pairing = kind(node, streams, params['sync'] == 'exact', params['sync_queue_size'],
-                             params['sync_slop'], callback, overrides)
+                             params['sync_slop'], callback, overrides, self.loss)
         self._subscriptions += self._pairing.subscriptions
 
     @property
@@ -158,10 +180,15 @@ class Inputs:
     # ---- arrival checks (executor thread) ------------------------------------------------
     def _accept_image(self, image: Any) -> bool:
         now = time.monotonic()
+        self.loss.image_received()
+        lost_total = self.loss.total()
+        lost = lost_total - self._lost_at_last_image
         if self._last_image is not None and now - self._last_image > self._params['stall_timeout']:
+            cause = (f'{lost} lost in transport meanwhile' if lost else
+                     'camera restarted or stalled')
             self._report.fault('camera', f'images resumed after {now - self._last_image:.1f} s '
-                               'without any (camera restarted or stalled)')
-        self._last_image = now
+                               f'without any ({cause})')
+        self._last_image, self._lost_at_last_image = now, lost_total
         self._health.received(now)
         reason = refusal(image, self._params['max_image_pixels'])
         if reason is not None:
@@ -220,11 +247,19 @@ class Inputs:
 
     # ---- diagnostics ---------------------------------------------------------------------
     def check_inputs(self, now: float) -> None:
-        """Periodic (diagnostics timer): a camera that stopped; images arriving but none paired
-        for over a second (say which partner is missing)."""
-        if self._last_image is not None and now - self._last_image > self._params['stall_timeout']:
-            self._report.warn('stall', f'no image for {now - self._last_image:.1f} s: camera '
-                              'stopped? (waiting for it)')
+        """Periodic (diagnostics timer): samples lost in transport this period; a camera that
+        stopped, or whose images are all lost on the way; images arriving but none paired for
+        over a second (say which partner is missing)."""
+        self.last_loss_period = self.loss.close_period(now)
+        warning = self.last_loss_period.warning(dds_profile_path())
+        if warning:
+            self._report.warn('transport', warning)
+        since = self._activated if self._last_image is None else self._last_image
+        lost = self.loss.total() - self._lost_at_last_image
+        if now - since > self._params['stall_timeout'] and (lost or self._last_image is not None):
+            cause = (f'{lost} images lost in transport meanwhile (camera in another process: see '
+                     'the transport warning)' if lost else 'camera stopped? (waiting for it)')
+            self._report.warn('stall', f'no image for {now - since:.1f} s: {cause}')
         waiting = self._last_image_time - self._last_pair_time
         if ((not self._latest or self._with_depth)
                 and now - self._last_image_time < 1.0 < waiting):

@@ -2,7 +2,8 @@
 
 Callbacks put each new frame into the mailbox, replacing the one waiting there: the worker
 always takes the newest frame, so published poses lag by about one inference time however fast
-the camera is (no queue of stale frames builds up).
+the camera is (no queue of stale frames builds up). Stopping wakes a waiting worker at once and
+waits for a frame in the estimator to finish (an inference cannot be interrupted).
 """
 from __future__ import annotations
 
@@ -53,11 +54,13 @@ class Worker(Generic[T]):
         self._on_error = on_error
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.busy = False  # handling an item (read by the node when it stops)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """No new item; wait up to `timeout` s for the one being handled."""
         self._stopping.set()
         self._mailbox.close()
         self._thread.join(timeout)
@@ -67,7 +70,10 @@ class Worker(Generic[T]):
             item = self._mailbox.take(timeout=0.5)
             if item is None:
                 continue
+            self.busy = True
             try:
                 self._handle(item)
             except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
                 self._on_error(error)
+            finally:
+                self.busy = False
