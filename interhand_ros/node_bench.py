@@ -68,16 +68,19 @@ def run_node_case(case: str, checkpoint: Path, cache_dir: str, profile: str,
 
 def print_node_table(results: dict[str, dict[str, Any]]) -> None:
     """Markdown: delivery, rate and age per case, then the node's time per stage."""
-    print('| case | estimator | delivered | output | pose age p50 / p90 | node / camera CPU |')
-    print('|---|---|---|---|---|---|')
+    print('| case | estimator | delivered | lost in transport (node) | output | pose age p50 / p90 '
+          '| node / camera CPU |')
+    print('|---|---|---|---|---|---|---|')
     for case, r in results.items():
         if 'error' in r:
-            print(f'| {case} | failed: {r["error"]} | | | | |')
+            print(f'| {case} | failed: {r["error"]} | | | | | |')
             continue
         age = ('n/a' if r['pose_age_ms_p50'] is None else
                f"{r['pose_age_ms_p50']:.0f} / {r['pose_age_ms_p90']:.0f} ms")
+        lost = '-' if r.get('lost_in_transport') is None else r['lost_in_transport']
         print(f"| {case} | {r['estimator']} | {r['delivered_pct']:.1f} % "
-              f"({r['received_by_node']}/{r['sent']}) | {r['output_hz']:.1f} Hz | {age} | "
+              f"({r['received_by_node']}/{r['sent']}) | {lost} | "
+              f"{r['output_hz']:.1f} Hz | {age} | "
               f"{r['node_cpu_pct']:.0f} % / {r['camera_cpu_pct']:.0f} % |")
     print('\nWhere a frame\'s time goes in the node (mean ms per published frame, /diagnostics):')
     print('| case | ' + ' | '.join(STAGE_NAMES.values()) + ' |')

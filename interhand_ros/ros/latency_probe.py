@@ -202,6 +202,13 @@ def summarize(window: Window, received: int, seconds: float) -> dict[str, Any]:
             'stage_ms': {k: float(np.nanmean(v)) for k, v in stages.items()}}
 
 
+def lost_between(before: dict[str, str], after: dict[str, str]) -> int | None:
+    """Images the node counted as lost in transport between two /diagnostics values (None
+    where the node does not count them)."""
+    key = 'images_lost_in_transport'
+    return int(after[key]) - int(before[key]) if key in before and key in after else None
+
+
 class DeployedNode:
     """hands_node in its own process and the camera in this one, warmed up and ready."""
 
@@ -239,7 +246,7 @@ class DeployedNode:
         """One window of `seconds` at the camera rate, counted exactly (pauses around it)."""
         assert self.camera is not None  # built in __init__
         time.sleep(SETTLE)
-        before = int(self.camera.fresh_diagnostics(time.monotonic())['frames_received'])
+        before = self.camera.fresh_diagnostics(time.monotonic())
         self.camera.new_window()
         cpu_node, rss_start = process_usage(self.process.pid)
         cpu_self, started = time.process_time(), time.monotonic()
@@ -251,13 +258,14 @@ class DeployedNode:
         after = self.camera.fresh_diagnostics(time.monotonic())
         window = self.camera.new_window()
         window.sent = sent
-        result = summarize(window, int(after['frames_received']) - before, seconds)
+        result = summarize(window, int(after['frames_received']) -
+                           int(before['frames_received']), seconds)
         result.update({'estimator': after.get('estimator', ''),
                        'node_cpu_pct': 100.0 * cpu_node / elapsed,
                        'camera_cpu_pct': 100.0 * cpu_self / elapsed,
                        'node_rss_mb_start': rss_start,
                        'node_rss_mb_end': process_usage(self.process.pid)[1],
-                       'lost_in_transport': after.get('images_lost_in_transport')})
+                       'lost_in_transport': lost_between(before, after)})
         return result
 
     def close(self) -> None:
