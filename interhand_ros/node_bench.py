@@ -32,6 +32,8 @@ DEFAULT_CASES = (
     # the same without the roi detector (a bound: with random weights the network never confirms
     # a hand, so the detector runs on every frame instead of one in roi.detect_every)
     'exact,roi.mode:=full:640x480:raw:profile', 'fastest,roi.mode:=full:640x480:raw:profile')
+# issue 16's targets on a 2-core CPU: case -> (output Hz at least, pose age p90 ms at most)
+TARGETS = {'exact:640x480:raw:profile': (6.0, 250.0), 'fastest:640x480:raw:profile': (20.0, 100.0)}
 STAGE_NAMES = {'receive': 'receive (stamp -> worker)', 'convert': 'convert', 'roi': 'roi',
                'estimate': 'estimate (crop + network + lift)', 'teleop': 'teleop',
                'publish': 'build + publish'}
@@ -105,4 +107,10 @@ def run_node_cases(cases: list[str], checkpoint: Path, cache_dirs: dict[str, str
                                     f"{result['delivered_pct']:.0f} % delivered, "
                                     f"{result['output_hz']:.1f} Hz out"), flush=True)
     print_node_table(results)
+    for case, (rate, age) in TARGETS.items():
+        r = results.get(case, {})
+        if r.get('pose_age_ms_p90') is not None:
+            met = r['output_hz'] >= rate and r['pose_age_ms_p90'] <= age
+            print(f"target {case}: >= {rate:g} Hz, p90 <= {age:g} ms: {r['output_hz']:.1f} Hz, "
+                  f"p90 {r['pose_age_ms_p90']:.0f} ms: {'met' if met else 'MISSED'}")
     return results
