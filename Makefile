@@ -18,7 +18,7 @@ test: lint
 	cd "$(ROOT)" && "$(PY)" -m pytest -q -rs test
 
 demo: setup
-	cd "$(ROOT)" && "$(PY)" -m interhand_ros.demo $(ARGS)
+	cd "$(ROOT)" && "$(PY)" -m tools.demo $(ARGS)
 
 # Training pipeline end to end on a generated synthetic InterHand2.6M (no dataset needed).
 train-smoke: setup
@@ -26,7 +26,7 @@ train-smoke: setup
 
 # Engine speed on this machine (forward, full pipeline, memory, GFLOP/s).
 bench: setup
-	cd "$(ROOT)" && "$(PY)" -m interhand_ros.bench $(ARGS)
+	cd "$(ROOT)" && "$(PY)" -m benchmarks.bench $(ARGS)
 
 # Metric accuracy per depth source on synthetic RGB-D scenes (numpy, about 15 s; issue 17).
 bench-depth: setup

@@ -28,8 +28,8 @@ setup(
         'console_scripts': [
             'hands_node = interhand_ros.ros.hands_node:main',
             'interhand-run = interhand_ros.runner.cli:main',
-            'interhand-export = interhand_ros.engine.export:main',
-            'interhand-quantize = interhand_ros.engine.quantize:main',
+            'interhand-export = interhand_ros.runner.export:main',
+            'interhand-quantize = interhand_ros.runner.quantize:main',
             'retarget_node = interhand_ros.ros.retarget_node:main',
         ],
     },

@@ -32,13 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interhand_ros.engine.internet import (
+from interhand_ros.engine.estimator import (
     DEPTH_WINDOW_FRACTION,
     EngineConfig,
     NetworkResult,
     lift_two_hands,
 )
-from interhand_ros.estimate import Box, DepthSource, TwoHandEstimate
+from interhand_ros.estimate import DepthSource, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
 from interhand_ros.geometry.hand_scale import HandScaleCalibrator
@@ -268,7 +269,9 @@ def oracle_prior_errors(scene: Scene) -> dict[str, float]:
     for side in SIDES:
         joints = scene.joints[side]
         relative = joints[:, 2] - joints[WRIST, 2]
-        scales[side] = scale_at_depth(joints[:, :2] / joints[:, 2:], relative, joints[WRIST, 2])
+        scale = scale_at_depth(joints[:, :2] / joints[:, 2:], relative, joints[WRIST, 2])
+        if scale is not None:
+            scales[side] = scale
     estimate = lift_two_hands(scene.result, scene.inverse, CAMERA, None, EngineConfig(),
                               scene.box, scales)
     return {h.side: abs(h.joints[WRIST, 2] / scene.joints[h.side][WRIST, 2] - 1)

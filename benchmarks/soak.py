@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from interhand_ros.bench import ensure_int8
+from benchmarks.bench import ensure_int8
+from benchmarks.node_bench import ESTIMATORS, node_parameters
 from interhand_ros.engine.checkpoint import save_random_checkpoint
-from interhand_ros.node_bench import ESTIMATORS, node_parameters
-from interhand_ros.ros.latency_probe import SETTLE, DeployedNode, parser, process_usage
+from tools.latency_probe import SETTLE, DeployedNode, parser, process_usage
 
 
 def soak(node: DeployedNode, rows: int, rate: float, row_s: float = 60.0) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import numpy as np
 from interhand_ros.estimate import DepthSource, HandEstimate
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.filtering import FilterConfig, HandSmoother
-from interhand_ros.teleop.synthetic import hand_joints
+from tools.synthetic_hands import hand_joints
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,8 +109,8 @@ def photo_jitter(config: FilterConfig, frames: int, noise: float,
         return None
     import cv2
 
-    from interhand_ros.factory import EstimatorSettings, build_estimator
     from interhand_ros.geometry.camera import CameraModel
+    from interhand_ros.processing.factory import EstimatorSettings, build_estimator
     image = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)
     height, width = image.shape[:2]
     camera = CameraModel.from_intrinsics(
@@ -150,7 +150,8 @@ def measure_latency(messages: int, rng: np.random.Generator) -> tuple[float, flo
     from std_msgs.msg import Header
 
     from interhand_msgs.msg import TwoHandPose
-    from interhand_ros.estimate import Box, EstimatorKind, TwoHandEstimate
+    from interhand_ros.estimate import EstimatorKind, TwoHandEstimate
+    from interhand_ros.geometry.box import Box
     from interhand_ros.messages import to_two_hand_pose
     from interhand_ros.ros.retarget_node import RetargetNode
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from interhand_ros.geometry.box import Box
 from interhand_ros.skeleton import NUM_JOINTS
 
 if TYPE_CHECKING:  # annotations only: camera and root_depth import this module's types
@@ -36,20 +37,6 @@ class EstimatorKind(IntEnum):
 
     INTERNET = 0
     LANDMARK = 1
-
-
-@dataclass(frozen=True)
-class Box:
-    """Axis-aligned box in image pixels: top-left corner (x, y), width w, height h."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-
-    @property
-    def center(self) -> tuple[float, float]:
-        return (self.x + self.w / 2.0, self.y + self.h / 2.0)
 
 
 @dataclass

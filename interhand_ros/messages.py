@@ -14,7 +14,8 @@ from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
 from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
-from interhand_ros.estimate import Box, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.wrist_frame import joints_in_wrist_frame
 from interhand_ros.skeleton import LEFT, RIGHT
 

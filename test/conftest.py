@@ -22,7 +22,7 @@ import importlib.util  # noqa: E402 - after the environment above
 
 import pytest  # noqa: E402
 
-from interhand_ros.ros.sync import PAIRINGS  # noqa: E402 - no rclpy import
+from interhand_ros.processing.stamp_sync import PAIRINGS  # noqa: E402 - no rclpy import
 
 
 @pytest.fixture

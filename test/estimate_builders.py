@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from interhand_ros.estimate import (
-    Box,
-    DepthSource,
-    EstimatorKind,
-    HandEstimate,
-    TwoHandEstimate,
-)
+from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.skeleton import NUM_JOINTS
 
 

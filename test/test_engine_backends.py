@@ -19,9 +19,10 @@ from interhand_ros.engine.backends import openvino_backend, registry
 from interhand_ros.engine.cache import MANIFEST, ModelCache, file_sha256
 from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.decoding import metres_to_depth_bins
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-from interhand_ros.engine.model import HEATMAP_SIZE, INPUT_SIZE, InterNet, fold_batchnorm
-from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
+from interhand_ros.engine.model import HEATMAP_SIZE, InterNet, fold_batchnorm
+from interhand_ros.geometry.crop import INPUT_SIZE
+from interhand_ros.processing.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.skeleton import LEFT_SLICE, RIGHT_SLICE, SIDES
 
 _ROUNDING = 1e-4      # relative to the heatmap's value range: fp32 rounding across runtimes
@@ -128,7 +129,7 @@ def test_openvino_skips_an_absent_hand_like_torch(checkpoint, openvino_cache, cr
 
 def test_openvino_full_pipeline_matches_torch(openvino_fp32, reference):
     """estimate(): the same lifted joints (metres) on a 640x480 image."""
-    from interhand_ros.estimate import Box
+    from interhand_ros.geometry.box import Box
     from interhand_ros.geometry.camera import CameraModel
     image = np.random.default_rng(1).integers(0, 256, (480, 640, 3), np.uint8)
     camera = CameraModel.from_intrinsics(np.array([[600.0, 0, 320], [0, 600, 240], [0, 0, 1]]),

@@ -21,8 +21,9 @@ from interhand_ros.engine.checkpoint import (
     load_internet,
 )
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-from interhand_ros.estimate import Box, DepthSource, EstimatorKind, TwoHandEstimate
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
+from interhand_ros.estimate import DepthSource, EstimatorKind, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel, rays_to_camera
 from interhand_ros.geometry.crop import crop_image, crop_transform, square_and_enlarge
 from interhand_ros.skeleton import NUM_JOINTS, SIDES, WRIST

@@ -13,11 +13,11 @@ from test_engine_backends import (  # noqa: F401 (fixtures)
     torch_heatmaps,
 )
 
-from interhand_ros.engine import export
 from interhand_ros.engine.checkpoint import load_internet
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
 from interhand_ros.engine.model import fold_batchnorm
 from interhand_ros.engine.parts import WholeNetwork, example_images
+from interhand_ros.runner import export
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')

@@ -8,7 +8,7 @@ import pytest
 from transforms3d.euler import euler2mat
 from transforms3d.quaternions import quat2mat
 
-from interhand_ros.estimate import Box
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraInfoError, CameraModel, rays_to_camera
 from interhand_ros.geometry.crop import (
     apply_affine,

@@ -11,12 +11,12 @@ import pytest
 from quantize_support import LENIENT, footage  # noqa: F401 (fixture)
 from test_engine_backends import checkpoint  # noqa: F401 (fixture)
 
-from interhand_ros.engine import quantize
 from interhand_ros.engine.backends import openvino_backend
 from interhand_ros.engine.backends.base import BackendError
 from interhand_ros.engine.backends.registry import stored_model_key
 from interhand_ros.engine.cache import ModelCache, file_sha256
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
+from interhand_ros.runner import quantize
 
 pytest.importorskip('openvino')
 pytest.importorskip('nncf')

@@ -11,11 +11,11 @@ import pytest
 from quantize_support import LENIENT, footage  # noqa: F401 (fixture)
 from test_engine_backends import checkpoint  # noqa: F401 (fixture)
 
-from interhand_ros.engine import quantize
 from interhand_ros.engine.backends.base import BackendError
 from interhand_ros.engine.backends.registry import stored_model_key
 from interhand_ros.engine.cache import ModelCache, file_sha256
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
+from interhand_ros.runner import quantize
 
 onnx = pytest.importorskip('onnx')
 onnx_backend = pytest.importorskip('interhand_ros.engine.backends.onnx_backend')

@@ -12,12 +12,12 @@ import pytest
 from quantize_support import LENIENT, footage  # noqa: F401 (fixture)
 from test_engine_backends import checkpoint, crops, reference  # noqa: F401 (fixtures)
 
-from interhand_ros.engine import quantize
 from interhand_ros.engine.backends import registry
 from interhand_ros.engine.backends.base import BackendError
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
 from interhand_ros.engine.options import BACKENDS
-from interhand_ros.factory import EstimatorSettings, build_estimator
+from interhand_ros.processing.factory import EstimatorSettings, build_estimator
+from interhand_ros.runner import quantize
 
 TINY = registry.BackendEntry('tiny_backend', auto_rank=-1, quantizes=('int8',))
 

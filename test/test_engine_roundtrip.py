@@ -11,8 +11,9 @@ import torch
 from transforms3d.euler import euler2mat
 
 from interhand_ros.engine.decoding import decode_heatmaps, metres_to_depth_bins
-from interhand_ros.engine.internet import EngineConfig, NetworkResult, lift_two_hands
-from interhand_ros.estimate import Box, DepthSource
+from interhand_ros.engine.estimator import EngineConfig, NetworkResult, lift_two_hands
+from interhand_ros.estimate import DepthSource
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
 from interhand_ros.geometry.root_depth import (

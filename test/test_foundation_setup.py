@@ -26,7 +26,7 @@ def test_setup_script_stops_with_the_reason_when_python_is_unusable(tmp_path):
 
 @pytest.mark.skipif(shutil.which('make') is None, reason='make is not installed')
 @pytest.mark.parametrize('target, command', [('test', '-m pytest -q -rs test'),
-                                             ('demo', '-m interhand_ros.demo --max-frames 2')])
+                                             ('demo', '-m tools.demo --max-frames 2')])
 def test_make_targets_run_in_the_repository_from_any_directory(tmp_path, target, command):
     """`make -n` prints the recipe without running it: paths must be the repository's."""
     result = subprocess.run(['make', '-n', '-f', str(REPO / 'Makefile'), target,

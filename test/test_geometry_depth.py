@@ -10,13 +10,14 @@ from test_engine_estimator import checkpoint  # noqa: F401 - the random-weight f
 from test_engine_roundtrip import merge_to_model_joints, pinhole, synthetic_hand
 from transforms3d.euler import euler2mat
 
-from interhand_ros.engine.internet import (
+from interhand_ros.engine.estimator import (
     EngineConfig,
     InterNetEstimator,
     NetworkResult,
     lift_two_hands,
 )
-from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
 from interhand_ros.geometry.hand_scale import MIN_CALIBRATION_FRAMES, HandScaleCalibrator
@@ -181,7 +182,7 @@ def test_depth_hole_falls_back_to_the_prior_with_the_calibrated_scale():
         depth = DepthImage(skin_depth_image(camera, list(hands.values()), SURFACE_OFFSET_M))
         estimate = lift_two_hands(result, inverse, camera, depth, EngineConfig(), box,
                                   calibrator.scales())
-        calibrator.update(estimate)
+        calibrator.update(estimate.hands())
     assert calibrator.scale(RIGHT) == pytest.approx(0.85, rel=0.01)
     assert estimate.right.calibrated_scale == calibrator.scale(RIGHT)
     hands = two_hands(rng, 0.85)
@@ -223,7 +224,7 @@ def test_calibrator_median_ignores_a_swapped_minority_and_implausible_values():
         right=_hand(RIGHT, 1.1), left=_hand(LEFT, math.nan), relative_root_depth=0.0,
         relative_root_depth_valid=True, right_to_left_root=np.zeros(3),
         depth_source=DepthSource.DEPTH_IMAGE, estimator=EstimatorKind.INTERNET, roi=Box(0, 0, 1, 1))
-    calibrator.update(estimate)
+    calibrator.update(estimate.hands())
     assert estimate.right.calibrated_scale == pytest.approx(1.1)
     assert math.isnan(estimate.left.calibrated_scale)
     with pytest.raises(ValueError):

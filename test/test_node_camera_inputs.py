@@ -14,7 +14,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from interhand_msgs.msg import HandPose, TwoHandPose
-from interhand_ros.factory import build_estimator
+from interhand_ros.processing.factory import build_estimator
 from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
 from interhand_ros.skeleton import SIDES
 

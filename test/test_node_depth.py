@@ -15,7 +15,7 @@ from test_geometry_depth import (
 )
 
 from interhand_msgs.msg import HandPose
-from interhand_ros.engine.internet import EngineConfig, lift_two_hands
+from interhand_ros.engine.estimator import EngineConfig, lift_two_hands
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.root_depth import SURFACE_OFFSET_M
 from interhand_ros.skeleton import LEFT, RIGHT, WRIST

@@ -23,7 +23,7 @@ from interhand_msgs.msg import TwoHandPose
 from interhand_ros.engine.model import InterNet
 from interhand_ros.engine.options import DeviceError, resolve_device
 from interhand_ros.estimate import EstimatorKind
-from interhand_ros.factory import EstimatorError, build_estimator, describe_estimator
+from interhand_ros.processing.factory import EstimatorError, build_estimator, describe_estimator
 from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
 
 from test_node_ros import Harness, camera_info, image

@@ -21,7 +21,7 @@ from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 
-from interhand_ros.factory import build_estimator
+from interhand_ros.processing.factory import build_estimator
 
 from test_node_ros import Harness, ScriptedEstimator, camera_info, image
 

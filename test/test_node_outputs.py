@@ -8,7 +8,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
 from interhand_msgs.msg import HandPose
-from interhand_ros.estimate import Box
+from interhand_ros.geometry.box import Box
 from interhand_ros.messages import box_to_roi, hand_to_msg, to_two_hand_pose
 from interhand_ros.skeleton import BONES
 from interhand_ros.visualization.drawing import draw_estimate

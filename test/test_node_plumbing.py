@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 
+from interhand_ros.processing.stamp_sync import LatestCameraInfo, PairingError, StampSync
 from interhand_ros.ros.diagnostics import NodeHealth
 from interhand_ros.ros.mailbox import LatestMailbox, Worker
-from interhand_ros.ros.sync import LatestCameraInfo, PairingError, StampSync
 
 
 def msg(stamp: float, frame: str = 'cam', tag: str = '') -> SimpleNamespace:

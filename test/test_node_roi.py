@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from estimate_builders import make_estimate
 
-from interhand_ros.estimate import Box
-from interhand_ros.roi import RoiConfig, RoiSource, clip_box
+from interhand_ros.geometry.box import Box, clip_box
+from interhand_ros.processing.roi import RoiConfig, RoiSource
 
 IMAGE = np.zeros((120, 160, 3), np.uint8)
 

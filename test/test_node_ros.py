@@ -25,7 +25,7 @@ from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 from visualization_msgs.msg import MarkerArray
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.estimate import Box
+from interhand_ros.geometry.box import Box
 from interhand_ros.ros.hands_node import HandsNode, StartupError
 
 WIDTH, HEIGHT = 64, 48

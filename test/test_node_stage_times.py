@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import rclpy
 
-from interhand_ros.node_bench import PROFILE
+from benchmarks.node_bench import PROFILE
 from interhand_ros.ros.pipeline import STAGES
 
 from test_node_ros import ScriptedEstimator
@@ -53,7 +53,7 @@ def test_probe_measures_the_node_process_from_a_camera_process(tmp_path):
     """The landmark fallback under a 30 Hz camera process: the probe's summary is complete."""
     out = tmp_path / 'probe.json'
     done = subprocess.run(
-        [sys.executable, '-m', 'interhand_ros.ros.latency_probe', '--seconds', '2',
+        [sys.executable, '-m', 'tools.latency_probe', '--seconds', '2',
          '--profile', str(PROFILE) if PROFILE.is_file() else '', '--json', str(out),
          '--node-log', str(tmp_path / 'node.log')],
         capture_output=True, text=True, timeout=240, cwd=REPO)

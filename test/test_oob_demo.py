@@ -18,7 +18,7 @@ HAND_PHOTO = REPOSITORY / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
 
 
 def _run_demo(tmp_path: Path, extra: list[str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, '-m', 'interhand_ros.demo', '--out', str(tmp_path / 'demo'),
+    command = [sys.executable, '-m', 'tools.demo', '--out', str(tmp_path / 'demo'),
                '--max-frames', '2', '--startup-timeout', '90', '--frame-timeout', '60',
                '--domain-id', os.environ['ROS_DOMAIN_ID'], *extra]
     # Generous timeouts: other jobs may load the CPU; a normal run takes about 8 s.
@@ -90,7 +90,7 @@ def test_demo_reports_a_missing_checkpoint_clearly(tmp_path):
 
 def test_photos_come_from_input_then_shared_data_then_the_opencv_doc_cache(tmp_path,
                                                                            monkeypatch):
-    from interhand_ros import demo
+    from tools import demo
     monkeypatch.setattr(demo, 'SHARED_DATA', tmp_path / 'no_shared_data')
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
     cached = tmp_path / 'cache' / 'interhand_ros' / 'demo_photos'

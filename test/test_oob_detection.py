@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interhand_ros.estimate import Box, check_rgb_image
+from interhand_ros.estimate import check_rgb_image
+from interhand_ros.geometry.box import Box, box_around_points, box_iou, union_box
 from interhand_ros.geometry.crop import square_and_enlarge
-from interhand_ros.landmarks.detection import box_around_points, box_iou, union_box
 
 DATA = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data'
 SINGLE_HAND_PHOTOS = sorted((DATA / 'hands').glob('*.jpg'))

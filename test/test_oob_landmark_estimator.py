@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interhand_ros.estimate import Box, DepthSource, EstimatorKind
+from interhand_ros.estimate import DepthSource, EstimatorKind
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.camera_yaml import guess_camera_info
 from interhand_ros.landmarks.detection import LandmarkHand

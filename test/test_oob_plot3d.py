@@ -3,13 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from interhand_ros.estimate import (
-    Box,
-    DepthSource,
-    EstimatorKind,
-    HandEstimate,
-    TwoHandEstimate,
-)
+from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.visualization.plot3d import plot_hands_3d, pose_joints
 

@@ -7,7 +7,7 @@ import pytest
 from interhand_ros.estimate import HandEstimate
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.filtering import FilterConfig, HandSmoother, OneEuroFilter
-from interhand_ros.teleop.synthetic import hand_joints
+from tools.synthetic_hands import hand_joints
 
 RATE = 30.0
 

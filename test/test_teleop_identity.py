@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.skeleton import NUM_JOINTS
 from interhand_ros.teleop.identity import IdentityConfig, SideTracker
-from interhand_ros.teleop.synthetic import hand_joints
+from tools.synthetic_hands import hand_joints
 
 RATE = 30.0
 

@@ -20,7 +20,7 @@ from teleop_support import URDF_DIR, urdf_limits
 from tf2_msgs.msg import TFMessage
 
 from interhand_msgs.msg import HandPose, TwoHandPose
-from interhand_ros.factory import build_estimator
+from interhand_ros.processing.factory import build_estimator
 from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
 from interhand_ros.ros.teleop_outputs import tf_qos
 from interhand_ros.skeleton import SIDES

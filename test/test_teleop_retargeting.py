@@ -18,7 +18,7 @@ from interhand_ros.teleop.retargeting import (
     robot_argument,
     robot_names,
 )
-from interhand_ros.teleop.synthetic import hand_joints
+from tools.synthetic_hands import hand_joints
 
 pytestmark = pytest.mark.skipif(not URDF_DIR.is_dir(),
                                 reason=f'{URDF_DIR} absent (robot URDFs for tests)')
@@ -180,13 +180,8 @@ def test_trajectory_writer_writes_a_row_per_fresh_hand_with_urdf_columns(tmp_pat
     import csv
     import json
 
-    from interhand_ros.estimate import (
-        Box,
-        DepthSource,
-        EstimatorKind,
-        HandEstimate,
-        TwoHandEstimate,
-    )
+    from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+    from interhand_ros.geometry.box import Box
     from interhand_ros.teleop.trajectories import TrajectoryWriter, retargeters_for
 
     def frame(held: bool) -> TwoHandEstimate:

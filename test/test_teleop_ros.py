@@ -21,11 +21,12 @@ from teleop_support import URDF_DIR, urdf_limits
 from tf2_msgs.msg import TFMessage
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.estimate import Box, DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.wrist_frame import wrist_pose
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.skeleton import NUM_JOINTS, SIDES
-from interhand_ros.teleop.synthetic import hand_joints
+from tools.synthetic_hands import hand_joints
 
 needs_urdfs = pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

@@ -19,7 +19,7 @@ from interhand_ros.messages import hand_to_msg
 from interhand_ros.skeleton import NUM_JOINTS, SIDES
 from interhand_ros.teleop.filtering import FilterConfig, HandSmoother
 from interhand_ros.teleop.identity import with_side
-from interhand_ros.teleop.synthetic import hand_joints
+from tools.synthetic_hands import hand_joints
 
 
 def dex_retargeting_frame_joints(joints: np.ndarray, side: str) -> np.ndarray:

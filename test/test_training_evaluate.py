@@ -9,7 +9,7 @@ from torch import nn
 
 from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.engine.internet import NetworkResult
+from interhand_ros.engine.estimator import NetworkResult
 from interhand_ros.engine.model import InterNet, InterNetOutput
 from training.checkpointing import save_atomically
 from training.dataset import (

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from interhand_ros.engine.checkpoint import load_internet
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
-from interhand_ros.estimate import Box
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel
 from training.checkpointing import load_training_checkpoint
 from training.config import TrainConfig

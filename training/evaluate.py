@@ -8,7 +8,7 @@ truth, from this project's monocular estimate (the engine's hand-size prior), or
 RootNet-style json list of {"annot_id", "abs_depth": [right, left] mm} as the official code uses.
 The GT box (squared, x1.25) defines the crop, as in the official evaluation (the RootNet boxes
 are the GT boxes, official issue #94). The network runs through the node's engine (built by
-interhand_ros.factory, its batch path InterNetEstimator.infer: BatchNorm folded, the chosen
+processing/factory.py, its batch path InterNetEstimator.infer: BatchNorm folded, the chosen
 backend and precision, the same decoding), so the table describes what the node runs. Prints a
 table beside the paper's numbers.
 """
@@ -27,11 +27,11 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from interhand_ros.engine.internet import NetworkResult
+from interhand_ros.engine.estimator import NetworkResult
 from interhand_ros.engine.options import BACKENDS, PRECISIONS
-from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.geometry.crop import apply_affine
 from interhand_ros.geometry.root_depth import root_depth_from_hand_size
+from interhand_ros.processing.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.skeleton import (
     LEFT_SLICE,
     NUM_JOINTS,

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from interhand_ros.engine.model import INPUT_SIZE
-from interhand_ros.estimate import Box
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.crop import (
+    INPUT_SIZE,
     apply_affine,
     crop_image,
     crop_transform,

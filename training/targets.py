@@ -16,7 +16,8 @@ from interhand_ros.engine.decoding import (
     ROOT_DEPTH_RANGE_M,
     metres_to_depth_bins,
 )
-from interhand_ros.engine.model import HEATMAP_SIZE, INPUT_SIZE, ROOT_DEPTH_BINS
+from interhand_ros.engine.model import HEATMAP_SIZE, ROOT_DEPTH_BINS
+from interhand_ros.geometry.crop import INPUT_SIZE
 from interhand_ros.skeleton import LEFT_SLICE, RIGHT_SLICE
 from training.dataset import LEFT_ROOT, RIGHT_ROOT
 

@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 import torch
 
-from interhand_ros.engine.model import HEATMAP_SIZE, INPUT_SIZE, ROOT_DEPTH_BINS
+from interhand_ros.engine.model import HEATMAP_SIZE, ROOT_DEPTH_BINS
+from interhand_ros.geometry.crop import INPUT_SIZE
 
 DEPTH_RANGE_M = 0.4        # bbox_3d_size: joint depth range, +-0.2 m around each hand's root
 ROOT_DEPTH_RANGE_M = 0.4   # bbox_3d_size_root: left-minus-right root depth range, +-0.2 m

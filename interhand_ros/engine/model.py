@@ -15,7 +15,6 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from interhand_ros.skeleton import NUM_JOINTS
 
-INPUT_SIZE = 256          # network input, pixels (square)
 HEATMAP_SIZE = 64         # heatmap depth, height and width, voxels
 ROOT_DEPTH_BINS = 64      # bins of the relative root depth soft-argmax
 _BACKBONE_CHANNELS = 2048

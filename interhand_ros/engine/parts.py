@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from interhand_ros.engine.decoding import decode_heatmap_channels, root_bins_to_metres
-from interhand_ros.engine.model import INPUT_SIZE, InterNet
+from interhand_ros.engine.model import InterNet
+from interhand_ros.geometry.crop import INPUT_SIZE
 from interhand_ros.skeleton import NUM_JOINTS
 
 PARTS_VERSION = 2  # bump when the parts' graphs change: invalidates every cached model

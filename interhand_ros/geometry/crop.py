@@ -11,9 +11,9 @@ import math
 import cv2
 import numpy as np
 
-from interhand_ros.engine.model import INPUT_SIZE
-from interhand_ros.estimate import Box
+from interhand_ros.geometry.box import Box
 
+INPUT_SIZE = 256  # px, the network's square input patch (InterNet is trained on 256 x 256)
 ENLARGE_FACTOR = 1.25
 
 

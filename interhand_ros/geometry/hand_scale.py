@@ -17,15 +17,24 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 
-from interhand_ros.estimate import TwoHandEstimate
 from interhand_ros.skeleton import SIDES
 
 CALIBRATION_WINDOW = 300      # frames (10 s at 30 Hz)
 MIN_CALIBRATION_FRAMES = 15   # measurements before the estimate is used (0.5 s at 30 Hz)
 SCALE_LIMITS = (0.6, 1.6)     # adult hands lie within about +-15 % of the mean
+
+
+class ScaledHand(Protocol):
+    """What the calibrator reads and writes on a hand (estimate.HandEstimate has these)."""
+
+    side: str
+    measured_scale: float
+    calibrated_scale: float
 
 
 class HandScaleCalibrator:
@@ -53,8 +62,8 @@ class HandScaleCalibrator:
         """The calibrated sides and their scales."""
         return {side: value for side in SIDES if (value := self.scale(side)) is not None}
 
-    def update(self, estimate: TwoHandEstimate) -> None:
+    def update(self, hands: Iterable[ScaledHand]) -> None:
         """Observe each hand's measured_scale, then record the running calibrated_scale on it."""
-        for hand in estimate.hands():
+        for hand in hands:
             self.observe(hand.side, hand.measured_scale)
             hand.calibrated_scale = self.scale(hand.side) or math.nan

@@ -10,13 +10,13 @@ MediaPipe is imported lazily so the core package works without it.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from interhand_ros.estimate import Box, check_rgb_image
+from interhand_ros.estimate import check_rgb_image
+from interhand_ros.geometry.box import Box, box_around_points
 from interhand_ros.skeleton import SIDES
 
 JOINT_BOX_SCALE = 1.2  # official InterHand2.6M get_bbox: joints' box extended 1.2x per axis
@@ -135,38 +135,4 @@ class HandDetector:
     def close(self) -> None:
         self._hands.close()
 
-
-def box_around_points(points: np.ndarray, scale: float = 1.0) -> Box:
-    """Bounding box of finite (N, 2) pixel points, grown by `scale` per axis about its centre."""
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    points = points[np.isfinite(points).all(axis=1)]
-    if len(points) == 0:
-        raise ValueError('no finite points to box')
-    low, high = points.min(axis=0), points.max(axis=0)
-    centre, size = (low + high) / 2.0, (high - low) * scale
-    return Box(float(centre[0] - size[0] / 2), float(centre[1] - size[1] / 2),
-               float(size[0]), float(size[1]))
-
-
-def union_box(boxes: Sequence[Box]) -> Box:
-    """Smallest box holding every box: InterNet takes one roi with all hands that interact."""
-    if len(boxes) == 0:
-        raise ValueError('union_box needs at least one box')
-    for box in boxes:
-        if not all(np.isfinite((box.x, box.y, box.w, box.h))) or box.w < 0 or box.h < 0:
-            raise ValueError(f'invalid box {box}')
-    x0 = min(box.x for box in boxes)
-    y0 = min(box.y for box in boxes)
-    x1 = max(box.x + box.w for box in boxes)
-    y1 = max(box.y + box.h for box in boxes)
-    return Box(x0, y0, x1 - x0, y1 - y0)
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes (0 when they do not overlap or are empty)."""
-    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    intersection = max(width, 0.0) * max(height, 0.0)
-    union = a.w * a.h + b.w * b.h - intersection
-    return intersection / union if union > 0 else 0.0
 

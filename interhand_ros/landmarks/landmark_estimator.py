@@ -22,18 +22,17 @@ import cv2
 import numpy as np
 
 from interhand_ros.estimate import (
-    Box,
     DepthSource,
     EstimatorKind,
     HandEstimate,
     TwoHandEstimate,
     check_rgb_image,
 )
+from interhand_ros.geometry.box import Box, clip_box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.root_depth import DepthImage, root_depth_from_depth_image
 from interhand_ros.geometry.wrist_frame import wrist_quaternion
 from interhand_ros.landmarks.detection import LandmarkHand, MediaPipeHands
-from interhand_ros.roi import clip_box
 from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, SIDES, WRIST
 
 MIN_DEPTH = 0.05  # m: a solution nearer than this is not a hand in front of the camera

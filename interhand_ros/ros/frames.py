@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 
-from interhand_ros.estimate import Box
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.root_depth import DepthImage
 from interhand_ros.image_encoding import depth_to_array

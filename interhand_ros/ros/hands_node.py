@@ -1,7 +1,7 @@
 """The hands node: camera image (+ camera_info, depth + its camera_info, ROI) in, 3D hands out.
 
 A managed (lifecycle) node composed of small parts: configure reads the parameters and builds
-and warms the estimator through interhand_ros.factory; activate creates the publishers
+and warms the estimator through interhand_ros.processing.factory; activate creates the publishers
 (ros/pipeline.Outputs), the inference worker (ros/mailbox) and the subscriptions with their
 pairing (ros/inputs); deactivate removes those and keeps the model; cleanup frees the model.
 `autostart` (default true) configures and activates at start, as a plain `ros2 run` expects.
@@ -27,13 +27,13 @@ from rclpy.logging import get_logger
 from rclpy.parameter import Parameter
 
 from interhand_ros.estimate import HandPoseEstimator
-from interhand_ros.factory import (
+from interhand_ros.processing.factory import (
     EstimatorError,
     EstimatorSettings,
     build_estimator,
     describe_estimator,
 )
-from interhand_ros.roi import RoiConfig, RoiSource
+from interhand_ros.processing.roi import RoiConfig, RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.entry import StartupError, spin_node
 from interhand_ros.ros.frames import Frame

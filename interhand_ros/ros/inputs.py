@@ -23,9 +23,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
 
-from interhand_ros.ros.diagnostics import NodeHealth, Reporter
-from interhand_ros.ros.frames import Frame, refusal, roi_msg_to_box
-from interhand_ros.ros.sync import (
+from interhand_ros.processing.stamp_sync import (
     PAIRINGS,
     TIME_JUMP,
     LatestCameraInfo,
@@ -33,6 +31,8 @@ from interhand_ros.ros.sync import (
     StampSync,
     header_seconds,
 )
+from interhand_ros.ros.diagnostics import NodeHealth, Reporter
+from interhand_ros.ros.frames import Frame, refusal, roi_msg_to_box
 from interhand_ros.ros.transport_loss import IMAGE, LossPeriod, TransportLoss, dds_profile_path
 
 

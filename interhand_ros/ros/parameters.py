@@ -15,9 +15,9 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
-from interhand_ros.factory import EstimatorSettings
 from interhand_ros.geometry.root_depth import SURFACE_OFFSET_M
-from interhand_ros.roi import ROI_MODES
+from interhand_ros.processing.factory import EstimatorSettings
+from interhand_ros.processing.roi import ROI_MODES
 from interhand_ros.ros.image_input import TRANSPORTS
 
 SYNC_MODES = ('approximate', 'exact', 'latest')

@@ -23,13 +23,13 @@ from visualization_msgs.msg import MarkerArray
 
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import HandPoseEstimator
-from interhand_ros.factory import finds_hands_itself
 from interhand_ros.image_encoding import rgb_to_image
 from interhand_ros.messages import to_two_hand_pose
-from interhand_ros.roi import RoiSource
+from interhand_ros.processing.factory import finds_hands_itself
+from interhand_ros.processing.roi import RoiSource
+from interhand_ros.processing.stamp_sync import header_seconds
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame, convert
-from interhand_ros.ros.sync import header_seconds
 from interhand_ros.ros.teleop_outputs import TeleopOutputs
 from interhand_ros.teleop.stage import TeleopStage
 from interhand_ros.visualization.drawing import draw_estimate

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from interhand_ros.processing.stamp_sync import LatestCameraInfo, PairingError, StampSync
 from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
-from interhand_ros.ros.sync import LatestCameraInfo, PairingError, StampSync
 from interhand_ros.runner.inputs import InputError, InputFrame
 from interhand_ros.stamps import stamp_to_ns
 

@@ -1,6 +1,6 @@
 """`interhand-run`: the node's estimator on a video file, an image folder or a ROS 2 bag, offline.
 
-The estimator comes from interhand_ros.factory with the settings the node's parameters give
+The estimator comes from processing/factory.py with the settings the node's parameters give
 (the flags carry the parameters' names), so a file gives the messages the node would publish.
 Outputs: see runner/outputs.py.
 """
@@ -17,12 +17,12 @@ import numpy as np
 
 from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
 from interhand_ros.estimate import HandPoseEstimator
-from interhand_ros.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.geometry.camera_yaml import (
     DEFAULT_HORIZONTAL_FOV_DEG,
     guess_camera_info,
     load_camera_yaml,
 )
+from interhand_ros.processing.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
 from interhand_ros.ros.parameters import estimator_settings as node_estimator_settings
 from interhand_ros.runner.bag import BagInput, BagOutput
@@ -152,7 +152,7 @@ def camera_for(frame: InputFrame, yaml_info: Any, fov: float) -> tuple[Any, bool
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Process the input; returns a summary (frames, hands found per frame, outputs)."""
-    from interhand_ros.roi import RoiConfig, RoiSource
+    from interhand_ros.processing.roi import RoiConfig, RoiSource
 
     robots = {side: getattr(args, f'retarget_{side}') or args.retarget for side in SIDES}
     retargeters = retargeters_for({side: value for side, value in robots.items() if value},

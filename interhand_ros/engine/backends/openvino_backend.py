@@ -24,13 +24,14 @@ from interhand_ros.engine.backends.compiled import (
     cached_model_dir,
     calibration_images,
 )
-from interhand_ros.engine.model import INPUT_SIZE, InterNet
+from interhand_ros.engine.model import InterNet
 from interhand_ros.engine.parts import (
     GlobalPart,
     HandPart,
     example_features,
     example_images,
 )
+from interhand_ros.geometry.crop import INPUT_SIZE
 from interhand_ros.skeleton import SIDES
 
 NAME = 'openvino'

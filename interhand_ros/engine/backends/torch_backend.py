@@ -17,7 +17,8 @@ import torch
 from interhand_ros.engine.backends.base import BackendOptions, Decoded
 from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
-from interhand_ros.engine.model import INPUT_SIZE, InterNet, fold_batchnorm
+from interhand_ros.engine.model import InterNet, fold_batchnorm
+from interhand_ros.geometry.crop import INPUT_SIZE
 from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE
 
 NAME = 'torch'

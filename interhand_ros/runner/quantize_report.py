@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from interhand_ros.engine.backends.base import Backend
-from interhand_ros.engine.internet import EngineConfig, NetworkResult, lift_two_hands
-from interhand_ros.engine.quantize_footage import HeldOut
+from interhand_ros.engine.estimator import EngineConfig, NetworkResult, lift_two_hands
 from interhand_ros.estimate import TwoHandEstimate
+from interhand_ros.runner.quantize_footage import HeldOut
 from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE, SIDES
 
 _SPEED_REPEATS = 10

@@ -1,6 +1,6 @@
 """Measure the hands node as deployed: the real hands_node process, a camera in another process.
 
-    python -m interhand_ros.ros.latency_probe [--checkpoint snapshot_20.pth.tar] [--size 640x480]
+    python -m tools.latency_probe [--checkpoint snapshot_20.pth.tar] [--size 640x480]
         [--transport raw|compressed] [--profile config/fastdds.xml | --profile ''] [--seconds 20]
 
 This process plays a camera driver: the real photo (../shared/data/hands/handSrc.jpg, else a
@@ -37,13 +37,13 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage
 from std_msgs.msg import Header
 
+from benchmarks.node_bench import PROFILE
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.demo import node_command, stop_process
-from interhand_ros.demo_topics import FRAME_ID, IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, POSE_TOPIC
 from interhand_ros.geometry.camera_yaml import guess_camera_info
 from interhand_ros.image_encoding import rgb_to_image
-from interhand_ros.node_bench import PROFILE
 from interhand_ros.stamps import stamp_to_ns
+from tools.demo import node_command, stop_process
+from tools.demo_topics import FRAME_ID, IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, POSE_TOPIC
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'

@@ -148,7 +148,7 @@ def _internet_estimator(settings: EstimatorSettings,
     import torch
 
     from interhand_ros.engine.checkpoint import CheckpointError
-    from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+    from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
     try:
         device = resolve_device(settings.device, settings.cuda_fallback, warn)
         config = EngineConfig(

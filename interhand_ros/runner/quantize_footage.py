@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from interhand_ros.engine.internet import InterNetEstimator, network_crop
-from interhand_ros.estimate import Box
+from interhand_ros.engine.estimator import InterNetEstimator, network_crop
+from interhand_ros.geometry.box import Box
 
 
 @dataclass
@@ -51,7 +51,7 @@ def collect_crops(args: argparse.Namespace, reference: InterNetEstimator
                   ) -> tuple[np.ndarray, list[HeldOut]]:
     """(calibration crops, held-out crops) through the node's crop source; the crop source
     tracks the fp32 estimate of each frame, as it does in the node."""
-    from interhand_ros.roi import RoiConfig, RoiSource
+    from interhand_ros.processing.roi import RoiConfig, RoiSource
     frames, source = open_frames(args.images, args.fps)
     roi = RoiSource(RoiConfig(mode=args.roi))
     calibration, held_out = [], []

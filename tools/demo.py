@@ -30,11 +30,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from interhand_ros.demo_topics import IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, DemoError, FrameResult
 from interhand_ros.geometry.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
 from interhand_ros.runner.inputs import IMAGE_SUFFIXES
 from interhand_ros.runner.outputs import message_to_dict
 from interhand_ros.skeleton import SIDES
+from tools.demo_topics import IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, DemoError, FrameResult
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPOSITORY / '..' / 'shared' / 'data'
@@ -208,7 +208,7 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog='python -m interhand_ros.demo', description=__doc__.split('\n\n')[0],
+        prog='python -m tools.demo', description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--input', type=Path, default=None,
                         help='image, image folder or video (default: real hand photos)')
@@ -264,7 +264,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                                    stderr=subprocess.STDOUT, env=os.environ.copy())
         camera = None
         try:
-            from interhand_ros.ros.demo_camera import (
+            from tools.demo_camera import (
                 DemoCamera,  # rclpy: only when playing
             )
             camera = DemoCamera(args.fov)

@@ -42,9 +42,10 @@ from interhand_ros.engine.backends.registry import (
     stored_model_key,
 )
 from interhand_ros.engine.cache import ModelCache, file_sha256
-from interhand_ros.engine.internet import EngineConfig, InterNetEstimator, network_results
-from interhand_ros.engine.quantize_footage import collect_crops
-from interhand_ros.engine.quantize_report import (
+from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator, network_results
+from interhand_ros.geometry.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
+from interhand_ros.runner.quantize_footage import collect_crops
+from interhand_ros.runner.quantize_report import (
     Thresholds,
     compare,
     forward_ms,
@@ -52,7 +53,6 @@ from interhand_ros.engine.quantize_report import (
     print_report,
     verdict,
 )
-from interhand_ros.geometry.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG
 
 LOG = logging.getLogger('interhand-quantize')
 

@@ -17,7 +17,6 @@ import torch
 
 from interhand_ros.engine.backends.base import Backend, BackendOptions
 from interhand_ros.engine.backends.registry import choose_backend, open_backend
-from interhand_ros.engine.model import INPUT_SIZE
 from interhand_ros.engine.options import (
     BACKENDS,
     DEPTH_MODES,
@@ -26,15 +25,16 @@ from interhand_ros.engine.options import (
     resolve_device,
 )
 from interhand_ros.estimate import (
-    Box,
     DepthSource,
     EstimatorKind,
     HandEstimate,
     TwoHandEstimate,
     check_rgb_image,
 )
+from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel, rays_to_camera
 from interhand_ros.geometry.crop import (
+    INPUT_SIZE,
     apply_affine,
     crop_image,
     crop_transform,
@@ -172,7 +172,7 @@ class InterNetEstimator:
                      in zip(results, boxes, inverses, image_cameras, depths)]
         if self.config.calibrate_hand_scale:
             for estimate in estimates:
-                self.hand_scales.update(estimate)
+                self.hand_scales.update(estimate.hands())
         per_image = (time.perf_counter() - start) / count
         for estimate in estimates:
             estimate.inference_time = per_image

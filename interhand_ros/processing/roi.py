@@ -21,8 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
-from interhand_ros.estimate import Box, TwoHandEstimate
-from interhand_ros.landmarks.detection import box_around_points, union_box
+from interhand_ros.estimate import TwoHandEstimate
+from interhand_ros.geometry.box import Box, box_around_points, clip_box, union_box
 
 ROI_MODES = ('full', 'fixed', 'track', 'topic', 'detector')
 
@@ -58,15 +58,6 @@ class RoiConfig:
             raise ValueError(f'roi.detect_every must be >= 1 frame, got {self.detect_every}')
         if self.topic_max_age <= 0.0:
             raise ValueError(f'roi.topic_max_age must be > 0 s, got {self.topic_max_age}')
-
-
-def clip_box(box: Box, width: int, height: int) -> Box | None:
-    """The part of box inside a width x height image, or None when nothing of it is inside."""
-    x0, y0 = max(box.x, 0.0), max(box.y, 0.0)
-    x1, y1 = min(box.x + box.w, float(width)), min(box.y + box.h, float(height))
-    if not np.isfinite((x0, y0, x1, y1)).all() or x1 <= x0 or y1 <= y0:
-        return None
-    return Box(x0, y0, x1 - x0, y1 - y0)
 
 
 def _corners(box: Box) -> np.ndarray:

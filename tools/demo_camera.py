@@ -16,7 +16,10 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.demo_topics import (
+from interhand_ros.geometry.camera_yaml import guess_camera_info
+from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
+from interhand_ros.stamps import stamp_to_ns
+from tools.demo_topics import (
     DEBUG_TOPIC,
     FRAME_ID,
     IMAGE_TOPIC,
@@ -25,9 +28,6 @@ from interhand_ros.demo_topics import (
     DemoError,
     FrameResult,
 )
-from interhand_ros.geometry.camera_yaml import guess_camera_info
-from interhand_ros.image_encoding import image_to_rgb, rgb_to_image
-from interhand_ros.stamps import stamp_to_ns
 
 
 class DemoCamera:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from interhand_ros.node_bench import DEFAULT_CASES, PROFILE, run_node_cases
+from benchmarks.node_bench import DEFAULT_CASES, PROFILE, run_node_cases
 
 PIPELINE_SIZES = ((640, 480), (1280, 720))
 REFERENCE = 'official-torch:fp32'
@@ -72,7 +72,7 @@ def memory_mb() -> dict[str, float]:
 
 
 def bench_image(size: tuple[int, int]) -> tuple[np.ndarray, Any, Any]:
-    from interhand_ros.estimate import Box
+    from interhand_ros.geometry.box import Box
     from interhand_ros.geometry.camera import CameraModel
     width, height = size
     image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -88,7 +88,7 @@ def measure_reference(checkpoint: Path, repeats: int, warmup: int) -> dict[str, 
 
     from interhand_ros.engine.checkpoint import load_internet
     from interhand_ros.engine.decoding import decode_heatmaps, root_bins_to_metres
-    from interhand_ros.engine.internet import (
+    from interhand_ros.engine.estimator import (
         EngineConfig,
         lift_two_hands,
         network_crop,
@@ -120,8 +120,8 @@ def measure_reference(checkpoint: Path, repeats: int, warmup: int) -> dict[str, 
 
 def measure_engine(checkpoint: Path, backend: str, precision: str, cache_dir: str,
                    repeats: int, warmup: int) -> dict[str, Any]:
-    from interhand_ros.engine.internet import InterNetEstimator
-    from interhand_ros.factory import EstimatorSettings, build_estimator
+    from interhand_ros.engine.estimator import InterNetEstimator
+    from interhand_ros.processing.factory import EstimatorSettings, build_estimator
     started = time.perf_counter()
     estimator = build_estimator(EstimatorSettings(
         checkpoint=str(checkpoint), backend=backend, precision=precision, device='cpu',
@@ -145,7 +145,7 @@ def ensure_int8(checkpoint: Path, backend: str, cache_dir: str, int8_cache: str)
     from interhand_ros.engine.backends.base import BackendOptions
     from interhand_ros.engine.backends.registry import build_quantized, stored_model_key
     from interhand_ros.engine.cache import ModelCache, file_sha256
-    from interhand_ros.engine.internet import EngineConfig, InterNetEstimator
+    from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
     key = stored_model_key(backend, file_sha256(checkpoint), 'int8', False)
     if ModelCache(cache_dir or None).load(key) is not None:
         return cache_dir
@@ -223,7 +223,7 @@ def cases() -> list[str]:
 
 def run_case(case: str, args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix='.json') as out:
-        command = [sys.executable, '-m', 'interhand_ros.bench', '--worker', case,
+        command = [sys.executable, '-m', 'benchmarks.bench', '--worker', case,
                    '--worker-out', out.name, '--checkpoint', str(args.checkpoint),
                    '--repeats', str(args.repeats), '--warmup', str(args.warmup),
                    '--threads', str(args.threads), '--cache-dir', cache_dir]

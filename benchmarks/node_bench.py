@@ -56,7 +56,7 @@ def run_node_case(case: str, checkpoint: Path, cache_dir: str, profile: str,
     """One case through ros/latency_probe.py in its own process; its result or {'error'}."""
     named, size, transport, uses_profile = case.rsplit(':', 3)
     estimator, *extra = named.split(',')
-    command = [sys.executable, '-m', 'interhand_ros.ros.latency_probe', '--size', size,
+    command = [sys.executable, '-m', 'tools.latency_probe', '--size', size,
                '--transport', transport, '--seconds', str(seconds),
                '--profile', profile if uses_profile == 'profile' else '']
     for parameter in node_parameters(estimator, checkpoint, cache_dir) + extra:

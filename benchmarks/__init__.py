@@ -1,0 +1,1 @@
+"""Benchmarks (not installed): run with `python -m benchmarks.<name>` from the repository root."""
