@@ -25,6 +25,7 @@ from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.image_encoding import rgb_to_image
 from interhand_ros.messages import to_two_hand_pose
+from interhand_ros.processing.chain import CHAIN_STAGES, FrameChain, StageClock
 from interhand_ros.processing.factory import finds_hands_itself
 from interhand_ros.processing.roi import RoiSource
 from interhand_ros.processing.stamp_sync import header_seconds
@@ -36,22 +37,9 @@ from interhand_ros.visualization.drawing import draw_estimate
 from interhand_ros.visualization.markers import MarkerStyle, to_marker_array
 
 # Where a frame's time goes, in order: image stamp to the worker taking it (transport, pairing,
-# waiting in the mailbox), message to RGB array, roi, the estimator (crop, network, lifting),
-# the teleop stage (filter, hold, sides), then building and publishing every output.
-STAGES = ('receive', 'convert', 'roi', 'estimate', 'teleop', 'publish')
-
-
-class StageClock:
-    """Seconds between consecutive laps, by stage name (perf_counter: a few µs per lap)."""
-
-    def __init__(self) -> None:
-        self.times: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.times[stage] = now - self._last
-        self._last = now
+# waiting in the mailbox), message to RGB array, the per-frame chain's stages (roi, the
+# estimator, the teleop stage: processing/chain.py), then building and publishing every output.
+STAGES = ('receive', 'convert', *CHAIN_STAGES, 'publish')
 
 
 def output_qos() -> QoSProfile:
@@ -101,33 +89,36 @@ def set_presence_threshold(estimator: HandPoseEstimator, value: float) -> None:
 
 
 class FramePipeline:
-    """Converts, estimates and publishes one frame (called by the mailbox Worker)."""
+    """Converts a frame's messages, runs them through the per-frame chain (roi, estimator,
+    teleop stage) and publishes the result (called by the mailbox Worker)."""
 
     def __init__(self, estimator: HandPoseEstimator, roi: RoiSource, outputs: Outputs,
                  params: Mapping[str, Any], report: Reporter, health: NodeHealth,
                  now: Callable[[], float],
                  warn: Callable[[str], object], context_ok: Callable[[], bool]) -> None:
-        self.estimator, self.roi, self.outputs, self.params = estimator, roi, outputs, params
+        self.outputs, self.params = outputs, params
         self._report, self._health = report, health
         self._now, self._warn, self._context_ok = now, warn, context_ok
         self._frames_checked: set[str] = set()
-        self._reset_roi = False
-        self.teleop = TeleopStage.from_params(params)  # filter, hold, stable sides
+        self._reset_due = False
         # roi.mode 'detector' with the landmark fallback: its own detector sees the whole image
-        self._uses_roi = not (roi.config.mode == 'detector' and finds_hands_itself(estimator))
+        uses_roi = not (roi.config.mode == 'detector' and finds_hands_itself(estimator))
+        self.chain = FrameChain(estimator, roi if uses_roi else None,
+                                TeleopStage.from_params(params))  # filter, hold, stable sides
 
     def reset_tracking(self) -> None:
-        """The camera clock went back: the next frame's roi does not follow the old ones."""
-        self._reset_roi = True
+        """The camera clock went back (executor thread): the worker resets the chain's roi
+        tracking and teleop stage before the next frame."""
+        self._reset_due = True
 
     def process(self, frame: Frame) -> None:
         p = self.params
         clock = StageClock()
         stamp = header_seconds(frame.image)
         clock.times['receive'] = self._now() - stamp
-        if self._reset_roi:
-            self._reset_roi = False
-            self.roi.reset()
+        if self._reset_due:
+            self._reset_due = False
+            self.chain.reset()
         try:
             rgb, camera, depth = convert(frame, p['rectified'], p['max_image_pixels'])
         except ValueError as error:  # bad input: image, camera_info or depth
@@ -135,16 +126,11 @@ class FramePipeline:
             return
         self._check_frame_id(frame.image.header.frame_id)
         clock.lap('convert')
-        roi = self.roi.roi_for(rgb, time.monotonic()) if self._uses_roi else None
-        clock.lap('roi')
-        estimate = self.estimator.estimate(rgb, camera, roi, depth)
-        clock.lap('estimate')
-        if self._uses_roi:
-            self.roi.update(estimate)
+        # the roi source's clock is monotonic: that of the roi topic's set_external
+        result = self.chain.process(rgb, camera, stamp, depth, time.monotonic(), clock)
+        raw, estimate = result.raw, result.estimate
         header = frame.image.header
         height, width = rgb.shape[:2]
-        raw, estimate = estimate, self.teleop.apply(estimate, stamp)
-        clock.lap('teleop')
         hands = to_two_hand_pose(estimate, header, width, height)
         # counted before it goes out: a bad frame a subscriber sends in reply is newer
         self._health.published(time.monotonic(), self._now() - stamp, estimate.inference_time)

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
-from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.geometry.camera_yaml import (
     DEFAULT_HORIZONTAL_FOV_DEG,
     guess_camera_info,
     load_camera_yaml,
 )
+from interhand_ros.processing.chain import FrameChain
 from interhand_ros.processing.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
 from interhand_ros.ros.parameters import estimator_settings as node_estimator_settings
@@ -153,6 +153,7 @@ def camera_for(frame: InputFrame, yaml_info: Any, fov: float) -> tuple[Any, bool
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Process the input; returns a summary (frames, hands found per frame, outputs)."""
     from interhand_ros.processing.roi import RoiConfig, RoiSource
+    from interhand_ros.teleop.stage import TeleopStage
 
     robots = {side: getattr(args, f'retarget_{side}') or args.retarget for side in SIDES}
     retargeters = retargeters_for({side: value for side, value in robots.items() if value},
@@ -165,22 +166,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         estimator = build_estimator(estimator_settings(args, video=kind != 'folder'),
                                     LOG.warning, 'pass --checkpoint PATH')
         roi = RoiSource(RoiConfig(mode=args.roi)) if args.checkpoint is not None else None
-        return _process(args, kind, source, estimator, roi, yaml_info, retargeters)
+        # the node's filter, hold and stable sides
+        chain = FrameChain(estimator, roi, TeleopStage.from_params(DEFAULTS))
+        return _process(args, kind, source, chain, yaml_info, retargeters)
     finally:
         source.close()
         if roi:
             roi.close()
 
 
-def _process(args: argparse.Namespace, kind: str, source: Input, estimator: HandPoseEstimator,
-             roi: Any, yaml_info: Any, retargeters: dict[str, Any]) -> dict[str, Any]:
-    """Estimate every frame and write the outputs (kept only when the run completes)."""
+def _process(args: argparse.Namespace, kind: str, source: Input, chain: FrameChain,
+             yaml_info: Any, retargeters: dict[str, Any]) -> dict[str, Any]:
+    """Run every frame through the node's per-frame chain and write the outputs (kept only
+    when the run completes)."""
     from std_msgs.msg import Header
     from tqdm import tqdm
 
     from interhand_ros.messages import to_two_hand_pose
-    from interhand_ros.ros.parameters import DEFAULTS
-    from interhand_ros.teleop.stage import TeleopStage
     from interhand_ros.visualization.drawing import draw_estimate
     from interhand_ros.visualization.markers import to_marker_array
 
@@ -192,7 +194,6 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
     if args.max_frames > 0:
         total = min(total, args.max_frames) if total else args.max_frames
     outputs = OutputSet(args.out)
-    teleop = TeleopStage.from_params(DEFAULTS)  # the node's filter, hold and stable sides
     annotated = AnnotatedWriter(outputs.path('annotated.mp4' if source.fps else 'annotated'),
                                 source.fps)
     records = RecordWriter(outputs)
@@ -210,18 +211,16 @@ def _process(args: argparse.Namespace, kind: str, source: Input, estimator: Hand
                 break
             try:
                 camera, guessed = camera_for(frame, yaml_info, args.fov)
-                box = roi.roi_for(frame.image_rgb, frame.stamp_ns * 1e-9) if roi else None
-                estimate = estimator.estimate(frame.image_rgb, camera, box, frame.depth)
+                result = chain.process(frame.image_rgb, camera, frame.stamp_ns * 1e-9,
+                                       frame.depth)
             except ValueError as error:  # bad frame or CameraInfo: skipped, never fatal
                 LOG.warning('frame %d skipped: %s', frame.index, error)
                 summary['bad_frames'] += 1
                 continue
             summary['camera_guessed'] |= guessed
-            summary['hand_scale'].update({h.side: h.calibrated_scale for h in estimate.hands()
+            summary['hand_scale'].update({h.side: h.calibrated_scale for h in result.raw.hands()
                                           if np.isfinite(h.calibrated_scale)})
-            if roi:
-                roi.update(estimate)
-            estimate = teleop.apply(estimate, frame.stamp_ns * 1e-9)
+            estimate = result.estimate
             header = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame.frame_id)
             height, width = frame.image_rgb.shape[:2]
             pose = to_two_hand_pose(estimate, header, width, height)
