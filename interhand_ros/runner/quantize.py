@@ -6,8 +6,9 @@
 
 With random weights the heatmaps are nearly flat, so only trained weights on real hands can tell
 how much int8 or bf16 moves the joints; this tool measures it where the model will run. The
-frames are cropped by the node's crop source (roi.RoiSource, tracking the fp32 result as the
-node does) and split: every --held-out-every-th frame is held out, the others calibrate.
+frames are cropped as the node's per-frame chain crops them (processing/chain.py; its roi
+source tracks the fp32 result as in the node) and split: every --held-out-every-th frame is
+held out, the others calibrate.
 int8: NNCF post-training quantization of the OpenVINO parts (the fully connected heads and the
 decoding tail stay fp32). bf16: the fp32 IR compiled with the bf16 hint (nothing to build).
 --backend onnxruntime (int8 only): static QDQ quantization of the ONNX global part, per-channel

@@ -1,6 +1,7 @@
 """interhand-quantize's data: the user's footage (image folder, video, ROS 2 bag, read by
-interhand-run's readers) cropped as the node crops it (roi.RoiSource tracking the fp32 result),
-split into calibration crops and held-out crops that keep what lifting their result needs."""
+interhand-run's readers) cropped as the node crops it (the node's per-frame chain, its roi
+source tracking the fp32 result), split into calibration crops and held-out crops that keep what
+lifting their result needs."""
 from __future__ import annotations
 
 import argparse
@@ -49,20 +50,22 @@ def camera_of(frame: Any, fov: float) -> Any:
 
 def collect_crops(args: argparse.Namespace, reference: InterNetEstimator
                   ) -> tuple[np.ndarray, list[HeldOut]]:
-    """(calibration crops, held-out crops) through the node's crop source; the crop source
-    tracks the fp32 estimate of each frame, as it does in the node."""
+    """(calibration crops, held-out crops) of the rois the node's per-frame chain gives each
+    frame, its roi source tracking the fp32 estimate as in the node. No teleop stage: the
+    filtered estimate would go unused (the roi tracks the raw one)."""
+    from interhand_ros.processing.chain import FrameChain
     from interhand_ros.processing.roi import RoiConfig, RoiSource
     frames, source = open_frames(args.images, args.fps)
     roi = RoiSource(RoiConfig(mode=args.roi))
+    chain = FrameChain(reference, roi, teleop=None)
     calibration, held_out = [], []
     try:
         for index, frame in enumerate(frames):
             if index >= args.max_frames:
                 break
             camera = camera_of(frame, args.fov)
-            box = roi.roi_for(frame.image_rgb, frame.stamp_ns * 1e-9)
-            crop, square, inverse = network_crop(frame.image_rgb, box)
-            roi.update(reference.estimate(frame.image_rgb, camera, box))
+            result = chain.process(frame.image_rgb, camera, frame.stamp_ns * 1e-9)
+            crop, square, inverse = network_crop(frame.image_rgb, result.roi)
             if index % args.held_out_every == args.held_out_every - 1:
                 held_out.append(HeldOut(crop, square, inverse, camera))
             else:
