@@ -128,7 +128,7 @@ def measure_engine(checkpoint: Path, backend: str, precision: str, cache_dir: st
         cache_dir=cache_dir, presence_threshold=0.0, depth_mode='hand_size'), warn=print)
     assert isinstance(estimator, InterNetEstimator)
     results: dict[str, Any] = {'start_s': time.perf_counter() - started,
-                               'describe': estimator.describe()}
+                               'describe': estimator.details()}
     crops = np.random.default_rng(0).integers(0, 256, (1, 256, 256, 3), dtype=np.uint8)
     results['network'] = timed(lambda: estimator.infer(crops), repeats, warmup)
     for size in PIPELINE_SIZES:

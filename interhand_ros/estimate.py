@@ -117,3 +117,12 @@ class HandPoseEstimator(Protocol):
         depth image.
         """
         ...
+
+    def describe(self) -> str:
+        """One line naming what runs (e.g. 'InterNet openvino fp32 on cpu (backend auto)'), for
+        the node's log and its /diagnostics `estimator` value."""
+        ...
+
+    def close(self) -> None:
+        """Free the model and its runtime; whoever built the estimator calls it once, last."""
+        ...

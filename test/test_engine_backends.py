@@ -106,8 +106,8 @@ def openvino_fp32(checkpoint, openvino_cache):
 
 def test_openvino_fp32_gives_the_decoded_joints_of_torch_fp32(openvino_fp32, reference, crops,
                                                               torch_heatmaps):
-    assert openvino_fp32.describe()['backend'] == 'openvino'
-    assert openvino_fp32.describe()['precision'] == 'fp32'
+    assert openvino_fp32.details()['backend'] == 'openvino'
+    assert openvino_fp32.details()['precision'] == 'fp32'
     assert_same_decoded_joints(openvino_fp32.infer(crops), reference.infer(crops),
                                torch_heatmaps)
 
@@ -151,7 +151,7 @@ def test_cached_model_is_reused_not_rebuilt(checkpoint, openvino_cache, openvino
     monkeypatch.setattr(openvino_backend, 'convert_parts', no_conversion)
     again = InterNetEstimator(checkpoint, EngineConfig(
         device='cpu', backend='openvino', cache_dir=str(openvino_cache)))
-    assert again.describe()['model_cache'] == openvino_fp32.describe()['model_cache']
+    assert again.details()['model_cache'] == openvino_fp32.details()['model_cache']
 
 
 def test_corrupt_cached_model_is_rebuilt(checkpoint, openvino_cache, openvino_fp32, reference,

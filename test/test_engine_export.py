@@ -68,7 +68,7 @@ def test_onnxruntime_backend_gives_the_decoded_joints_of_torch(checkpoint, refer
                                                                torch_heatmaps, tmp_path):  # noqa: F811
     estimator = InterNetEstimator(checkpoint, EngineConfig(
         device='cpu', presence_threshold=0.0, backend='onnxruntime', cache_dir=str(tmp_path)))
-    assert estimator.describe()['backend'] == 'onnxruntime'
+    assert estimator.details()['backend'] == 'onnxruntime'
     assert_same_decoded_joints(estimator.infer(crops), reference.infer(crops), torch_heatmaps)
 
 

@@ -64,8 +64,8 @@ def test_int8_model_is_built_cached_reported_and_reloaded(int8_run, checkpoint):
     assert (out / 'int8_model' / 'global.xml').is_file()
     estimator = InterNetEstimator(checkpoint, EngineConfig(
         device='cpu', backend='openvino', precision='int8', cache_dir=str(cache)))
-    assert estimator.describe()['precision'] == 'int8'
-    assert estimator.describe()['model_cache'] == report['model_dir']
+    assert estimator.details()['precision'] == 'int8'
+    assert estimator.details()['model_cache'] == report['model_dir']
     stored = json.loads((estimator.backend.model_dir / 'report.json').read_text())
     assert stored['per_joint_error_px'] == report['per_joint_error_px']
     crops = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), np.uint8)

@@ -67,9 +67,9 @@ def test_int8_model_is_built_cached_reported_and_reloaded(int8_run, checkpoint):
     assert set(report['speed_ms']) == {'fp32', 'int8'}
     assert (out / 'onnxruntime_int8_model' / 'global.onnx').is_file()
     estimator = InterNetEstimator(checkpoint, int8_config(cache))
-    assert estimator.describe()['backend'] == 'onnxruntime'
-    assert estimator.describe()['precision'] == 'int8'
-    assert estimator.describe()['model_cache'] == report['model_dir']
+    assert estimator.details()['backend'] == 'onnxruntime'
+    assert estimator.details()['precision'] == 'int8'
+    assert estimator.details()['model_cache'] == report['model_dir']
     stored = json.loads((estimator.backend.model_dir / 'report.json').read_text())
     assert stored['per_joint_error_px'] == report['per_joint_error_px']
     crops = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3), np.uint8)

@@ -2,7 +2,7 @@
 line), it is among the node's `backend` choices, builds through the factory with torch's
 decoded joints, wins 'auto' when ranked first, and interhand-quantize builds, stores and the
 estimator reloads its int8 model. Also: unknown names and CPU-only backends on CUDA are
-refused with the choices."""
+refused with the choices, and 'auto' on a CPU tries OpenVINO, torch, ONNX Runtime in turn."""
 from __future__ import annotations
 
 import json
@@ -28,7 +28,8 @@ def tiny(monkeypatch):
 
 
 def test_registered_backend_is_a_choice_of_the_node_and_the_tools(tiny):
-    from interhand_ros.ros.parameters import SPECS, choice_problem, descriptor
+    from interhand_ros.ros.parameters import descriptor
+    from interhand_ros.settings import SPECS, choice_problem
     assert 'tiny' in BACKENDS and 'tiny' in SPECS['backend'].choices
     assert 'tiny' in descriptor(SPECS['backend']).additional_constraints
     assert choice_problem('backend', 'tiny') is None
@@ -37,7 +38,7 @@ def test_registered_backend_is_a_choice_of_the_node_and_the_tools(tiny):
 
 
 def test_unregistered_backend_is_refused_with_the_choices(checkpoint):  # noqa: F811
-    from interhand_ros.ros.parameters import choice_problem
+    from interhand_ros.settings import choice_problem
     assert 'tiny' not in BACKENDS
     assert 'one of' in (choice_problem('backend', 'tiny') or '')
     with pytest.raises(ValueError, match="backend must be one of .*'onnxruntime'"):
@@ -46,12 +47,28 @@ def test_unregistered_backend_is_refused_with_the_choices(checkpoint):  # noqa: 
         registry.choose_backend('openvino', 'fp32', 'cuda')
 
 
+def test_auto_on_a_cpu_is_openvino_then_torch_then_onnxruntime(monkeypatch):
+    """ONNX Runtime fp32 is no faster than torch on a CPU: without OpenVINO, auto is torch;
+    ONNX Runtime only where it alone runs the precision natively (int8)."""
+    assert registry.auto_order('cpu') == ['openvino', 'torch', 'onnxruntime']
+    assert registry.auto_order('cuda') == ['torch']
+    if registry.installed('openvino'):
+        assert registry.choose_backend('auto', 'fp32', 'cpu') == 'openvino'
+    onnx_int8 = (registry.installed('onnxruntime')
+                 and 'int8' in registry.native_precisions('onnxruntime'))
+    monkeypatch.setattr(registry, 'installed', lambda name: name == 'torch' or (
+        name == 'onnxruntime' and onnx_int8))  # as on a machine without OpenVINO
+    assert registry.choose_backend('auto', 'fp32', 'cpu') == 'torch'
+    if onnx_int8:
+        assert registry.choose_backend('auto', 'int8', 'cpu') == 'onnxruntime'
+
+
 def test_registered_backend_builds_through_the_factory_and_wins_auto(
         tiny, checkpoint, reference, crops, tmp_path):  # noqa: F811
     settings = EstimatorSettings(checkpoint=str(checkpoint), backend='tiny', device='cpu',
                                  cache_dir=str(tmp_path), presence_threshold=0.0, warmup=False)
     estimator = build_estimator(settings, warn=lambda message: None)
-    assert estimator.describe()['backend'] == 'tiny'
+    assert estimator.details()['backend'] == 'tiny'
     for ours, theirs in zip(estimator.infer(crops), reference.infer(crops)):
         np.testing.assert_allclose(ours.crop_xy, theirs.crop_xy, atol=1e-3)
         np.testing.assert_allclose(ours.presence, theirs.presence, atol=1e-5)
@@ -71,5 +88,5 @@ def test_quantize_builds_and_stores_the_registered_backends_model(
     assert report['good'] and report['per_joint_error_px']['worst_joint_mean'] == 0.0
     estimator = InterNetEstimator(checkpoint, EngineConfig(
         device='cpu', backend='tiny', precision='int8', cache_dir=str(cache)))
-    assert estimator.describe()['model_cache'] == report['model_dir']
-    assert estimator.describe()['precision'] == 'int8'
+    assert estimator.details()['model_cache'] == report['model_dir']
+    assert estimator.details()['precision'] == 'int8'

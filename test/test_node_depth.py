@@ -48,6 +48,12 @@ class LiftingEstimator:
         self.depths.append(depth)
         return lift_two_hands(self.result, self.inverse, camera, depth, self.config, self.box)
 
+    def describe(self) -> str:
+        return 'InterNet lifting of an exact network output'
+
+    def close(self) -> None:
+        pass
+
 
 def depth_message(metres: np.ndarray, stamp) -> Image:
     millimetres = np.where(np.isfinite(metres), np.round(metres * 1000), 0).astype(np.uint16)

@@ -22,9 +22,9 @@ from visualization_msgs.msg import Marker, MarkerArray
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.engine.model import InterNet
 from interhand_ros.engine.options import DeviceError, resolve_device
-from interhand_ros.estimate import EstimatorKind
-from interhand_ros.processing.factory import EstimatorError, build_estimator, describe_estimator
-from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
+from interhand_ros.estimate import EstimatorKind, HandPoseEstimator
+from interhand_ros.processing.factory import EstimatorError, build_estimator
+from interhand_ros.settings import DEFAULTS, estimator_settings
 
 from test_node_ros import Harness, camera_info, image
 
@@ -48,7 +48,7 @@ def ros():
     rclpy.shutdown()
 
 
-def make_estimator(params: dict, warn) -> object:
+def make_estimator(params: dict, warn) -> HandPoseEstimator:
     """The node's estimator for these parameter values (the node builds it this way)."""
     return build_estimator(estimator_settings(params), warn)
 
@@ -192,13 +192,13 @@ def test_diagnostics_name_the_backend_and_precision_that_run(checkpoint, tmp_pat
     messages = []
     estimator = make_estimator(params, messages.append)
     chosen = 'openvino' if importlib.util.find_spec('openvino') else 'torch'
-    assert describe_estimator(estimator) == f'InterNet {chosen} fp32 on cpu (backend auto)'
+    assert estimator.describe() == f'InterNet {chosen} fp32 on cpu (backend auto)'
     if chosen == 'openvino':  # the first start converts, into the cache folder it names
         assert any('converting' in m and str(tmp_path) in m for m in messages), messages
         make_estimator(params, messages.append)
         assert 'reusing the cached model' in messages[-1] and str(tmp_path) in messages[-1]
     torch_params = dict(params, backend='torch')
-    assert describe_estimator(make_estimator(torch_params, print)) == 'InterNet torch fp32 on cpu'
+    assert make_estimator(torch_params, print).describe() == 'InterNet torch fp32 on cpu'
 
 
 PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'

@@ -17,11 +17,13 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.msg import Log, ParameterType, ParameterValue
 from rcl_interfaces.msg import Parameter as ParameterMsg
-from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 
 from interhand_ros.processing.factory import build_estimator
+from interhand_ros.ros import hands_node
+from interhand_ros.ros.hands_node import HandsNode, StartupError
 
 from test_node_ros import Harness, ScriptedEstimator, camera_info, image
 
@@ -33,14 +35,27 @@ def ros():
     rclpy.shutdown()
 
 
+class Closing(ScriptedEstimator):
+    """Counts its close() calls in a list it shares with its factory (no reference back)."""
+
+    def __init__(self, closed: list[str]) -> None:
+        super().__init__()
+        self._closed = closed
+
+    def close(self) -> None:
+        self._closed.append('closed')
+
+
 class CountingFactory:
-    """The factory's signature; builds ScriptedEstimators and keeps weak references to them."""
+    """The factory's signature; builds estimators, keeps weak references to them and counts
+    how often they were closed."""
 
     def __init__(self) -> None:
         self.built: list[weakref.ref] = []
+        self.closed: list[str] = []
 
-    def __call__(self, settings, warn, how_to_pass_checkpoint):
-        estimator = ScriptedEstimator()
+    def __call__(self, settings, warn, how_to_pass_checkpoint='', info=None):
+        estimator = Closing(self.closed)
         self.built.append(weakref.ref(estimator))
         return estimator
 
@@ -119,6 +134,7 @@ def test_transitions_through_the_lifecycle_services(managed_factory):
     m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, 5.0,
                'subscriptions and publishers removed')
     assert m.node.worker is None and m.node.estimator is factory.built[0]()  # model kept
+    assert not factory.closed
     calls = len(m.node.estimator.calls)
     stamp = m.stamp()
     m.send(image(stamp), camera_info(stamp))
@@ -133,6 +149,7 @@ def test_transitions_through_the_lifecycle_services(managed_factory):
     assert m.transition(Transition.TRANSITION_DEACTIVATE)
     assert m.transition(Transition.TRANSITION_CLEANUP)
     assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
+    assert len(factory.closed) == 1  # the node closes what it built
     gc.collect()
     assert m.node.estimator is None and factory.built[0]() is None  # freed
 
@@ -141,6 +158,7 @@ def test_transitions_through_the_lifecycle_services(managed_factory):
 
     assert m.transition(Transition.TRANSITION_INACTIVE_SHUTDOWN)
     assert m.state() == State.PRIMARY_STATE_FINALIZED
+    assert len(factory.closed) == 2
     gc.collect()
     assert factory.built[1]() is None
     m.wait_for(lambda: any('finalized' in s.message for s in m.diagnostics), 3.0,
@@ -158,6 +176,7 @@ def test_active_node_shuts_down_through_the_service(managed_factory):
     assert m.state() == State.PRIMARY_STATE_FINALIZED
     m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, 5.0,
                'subscriptions and publishers removed')
+    assert factory.closed == ['closed']
     gc.collect()
     assert factory.built[0]() is None
 
@@ -179,6 +198,75 @@ def test_failed_configure_stays_unconfigured_with_the_reason(managed_factory, tm
     m.diagnostics.clear()
     m.wait_for(lambda: any(s.level == DiagnosticStatus.WARN and s.message.startswith('inactive')
                            for s in m.diagnostics), 3.0, 'diagnostics: inactive, error gone')
+
+
+class FailingOnce(CountingFactory):
+    """A factory with a bug: its first call raises an unexpected error (not EstimatorError)."""
+
+    failed = False
+
+    def __call__(self, settings, warn, how_to_pass_checkpoint='', info=None):
+        if not self.failed:
+            self.failed = True
+            raise KeyError('simulated bug in the factory')
+        return super().__call__(settings, warn, how_to_pass_checkpoint, info)
+
+
+def rosout(m: Managed) -> list[Log]:
+    """The log lines the node publishes on /rosout from now on."""
+    logs: list[Log] = []
+    subscription = m.probe.create_subscription(Log, '/rosout', logs.append, 100)
+    m.wait_for(lambda: subscription.get_publisher_count() > 1, 5.0, '/rosout discovery')
+    return logs
+
+
+def logged(logs: list[Log], *texts: str) -> bool:
+    return any(log.level == Log.ERROR and all(text in log.msg for text in texts)
+               for log in logs)
+
+
+def test_unexpected_error_in_a_transition_is_logged_with_its_traceback_and_reported(
+        managed_factory, monkeypatch):
+    factory = FailingOnce()
+    m = managed_factory(factory=factory)
+    logs = rosout(m)
+    assert not m.transition(Transition.TRANSITION_CONFIGURE)  # rclpy: ERROR, then on_error
+    assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
+    status = m.wait_for_error('cannot configure: KeyError')
+    assert 'simulated bug in the factory' in status.message
+    m.wait_for(lambda: logged(logs, 'cannot configure', 'Traceback', 'simulated bug'), 5.0,
+               'the error and its traceback on /rosout')
+
+    assert m.transition(Transition.TRANSITION_CONFIGURE)  # the error released everything
+
+    def no_worker(*args, **kwargs):
+        raise RuntimeError('simulated bug at activation')
+    monkeypatch.setattr(hands_node, 'Worker', no_worker)  # after the publishers are created
+    assert not m.transition(Transition.TRANSITION_ACTIVATE)
+    assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
+    m.wait_for_error('cannot activate: RuntimeError: simulated bug at activation')
+    m.wait_for(lambda: logged(logs, 'cannot activate', 'Traceback'), 5.0, 'traceback logged')
+    assert m.node.outputs is None and m.node.estimator is None
+    assert factory.closed == ['closed']  # on_error closed the estimator configure built
+    m.wait_for(lambda: m.hands_publishers() == 0, 5.0, 'publishers removed')
+
+    monkeypatch.undo()
+    assert m.transition(Transition.TRANSITION_CONFIGURE)
+    assert m.transition(Transition.TRANSITION_ACTIVATE)
+    m.wait_for_discovery()
+    m.wait_for_stamp(m.send_good())
+
+
+def test_autostart_failure_says_why():
+    with pytest.raises(StartupError, match='cannot configure: KeyError.*simulated bug'):
+        HandsNode(estimator_factory=FailingOnce())
+
+
+def test_injected_estimator_is_not_closed_by_the_node():
+    estimator = ScriptedEstimator()
+    harness = Harness(estimator)
+    harness.close()
+    assert not estimator.closed  # its owner, the test, closes it
 
 
 def cuda_available() -> bool:

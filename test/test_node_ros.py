@@ -37,6 +37,7 @@ class ScriptedEstimator:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.calls: list[tuple] = []
+        self.closed = False
 
     def estimate(self, image_rgb, camera, roi=None, depth=None):
         self.calls.append((image_rgb.shape, camera, roi, depth))
@@ -44,6 +45,12 @@ class ScriptedEstimator:
         estimate = make_estimate(right=True, left=True, roi=roi or Box(0, 0, WIDTH, HEIGHT))
         estimate.inference_time = self.delay
         return estimate
+
+    def describe(self) -> str:
+        return f'scripted estimator ({self.delay} s)'
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def camera_info(stamp, frame='cam_optical', width=WIDTH, height=HEIGHT, fx=50.0) -> CameraInfo:

@@ -119,17 +119,34 @@ class InterNetEstimator:
         self.config = config
         self.hand_scales = HandScaleCalibrator()  # this estimator's user, from depth
         self.device = torch.device(resolve_device(config.device))
-        self.backend: Backend = open_backend(
+        self._backend: Backend | None = open_backend(
             choose_backend(config.backend, config.precision, self.device.type), checkpoint_path,
             BackendOptions(precision=config.precision, device=str(self.device),
                            cache_dir=config.cache_dir, threads=config.threads,
                            refine=config.refine, channels_last=config.channels_last,
                            cuda_graph=config.cuda_graph, compile=config.compile))
 
-    def describe(self) -> dict[str, str]:
-        """What runs, for diagnostics and logs: backend, precision, device, model file."""
+    @property
+    def backend(self) -> Backend:
+        """The runtime running the network; RuntimeError once the estimator is closed."""
+        if self._backend is None:
+            raise RuntimeError('this InterNet estimator was closed')
+        return self._backend
+
+    def details(self) -> dict[str, str]:
+        """What runs, field by field: backend, precision, device, model cache folder."""
         return {'backend': self.backend.name, 'precision': self.backend.precision,
                 'device': str(self.device), 'model_cache': str(self.backend.model_dir or '')}
+
+    def describe(self) -> str:
+        """One line naming what runs (see HandPoseEstimator); says what 'auto' chose."""
+        text = f'InterNet {self.backend.name} {self.backend.precision} on {self.device}'
+        return text + (' (backend auto)' if self.config.backend == 'auto' else '')
+
+    def close(self) -> None:
+        """Drop the backend: its weights and compiled model go with the last reference (the
+        node then empties torch's CUDA cache)."""
+        self._backend = None
 
     def infer(self, crops: np.ndarray) -> list[NetworkResult]:
         """Run the network on B x 256 x 256 x 3 uint8 RGB crops."""

@@ -165,7 +165,12 @@ class LandmarkEstimator:
             wrist_quaternion=quaternion if quaternion is not None else np.array([0.0, 0, 0, 1]),
             depth_source=depth_source)
 
+    def describe(self) -> str:
+        """One line naming what runs (see HandPoseEstimator)."""
+        return 'MediaPipe landmark fallback (no InterNet checkpoint)'
+
     def close(self) -> None:
+        """Release MediaPipe's graph (its threads and model); once, when done."""
         self._hands.close()
 
 

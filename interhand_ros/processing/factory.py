@@ -122,18 +122,6 @@ def _cache_messages_to(say: Callable[[str], None]) -> Iterator[None]:
         cache_log.setLevel(level)
 
 
-def describe_estimator(estimator: HandPoseEstimator) -> str:
-    """One line naming what runs, for the node's diagnostics and logs."""
-    details = getattr(estimator, 'describe', None)
-    if details is None:
-        return f'{type(estimator).__name__} (MediaPipe landmark fallback)'
-    what = details()
-    text = f"InterNet {what['backend']} {what['precision']} on {what['device']}"
-    if getattr(getattr(estimator, 'config', None), 'backend', None) == 'auto':
-        text += ' (backend auto)'  # what 'auto' chose, said where users look
-    return text
-
-
 def _landmark_estimator(settings: EstimatorSettings) -> HandPoseEstimator:
     try:
         from interhand_ros.landmarks.landmark_estimator import LandmarkEstimator

@@ -16,7 +16,7 @@ import gc
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -31,37 +31,52 @@ from interhand_ros.processing.factory import (
     EstimatorError,
     EstimatorSettings,
     build_estimator,
-    describe_estimator,
+    finds_hands_itself,
 )
 from interhand_ros.processing.roi import RoiConfig, RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.entry import StartupError, spin_node
 from interhand_ros.ros.frames import Frame
+from interhand_ros.ros.guarded import guarded
 from interhand_ros.ros.image_input import subscription_for
 from interhand_ros.ros.inputs import PAIRINGS, Inputs, default_pairing
 from interhand_ros.ros.mailbox import LatestMailbox, Worker
-from interhand_ros.ros.parameters import (
+from interhand_ros.ros.parameters import descriptor
+from interhand_ros.ros.pipeline import FramePipeline, Outputs, set_presence_threshold
+from interhand_ros.settings import (
     PARAMETERS,
     SPECS,
     change_problem,
     choice_problem,
-    descriptor,
     estimator_settings,
 )
-from interhand_ros.ros.pipeline import FramePipeline, Outputs, set_presence_threshold
 
-EstimatorFactory = Callable[[EstimatorSettings, Callable[[str], None], str], HandPoseEstimator]
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
+class EstimatorFactory(Protocol):
+    """processing.factory.build_estimator's signature (tests pass their own)."""
 
-def make_roi_source(params: dict[str, Any]) -> RoiSource:
-    return RoiSource(RoiConfig(
-        mode=params['roi.mode'], fixed=tuple(params['roi.fixed']),
+    def __call__(self, settings: EstimatorSettings, warn: Callable[[str], None],
+                 how_to_pass_checkpoint: str = ...,
+                 info: Callable[[str], None] | None = None) -> HandPoseEstimator: ...
+
+
+def roi_config(params: dict[str, Any], estimator_finds_hands: bool = False) -> RoiConfig:
+    """The roi settings (ValueError if bad). roi.mode 'detector' for an estimator that finds
+    the hands itself (the landmark fallback) is the whole image: no second detector loads."""
+    mode = params['roi.mode']
+    return RoiConfig(
+        mode='full' if mode == 'detector' and estimator_finds_hands else mode,
+        fixed=tuple(params['roi.fixed']),
         track_scale=params['roi.track_scale'], track_smoothing=params['roi.track_smoothing'],
         topic_max_age=params['roi.topic_max_age'],
         detector_min_confidence=params['roi.detector_min_confidence'],
-        detect_every=params['roi.detect_every']))
+        detect_every=params['roi.detect_every'])
+
+
+def make_roi_source(params: dict[str, Any], estimator: HandPoseEstimator) -> RoiSource:
+    return RoiSource(roi_config(params, finds_hands_itself(estimator)))
 
 
 def free_accelerator_memory() -> None:
@@ -83,7 +98,8 @@ class HandsNode(LifecycleNode):
         super().__init__(node_name, parameter_overrides=parameter_overrides or [])
         self.pairing = pairing or default_pairing()
         self._factory: EstimatorFactory = (
-            estimator_factory if estimator is None else lambda *_: estimator)
+            estimator_factory if estimator is None else lambda *_, **__: estimator)
+        self._owns_estimator = estimator is None  # the node closes what it built
         self.estimator: HandPoseEstimator | None = None
         self.roi: RoiSource | None = None
         self.outputs: Outputs | None = None
@@ -139,21 +155,27 @@ class HandsNode(LifecycleNode):
         return params
 
     # ---- lifecycle transitions (executor thread) -----------------------------------------
+    @guarded()
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self.params = self._read_parameters()
-            roi = make_roi_source(self.params)
-        except (StartupError, ValueError, ImportError) as error:
+            roi_config(self.params)  # bad roi settings fail before the model loads
+        except (StartupError, ValueError) as error:
             return self._configure_failed(error)
         try:
             self.estimator = self._factory(estimator_settings(self.params), self._warn,
-                                           'set -p checkpoint:=/path/to/snapshot_20.pth.tar')
+                                           'set -p checkpoint:=/path/to/snapshot_20.pth.tar',
+                                           info=self.get_logger().info)
         except EstimatorError as error:
-            roi.close()
             return self._configure_failed(error)
-        self.roi, self.state = roi, 'inactive'
+        try:
+            self.roi = make_roi_source(self.params, self.estimator)
+        except ImportError as error:  # roi.mode detector without MediaPipe
+            self._free_model()
+            return self._configure_failed(error)
+        self.state = 'inactive'
         self._new_health()  # an earlier failed configure is no longer the node's state
-        self.health.estimator = describe_estimator(self.estimator)
+        self.health.estimator = self.estimator.describe()
         self.get_logger().info(f'configured: {self.health.estimator}')
         return SUCCESS
 
@@ -163,6 +185,7 @@ class HandsNode(LifecycleNode):
         self.get_logger().error(reason)
         return FAILURE
 
+    @guarded()
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p, estimator, roi = self.params, self.estimator, self.roi
         assert estimator is not None and roi is not None  # configured (the state machine's rule)
@@ -180,27 +203,34 @@ class HandsNode(LifecycleNode):
                              self._pipeline.reset_tracking, roi.set_external,
                              image_type=image_type, image_topic=topic)
         self.state = 'active'
+        roi_mode = roi.config.mode + (
+            '' if roi.config.mode == p['roi.mode'] else
+            f" (roi.mode {p['roi.mode']}: the estimator finds the hands itself)")
         self.get_logger().info(
             f"hands node ready: {self.health.estimator}, image {topic} "
-            f"({p['image_transport']}), sync {p['sync']} ({self.pairing}), roi {p['roi.mode']}, "
+            f"({p['image_transport']}), sync {p['sync']} ({self.pairing}), roi {roi_mode}, "
             f"depth {p['depth.mode']}")
         return SUCCESS
 
+    @guarded()
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop()
         self.state = 'inactive'
         return SUCCESS
 
+    @guarded()
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._free_model()
         self.state = 'unconfigured'
         return SUCCESS
 
+    @guarded()
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
         self.state = 'finalized'
         return SUCCESS
 
+    @guarded(failed=FAILURE)  # releasing failed too: FAILURE finalizes the node
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """A transition raised: release everything, back to unconfigured (configure retries)."""
         self._release()
@@ -217,13 +247,13 @@ class HandsNode(LifecycleNode):
             self.inputs.destroy()
         if self.worker is not None:
             if self.worker.busy:
-                self._stop_logger().info('stopping: the frame in the estimator finishes first')
+                self.safe_logger().info('stopping: the frame in the estimator finishes first')
             self.worker.stop()
         if self.outputs is not None:
             self.outputs.destroy()
         self.inputs = self.worker = self.mailbox = self.outputs = self._pipeline = None
 
-    def _stop_logger(self) -> RcutilsLogger:
+    def safe_logger(self) -> RcutilsLogger:
         """The node's logger, or once Ctrl-C shut the context down (its /rosout publisher gone)
         a logger of the same name's child that only writes to the console."""
         if self.context.ok():
@@ -231,9 +261,14 @@ class HandsNode(LifecycleNode):
         return get_logger(f'{self.get_logger().name}.stop')
 
     def _free_model(self) -> None:
-        if self.roi is not None:
-            self.roi.close()
+        """Close the roi detector and the estimator (when the node built it), then give the
+        accelerator's cached memory back."""
+        roi, estimator = self.roi, self.estimator
         self.estimator = self.roi = None
+        if roi is not None:
+            roi.close()
+        if estimator is not None and self._owns_estimator:
+            estimator.close()
         free_accelerator_memory()
 
     # ---- callbacks (executor thread) -----------------------------------------------------

@@ -36,9 +36,10 @@ class TeleopStage:
                            gate_m=params['identity.gate'], max_gap_s=params['identity.max_gap']))
 
     def reset(self) -> None:
-        self.sides.reset()
-        for smoother in self.smoothers.values():
-            smoother.reset()
+        """Forget every earlier frame, as if just built: a new stream starts (the node's input
+        restarted, a bag looped): no held hand, no filter state, no side track."""
+        self.sides = SideTracker(self.sides.config)
+        self.smoothers = {side: HandSmoother(self.filter_config) for side in SIDES}
 
     def apply(self, estimate: TwoHandEstimate, stamp_s: float) -> TwoHandEstimate:
         """The estimate to publish for the image stamped stamp_s (seconds)."""

@@ -45,12 +45,14 @@ class BackendEntry:
 
 
 _PACKAGE = 'interhand_ros.engine.backends'
-BACKENDS: dict[str, BackendEntry] = {  # 'auto' on a CPU: openvino, else onnxruntime, else torch
-    'torch': BackendEntry(f'{_PACKAGE}.torch_backend', auto_rank=2, devices=('cpu', 'cuda')),
+# 'auto' on a CPU: OpenVINO, else torch, else ONNX Runtime (its fp32 gains nothing dependable
+# over torch's: benchmarks/README.md); on CUDA torch, the only CUDA backend.
+BACKENDS: dict[str, BackendEntry] = {
+    'torch': BackendEntry(f'{_PACKAGE}.torch_backend', auto_rank=1, devices=('cpu', 'cuda')),
     'openvino': BackendEntry(f'{_PACKAGE}.openvino_backend', requires='openvino', auto_rank=0,
                              quantizes=('int8', 'bf16')),
     'onnxruntime': BackendEntry(f'{_PACKAGE}.onnx_backend', requires='onnxruntime',
-                                auto_rank=1, quantizes=('int8',)),
+                                auto_rank=2, quantizes=('int8',)),
 }
 
 
