@@ -5,25 +5,44 @@
 
 Topics are wired by remapping the node's generic names (image, camera_info, depth, depth_info)
 to <camera>/<topic> and roi to roi_topic (image_transport:=compressed subscribes
-<camera>/<image_topic>/compressed). A parameter argument (checkpoint, backend, ...) overrides
-params_file only when given: left out ('' = not given) the params file, else the node's own
-default, decides. The node is a lifecycle node: autostart:=false leaves it unconfigured for a
-lifecycle manager (nav2_lifecycle_manager, or launch_ros ChangeState events on this action).
+<camera>/<image_topic>/compressed). The parameter arguments (checkpoint, backend, roi_mode, ...)
+are the node parameters marked `launch` in interhand_ros/settings.py, with their descriptions
+and choices; one overrides params_file only when given: left out ('' = not given) the params
+file, else the node's own default, decides. The node is a lifecycle node: autostart:=false
+leaves it unconfigured for a lifecycle manager (nav2_lifecycle_manager, or launch_ros
+ChangeState events on this action).
+
+Ctrl-C in a terminal reaches every process of the group, so launch only waits for them. A
+SIGINT sent to the launch process alone (`kill -INT <pid>` from a script) is passed on to the
+processes here (forward_sigint), as the terminal would, instead of launch escalating to SIGTERM
+after 5 s; a node stops the same on a duplicate SIGINT.
 
 Every process started here gets FASTDDS_DEFAULT_PROFILES_FILE=dds_profile (default: the
 installed config/fastdds.xml, whose shared-memory segment carries camera images between
 processes; '' = Fast DDS defaults), unless the variable is already exported: that value is kept.
 """
 import os
+import signal
 
-from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    LogInfo,
+    OpaqueFunction,
+    RegisterEventHandler,
+    SetEnvironmentVariable,
+)
 from launch.conditions import IfCondition
+from launch.event_handlers import OnShutdown
+from launch.events import Shutdown
+from launch.events.process import SignalProcess
 from launch.launch_context import LaunchContext
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from interhand_ros.settings import PARAMETERS, launch_argument
 from launch import LaunchDescription  # type: ignore[attr-defined]  # mypy: repo's launch/
 
 PACKAGE = 'interhand_ros'
@@ -34,21 +53,8 @@ DDS_PROFILE = 'config/fastdds.xml'
 DDS_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 NOT_GIVEN = ''  # a parameter argument's default: params_file (else the node) decides
 
-# node parameter: (launch argument, parameter type, description)
-PARAMETER_ARGUMENTS = {
-    'checkpoint': ('checkpoint', str, "InterNet checkpoint; the node's '' = MediaPipe landmark "
-                                      'fallback'),
-    'device': ('device', str, 'auto | cpu | cuda | cuda:N'),
-    'precision': ('precision', str, 'fp32 | bf16 | fp16 | int8 (int8: backend openvino)'),
-    'backend': ('backend', str, 'auto (fastest exact) | torch | openvino | onnxruntime'),
-    'roi.mode': ('roi_mode', str, 'full | fixed | track | topic | detector'),
-    'depth.mode': ('depth_mode', str, 'hand_size | depth_image | fixed'),
-    'sync': ('sync', str, 'approximate | exact | latest'),
-    'rectified': ('rectified', bool, 'true when the image topic is rectified (image_rect*)'),
-    'image_transport': ('image_transport', str,
-                        'raw | compressed (subscribes <image_topic>/compressed)'),
-    'autostart': ('autostart', bool, 'configure + activate at start; false = lifecycle manager'),
-}
+# The node parameters offered as arguments (settings.PARAMETERS marked `launch`).
+PARAMETER_ARGUMENTS = [spec for spec in PARAMETERS if spec.launch]
 # node input: (launch argument, default topic under the camera namespace)
 TOPIC_ARGUMENTS = {
     'image': ('image_topic', 'image_raw'),
@@ -80,9 +86,10 @@ def dds_environment(context: LaunchContext) -> list:
 
 def hands_node(context: LaunchContext) -> list:
     """The node with params_file plus only the parameter arguments the user gave."""
-    overrides = {parameter: ParameterValue(LaunchConfiguration(argument), value_type=kind)
-                 for parameter, (argument, kind, _) in PARAMETER_ARGUMENTS.items()
-                 if LaunchConfiguration(argument).perform(context) != NOT_GIVEN}
+    given = [spec for spec in PARAMETER_ARGUMENTS
+             if LaunchConfiguration(launch_argument(spec)).perform(context) != NOT_GIVEN]
+    overrides = {spec.name: ParameterValue(LaunchConfiguration(launch_argument(spec)),
+                                           value_type=type(spec.default)) for spec in given}
     remappings = [(topic, [LaunchConfiguration('camera'), '/', LaunchConfiguration(name)])
                   for topic, (name, _) in TOPIC_ARGUMENTS.items()]
     remappings.append(('roi', LaunchConfiguration('roi_topic')))
@@ -92,6 +99,26 @@ def hands_node(context: LaunchContext) -> list:
     return [LifecycleNode(package=PACKAGE, executable=EXECUTABLE, name='hands',
                           namespace=LaunchConfiguration('namespace'), output='screen',
                           parameters=parameters, remappings=remappings)]
+
+
+def forward_sigint(event: Shutdown, context: LaunchContext) -> list:
+    """SIGINT to every running process when interactive launch itself got one.
+
+    Interactive launch (`ros2 launch`) takes its SIGINT for a terminal's Ctrl-C, which reached
+    the processes too, and only waits 5 s before escalating to SIGTERM; a script's `kill -INT
+    <launch pid>` reaches launch alone. After a Ctrl-C a node gets this SIGINT a second time,
+    which it ignores while stopping. Non-interactive, or shutting down for another reason,
+    launch sends the SIGINT itself.
+    """
+    if not event.due_to_sigint or context.noninteractive:
+        return []
+    return [EmitEvent(event=SignalProcess(signal_number=signal.SIGINT, process_matcher=running))]
+
+
+def running(process: object) -> bool:
+    """A process launch can signal now: its transport is open (launch's own check before a
+    signal; one still starting gets launch's deferred shutdown instead)."""
+    return getattr(process, '_subprocess_transport', None) is not None
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -114,9 +141,12 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('frame', default_value='camera_color_optical_frame',
                               description="RViz fixed frame: the camera's optical frame"),
     ]
-    arguments += [DeclareLaunchArgument(name, default_value=NOT_GIVEN,
-                                        description=f'{description} (not given: params_file)')
-                  for name, _, description in PARAMETER_ARGUMENTS.values()]
+    arguments += [DeclareLaunchArgument(launch_argument(spec), default_value=NOT_GIVEN,
+                                        description=f'{spec.description} (not given: '
+                                                    'params_file)',
+                                        choices=[NOT_GIVEN, *spec.choices] if spec.choices
+                                        else None)
+                  for spec in PARAMETER_ARGUMENTS]
     arguments += [DeclareLaunchArgument(name, default_value=default,
                                         description=f'{topic} topic under the camera namespace')
                   for topic, (name, default) in TOPIC_ARGUMENTS.items()]
@@ -125,4 +155,5 @@ def generate_launch_description() -> LaunchDescription:
                            '-f', LaunchConfiguration('frame')],
                 condition=IfCondition(LaunchConfiguration('use_rviz')))
     return LaunchDescription([*arguments, OpaqueFunction(function=dds_environment),
-                              OpaqueFunction(function=hands_node), rviz])
+                              OpaqueFunction(function=hands_node), rviz,
+                              RegisterEventHandler(OnShutdown(on_shutdown=forward_sigint))])

@@ -2,13 +2,19 @@
 
     ros2 launch interhand_ros teleop.launch.py camera:=/camera/camera/color robot:=leap_hand \
         urdf_dir:=/path/to/dex-urdf/robots/hands
+    ros2 launch interhand_ros teleop.launch.py config_right:=/path/to/my_hand.yml \
+        robot_left:='' urdf_dir:=/path/to/my/robots
 
-robot sets both sides; robot_right / robot_left override one side ('' skips it). The retarget
-node runs in the hands node's namespace, subscribes its `hands` and publishes
-retarget/<side>/joint_states (docs/teleoperation.md). Its other arguments, like the hands
-node's, are applied only when given (left out: the retarget node's own default). The
-included hands.launch.py sets FASTDDS_DEFAULT_PROFILES_FILE (dds_profile) before the retarget
-node starts, so it reaches this node too.
+A side's robot hand is a robot name of dex-retargeting (robot sets both sides; robot_right /
+robot_left override one side, '' skips it) or a dex-retargeting YAML config of your own
+(config_right / config_left; its urdf_path relative to urdf_dir): a side given a config takes
+no robot name from `robot` (the node refuses a side with both). The retarget node runs in the
+hands node's namespace, subscribes its `hands` and publishes retarget/<side>/joint_states
+(docs/teleoperation.md). Its other arguments, like the hands node's, are applied only when
+given (left out: the retarget node's own default); the descriptions are the node's own
+(ros/retarget_node.py). The included hands.launch.py sets FASTDDS_DEFAULT_PROFILES_FILE
+(dds_profile) before the retarget node starts, so it reaches this node too, and passes a SIGINT
+sent to launch alone on to every process, this node's included.
 """
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_context import LaunchContext
@@ -18,28 +24,36 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from interhand_ros.ros.retarget_node import PARAMETERS
+from interhand_ros.skeleton import SIDES
 from launch import LaunchDescription  # type: ignore[attr-defined]  # mypy: repo's launch/
 
 PACKAGE = 'interhand_ros'
+DEFAULT_ROBOT = 'leap_hand'
 NOT_GIVEN = ''  # a retarget argument's default: the retarget node's own default decides
+DESCRIPTIONS = {name: description for name, _, description in PARAMETERS}
+# retarget node parameters given as launch arguments of the same name, only when given
+RETARGET_ARGUMENTS = {name: type(default) for name, default, _ in PARAMETERS
+                      if name in ('retargeting_type', 'urdf_dir', 'max_velocity')}
 
-# retarget node parameter: (launch argument, parameter type, description)
-RETARGET_ARGUMENTS = {
-    'retargeting_type': ('retargeting_type', str, 'vector | dexpilot | position'),
-    'urdf_dir': ('urdf_dir', str, "dex-urdf's robots/hands folder"),
-    'max_velocity': ('max_velocity', float, 'rad/s per joint between commands; 0 = no limit'),
-}
+
+def side_robot(context: LaunchContext, side: str) -> dict[str, str]:
+    """robot_<side> and config_<side> for the node: a config replaces `robot` on its side."""
+    config = LaunchConfiguration(f'config_{side}').perform(context)
+    robot = LaunchConfiguration(f'robot_{side}').perform(context)
+    if config and robot == LaunchConfiguration('robot').perform(context):
+        robot = ''
+    return {f'robot_{side}': robot, f'config_{side}': config}
 
 
 def retarget_node(context: LaunchContext) -> list:
-    """The retarget node with the robots and only the retarget arguments the user gave."""
-    parameters = {
-        'robot_right': ParameterValue(LaunchConfiguration('robot_right'), value_type=str),
-        'robot_left': ParameterValue(LaunchConfiguration('robot_left'), value_type=str),
-    }
-    parameters.update({parameter: ParameterValue(LaunchConfiguration(argument), value_type=kind)
-                       for parameter, (argument, kind, _) in RETARGET_ARGUMENTS.items()
-                       if LaunchConfiguration(argument).perform(context) != NOT_GIVEN})
+    """The retarget node with each side's robot or config and only the arguments given."""
+    parameters: dict = {}
+    for side in SIDES:
+        parameters.update(side_robot(context, side))
+    parameters.update({name: ParameterValue(LaunchConfiguration(name), value_type=kind)
+                       for name, kind in RETARGET_ARGUMENTS.items()
+                       if LaunchConfiguration(name).perform(context) != NOT_GIVEN})
     return [Node(package=PACKAGE, executable='retarget_node', name='retarget',
                  namespace=LaunchConfiguration('namespace', default=''), output='screen',
                  parameters=[parameters])]
@@ -47,18 +61,21 @@ def retarget_node(context: LaunchContext) -> list:
 
 def generate_launch_description() -> LaunchDescription:
     share = FindPackageShare(PACKAGE)
-    arguments = [
-        DeclareLaunchArgument('robot', default_value='leap_hand',
-                              description='robot hand for both sides: leap_hand, allegro_hand, '
-                                          'shadow_hand, inspire_hand, ability_hand'),
-        DeclareLaunchArgument('robot_right', default_value=LaunchConfiguration('robot'),
-                              description="robot hand for the right hand ('' = skip)"),
-        DeclareLaunchArgument('robot_left', default_value=LaunchConfiguration('robot'),
-                              description="robot hand for the left hand ('' = skip)"),
-    ]
+    arguments = [DeclareLaunchArgument('robot', default_value=DEFAULT_ROBOT,
+                                       description='robot_right and robot_left at once: '
+                                                   + DESCRIPTIONS['robot_right'])]
+    for side in SIDES:
+        arguments += [
+            DeclareLaunchArgument(f'robot_{side}', default_value=LaunchConfiguration('robot'),
+                                  description=DESCRIPTIONS[f'robot_{side}']
+                                  + ' (default: robot, unless config_' + side + ' is given)'),
+            DeclareLaunchArgument(f'config_{side}', default_value='',
+                                  description=DESCRIPTIONS[f'config_{side}']),
+        ]
     arguments += [DeclareLaunchArgument(name, default_value=NOT_GIVEN,
-                                        description=f'{description} (not given: node default)')
-                  for name, _, description in RETARGET_ARGUMENTS.values()]
+                                        description=f'{DESCRIPTIONS[name]} (not given: node '
+                                                    'default)')
+                  for name in RETARGET_ARGUMENTS]
     hands = IncludeLaunchDescription(PythonLaunchDescriptionSource(
         PathJoinSubstitution([share, 'launch', 'hands.launch.py'])))
     # After the include: its dds_profile environment applies to the retarget node as well.

@@ -98,7 +98,8 @@ def test_colcon_build_installs_both_packages_with_their_data(workspace):
     source = workspace / 'src' / 'interhand_ros'
     assert (share / 'interhand_ros' / 'package.xml').read_text() == \
         (source / 'package.xml').read_text()
-    for folder, pattern in (('launch', '*.launch.py'), ('config', '*.yaml'), ('config', '*.rviz')):
+    for folder, pattern in (('launch', '*.launch.py'), ('config', '*.yaml'), ('config', '*.rviz'),
+                            ('config', '*.xml')):
         expected = sorted(p.name for p in (source / folder).glob(pattern))
         installed = sorted(p.name for p in (share / 'interhand_ros' / folder).glob(pattern))
         assert installed == expected, folder

@@ -15,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from interhand_msgs.msg import HandPose, TwoHandPose
 from interhand_ros.processing.factory import build_estimator
-from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
+from interhand_ros.settings import DEFAULTS, estimator_settings
 from interhand_ros.skeleton import SIDES
 
 from test_node_ros import Harness, camera_info

@@ -4,6 +4,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import subprocess
+import sys
 from distutils.core import run_setup
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import yaml
 from rclpy.parameter import Parameter
 
 from interhand_ros.ros.hands_node import HandsNode
-from interhand_ros.ros.parameters import DEFAULTS
+from interhand_ros.settings import DEFAULTS, PARAMETERS, launch_argument
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = REPO / 'launch' / 'hands.launch.py'
@@ -91,12 +93,16 @@ def test_launch_file_names_installed_files_and_declared_parameters():
         assert installed in files, f'{constants[name]} is not installed by setup.py'
         assert files[installed].is_file()
     assert f'share/{PACKAGE}/launch/hands.launch.py' in files
-
-    # the node declares each parameter the launch file may set, with the type it sets
-    for parameter, (_argument, kind, _) in constants['PARAMETER_ARGUMENTS'].items():
-        assert parameter in DEFAULTS, f'launch sets undeclared parameter {parameter}'
-        assert type(DEFAULTS[parameter]) is kind, parameter
     assert set(constants['TOPIC_ARGUMENTS']) == {'image', 'camera_info', 'depth', 'depth_info'}
+
+
+def test_the_settings_table_imports_without_torch_or_rclpy():
+    """The launch file reads it: launching must not load the network's libraries."""
+    code = ('import sys, interhand_ros.settings; '
+            "print(sorted({'torch', 'rclpy', 'cv2', 'mediapipe'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == '[]'
 
 
 def test_rviz_config_shows_the_node_outputs():
@@ -120,11 +126,17 @@ def test_launch_file_imports_and_builds_a_description():
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
-    defaults = {argument.name: argument.default_value
-                for argument in description.get_launch_arguments()}
-    for argument, _, _ in module.PARAMETER_ARGUMENTS.values():
-        assert [part.perform(None) for part in defaults[argument]] == [module.NOT_GIVEN], argument
-    assert {'params_file', 'dds_profile', 'camera', 'namespace'} <= set(defaults)
+    arguments = {argument.name: argument for argument in description.get_launch_arguments()}
+    # the parameter arguments are the table's entries marked launch, with their text and choices
+    assert module.PARAMETER_ARGUMENTS == [spec for spec in PARAMETERS if spec.launch]
+    for spec in module.PARAMETER_ARGUMENTS:
+        argument = arguments[launch_argument(spec)]
+        assert [part.perform(None) for part in argument.default_value] == [module.NOT_GIVEN]
+        assert argument.description.startswith(spec.description), spec.name
+        if spec.choices:
+            assert argument.choices == [module.NOT_GIVEN, *spec.choices], spec.name
+    assert launch_argument(PARAMETERS[0]) in arguments
+    assert {'params_file', 'dds_profile', 'camera', 'namespace'} <= set(arguments)
 
 
 def test_every_parameter_is_documented_with_its_default():
@@ -133,3 +145,11 @@ def test_every_parameter_is_documented_with_its_default():
         shown = (str(default).lower() if isinstance(default, bool)
                  else "''" if default == '' else str(default))
         assert f'| `{name}` | `{shown}` |' in text, name
+
+
+def test_the_documented_parameter_arguments_are_the_launch_files():
+    """docs/node.md's launch table row lists exactly the table's launch arguments."""
+    text = (REPO / 'docs' / 'node.md').read_text()
+    row = next(line for line in text.splitlines() if " | `''` (not given) | " in line)
+    documented = row.split(' | ')[0].lstrip('| ').replace('`', '').split(', ')
+    assert documented == [launch_argument(spec) for spec in PARAMETERS if spec.launch]

@@ -363,3 +363,29 @@ def test_a_params_file_keeps_its_values_unless_an_argument_is_given(
     assert [env.get(DDS_VARIABLE) for env in environments.values()] == [profile]
     assert return_code == 0
     assert len(exits) == 1 and set(exits.values()) == {0}, exits
+
+
+def test_a_parameter_argument_outside_its_choices_stops_the_launch_before_the_node(
+        ament_env, capfd):
+    """The parameter arguments carry the table's choices (settings.py): a wrong value ends
+    the launch at once, naming the argument and its choices, and no process starts."""
+    from launch.actions import IncludeLaunchDescription, RegisterEventHandler
+    from launch.event_handlers import OnProcessStart
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+    from launch import LaunchDescription, LaunchService  # type: ignore[attr-defined]
+
+    started: list[str] = []
+    service = LaunchService()
+    service.include_launch_description(LaunchDescription([
+        RegisterEventHandler(OnProcessStart(
+            on_start=lambda event, _: started.append(event.action.name))),
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(
+            str(REPO / 'launch' / 'hands.launch.py')),
+            launch_arguments={'backend': 'tiny', 'use_rviz': 'false'}.items()),
+    ]))
+    assert service.run() != 0
+    assert not started
+    output = ''.join(capfd.readouterr())
+    assert 'Argument "backend" provided value "tiny" is not valid' in output
+    assert "'onnxruntime'" in output

@@ -16,7 +16,8 @@ from rcl_interfaces.srv import DescribeParameters, SetParameters
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
-from interhand_ros.ros.parameters import PARAMETERS, SPECS
+from interhand_ros.processing.factory import EstimatorSettings
+from interhand_ros.settings import DEFAULTS, PARAMETERS, SPECS, estimator_settings
 
 from test_node_ros import ScriptedEstimator
 
@@ -44,6 +45,48 @@ def set_parameter(h, name: str, value):
     msg = Parameter(name, value=value).to_parameter_msg()
     return call(h, SetParameters, 'set_parameters',
                 SetParameters.Request(parameters=[msg])).results[0]
+
+
+# EstimatorSettings fields that are no node parameter: set by the caller (interhand-run, tests)
+CALLER_SETTINGS = {'video', 'mirrored', 'warmup'}
+
+
+def test_each_estimator_setting_comes_from_exactly_one_parameter():
+    """The one mapping from parameters to the engine's settings: a new setting needs a
+    parameter (or is the caller's), and a parameter's value arrives unchanged."""
+    targets = [spec.setting for spec in PARAMETERS if spec.setting]
+    assert len(targets) == len(set(targets))
+    fields = {field.name for field in dataclasses.fields(EstimatorSettings)}
+    assert set(targets) == fields - CALLER_SETTINGS
+    changed = {'precision': 'bf16', 'depth.fixed_distance': 1.25,
+               'depth.calibrate_hand_scale': False, 'cache_dir': '/tmp/models'}
+    settings = estimator_settings({**DEFAULTS, **changed})
+    assert (settings.precision, settings.fixed_depth_m, settings.calibrate_hand_scale,
+            settings.cache_dir) == (*changed.values(),)
+
+
+def test_interhand_run_flags_are_the_estimator_parameters(capsys):
+    """interhand-run's estimator flags come from the table: name without its group,
+    default, choices and range; mapped to the engine as the node maps its parameters."""
+    from interhand_ros.runner import cli
+    args = cli.parse_args(['video.mp4', '--out', 'out'])
+    assert {spec.name for spec in cli.ENGINE_PARAMETERS} == \
+        {spec.name for spec in PARAMETERS if spec.setting} - {'checkpoint', 'depth.mode'}
+    for spec in cli.ENGINE_PARAMETERS:
+        assert getattr(args, cli.flag_dest(spec)) == spec.default, spec.name
+    assert cli.settings_from_flags(args, video=True) == dataclasses.replace(
+        estimator_settings(DEFAULTS), depth_mode='auto')
+    args = cli.parse_args(['video.mp4', '--out', 'out', '--hand-scale', '1.2',
+                           '--no-calibrate-hand-scale', '--backend', 'torch'])
+    settings = cli.settings_from_flags(args, video=False)
+    assert (settings.hand_scale, settings.calibrate_hand_scale, settings.backend,
+            settings.video) == (1.2, False, 'torch', False)
+    for flag, value, reason in (('--presence-threshold', '1.5', 'presence_threshold must be '
+                                 'within [0.0, 1.0]'), ('--threads', 'two', 'invalid int'),
+                                ('--backend', 'tiny', 'invalid choice')):
+        with pytest.raises(SystemExit):
+            cli.parse_args(['video.mp4', '--out', 'out', flag, value])
+        assert reason in capsys.readouterr().err, flag
 
 
 def test_every_parameter_is_described_and_numeric_ones_have_a_range(harness_factory):

@@ -5,7 +5,8 @@ frame is in the estimator; a second Ctrl-C during the stop changes nothing.
 Ctrl-C in a terminal sends SIGINT to its whole foreground process group: the launch process and
 the node together. launch (interactive, as `ros2 launch` runs) therefore does not forward the
 SIGINT it gets; it only starts its 5 s timer before SIGTERM. The tests press Ctrl-C the same way:
-SIGINT to this process (where LaunchService runs) and to the node's process.
+SIGINT to this process (where LaunchService runs) and to the node's process. A script's
+`kill -INT <launch pid>` reaches the launch process alone: the launch file passes it on.
 """
 from __future__ import annotations
 
@@ -68,15 +69,18 @@ class NodeProcess:
             RegisterEventHandler(OnProcessExit(on_exit=on_exit)),
         ]
 
-    def ctrl_c(self, presses: int) -> float:
-        """What a terminal does on Ctrl-C (`presses` times); returns the first press's time.
-        Waits for the node's exit, so launch handles the SIGINT before anything else ends it."""
+    def ctrl_c(self, presses: int, launch_only: bool = False) -> float:
+        """What a terminal does on Ctrl-C (`presses` times), or with launch_only what a
+        script's `kill -INT <launch pid>` does; returns the first press's time. Waits for the
+        node's exit, so launch handles the SIGINT before anything else ends it."""
         assert self.pid is not None
+        # the foreground process group, or the launch process (this one) alone
+        pids = (os.getpid(),) if launch_only else (self.pid, os.getpid())
         pressed = time.monotonic()
         for press in range(presses):
             if press:
                 time.sleep(SECOND_PRESS_AFTER_S)
-            for pid in (self.pid, os.getpid()):  # the foreground process group
+            for pid in pids:
                 os.kill(pid, signal.SIGINT)
         self.exited.wait(STOP_DEADLINE_S + 10.0)
         return pressed
@@ -85,9 +89,11 @@ class NodeProcess:
 class IdleCamera(RosThread):
     """No camera: presses Ctrl-C once the node is active (its image subscription is on DDS)."""
 
-    def __init__(self, camera: str, node: NodeProcess, presses: int, on_done) -> None:
+    def __init__(self, camera: str, node: NodeProcess, presses: int, on_done,
+                 launch_only: bool = False) -> None:
         super().__init__(on_done)
         self.image_topic, self.node, self.presses = f'{camera}/image_raw', node, presses
+        self.launch_only = launch_only
         self.pressed: float | None = None
 
     def work(self, ros_node, executor) -> None:
@@ -96,7 +102,7 @@ class IdleCamera(RosThread):
             assert time.monotonic() < deadline, 'the node did not subscribe to the camera'
             executor.spin_once(timeout_sec=0.1)
         executor.spin_once(timeout_sec=0.5)  # waiting for a camera, worker idle
-        self.pressed = self.node.ctrl_c(self.presses)
+        self.pressed = self.node.ctrl_c(self.presses, self.launch_only)
 
 
 class BusyCamera(Camera):
@@ -145,6 +151,16 @@ def test_ctrl_c_while_waiting_for_a_camera_stops_the_node_cleanly(capfd, presses
     return_code, node, seconds = stop_launch(
         {}, lambda camera, node, done: IdleCamera(camera, node, presses, done))
     assert_clean_stop(return_code, node, seconds, capfd)
+
+
+@pytest.mark.usefixtures('ament_env')
+def test_sigint_to_the_launch_process_alone_stops_the_node_cleanly(capfd):
+    """`kill -INT <launch pid>` from a script: launch (interactive) would only wait for the
+    node, then escalate; the launch file sends the node the SIGINT itself."""
+    return_code, node, seconds = stop_launch(
+        {}, lambda camera, node, done: IdleCamera(camera, node, 1, done, launch_only=True))
+    assert_clean_stop(return_code, node, seconds, capfd)
+    assert node.signals_from_launch == ['SIGINT']
 
 
 @pytest.mark.usefixtures('ament_env')

@@ -277,8 +277,8 @@ def test_runner_and_node_publish_identical_poses_for_the_same_frames(tmp_path,
     from sensor_msgs.msg import CameraInfo, Image
 
     from interhand_ros.processing.factory import build_estimator
-    from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
     from interhand_ros.runner.outputs import message_to_dict
+    from interhand_ros.settings import DEFAULTS, estimator_settings
 
     from test_node_ros import Harness
 

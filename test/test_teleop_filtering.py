@@ -124,7 +124,7 @@ def test_bad_settings_are_refused_by_name(field, value):
 
 
 def test_node_parameter_defaults_are_the_stage_defaults():
-    from interhand_ros.ros.parameters import DEFAULTS
+    from interhand_ros.settings import DEFAULTS
     from interhand_ros.teleop.stage import TeleopStage
     from_node, plain = TeleopStage.from_params(DEFAULTS), TeleopStage()
     assert from_node.filter_config == plain.filter_config

@@ -1,11 +1,13 @@
 """launch/teleop.launch.py run by launch.LaunchService: the hands node (landmark fallback) and
-the retarget node as processes; a real photo played as a camera gives a LEAP Hand JointState.
+the retarget node as processes; a real photo played as a camera gives a LEAP Hand JointState,
+and with config_right / config_left one of a robot written by the test (its own URDF).
 """
 from __future__ import annotations
 
 import uuid
 
 import pytest
+from custom_robot import TWO_FINGER_LIMITS, two_finger_robot
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import JointState
 from teleop_support import URDF_DIR, urdf_limits
@@ -61,5 +63,25 @@ def test_teleop_launch_turns_a_photo_into_a_leap_hand_joint_state(ament_env):  #
     # both processes run with the profile exported here (test/conftest.py)
     profiles = [env.get(DDS_VARIABLE) for env in environments.values()]
     assert profiles == [REPO_PROFILE] * 2
+    assert return_code == 0
+    assert len(exits) == 2 and set(exits.values()) == {0}, exits
+
+
+def test_teleop_launch_drives_a_robot_of_our_own_from_config_arguments(ament_env,  # noqa: F811
+                                                                        tmp_path):
+    """config_right / config_left: the sides take the test's two-finger robot, not the default
+    robot name (the node would refuse a side with both)."""
+    config = two_finger_robot(tmp_path / 'robot')
+    camera = f'/teleop_test_{uuid.uuid4().hex[:8]}/color'
+    return_code, exits, player = run_launch_file(
+        'teleop.launch.py', {'camera': camera, 'config_right': str(config),
+                             'config_left': str(config), 'urdf_dir': str(tmp_path / 'robot'),
+                             'use_rviz': 'false'},
+        lambda done: Camera(camera, on_done=done))
+    assert player.received, f'no JointState after {len(player.sent)} photos'
+    _, state = player.received[0]
+    assert list(state.name) == list(TWO_FINGER_LIMITS)
+    assert all(TWO_FINGER_LIMITS[n][0] <= v <= TWO_FINGER_LIMITS[n][1]
+               for n, v in zip(state.name, state.position))
     assert return_code == 0
     assert len(exits) == 2 and set(exits.values()) == {0}, exits

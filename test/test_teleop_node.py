@@ -21,8 +21,8 @@ from tf2_msgs.msg import TFMessage
 
 from interhand_msgs.msg import HandPose, TwoHandPose
 from interhand_ros.processing.factory import build_estimator
-from interhand_ros.ros.parameters import DEFAULTS, estimator_settings
 from interhand_ros.ros.teleop_outputs import tf_qos
+from interhand_ros.settings import DEFAULTS, estimator_settings
 from interhand_ros.skeleton import SIDES
 
 from test_node_ros import Harness, camera_info

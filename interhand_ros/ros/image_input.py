@@ -10,8 +10,7 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
 from interhand_ros.image_encoding import compressed_to_rgb, image_to_rgb
-
-TRANSPORTS: tuple[str, ...] = ('raw', 'compressed')
+from interhand_ros.settings import TRANSPORTS
 
 
 def subscription_for(transport: str, base: str = 'image') -> tuple[str, type]:

@@ -1,8 +1,8 @@
 """ROS 2 bags for interhand-run, read and written with rosbags (no ROS install needed).
 
-BagInput pairs image, camera_info and depth with the node's own pairing code (ros/sync.py), so
-a bag gives the frames the node would have received live; BagOutput writes a copy of the bag
-with the node's pose and marker topics added.
+BagInput pairs image, camera_info and depth with the node's own pairing code
+(processing/stamp_sync.py), so a bag gives the frames the node would have received live;
+BagOutput writes a copy of the bag with the node's pose and marker topics added.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from interhand_ros.processing.stamp_sync import LatestCameraInfo, PairingError, StampSync
-from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
 from interhand_ros.runner.inputs import InputError, InputFrame
+from interhand_ros.settings import DEFAULTS, SYNC_MODES
 from interhand_ros.stamps import stamp_to_ns
 
 LOG = logging.getLogger('interhand-run')

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from interhand_ros.engine.options import BACKENDS, DEPTH_MODES, PRECISIONS
+from interhand_ros.engine.options import DEPTH_MODES
 from interhand_ros.geometry.camera_yaml import (
     DEFAULT_HORIZONTAL_FOV_DEG,
     guess_camera_info,
@@ -23,8 +24,6 @@ from interhand_ros.geometry.camera_yaml import (
 )
 from interhand_ros.processing.chain import FrameChain
 from interhand_ros.processing.factory import EstimatorError, EstimatorSettings, build_estimator
-from interhand_ros.ros.parameters import DEFAULTS, SYNC_MODES
-from interhand_ros.ros.parameters import estimator_settings as node_estimator_settings
 from interhand_ros.runner.bag import BagInput, BagOutput
 from interhand_ros.runner.inputs import (
     LOG,
@@ -36,18 +35,53 @@ from interhand_ros.runner.inputs import (
     input_kind,
 )
 from interhand_ros.runner.outputs import AnnotatedWriter, OutputSet, RecordWriter
+from interhand_ros.settings import (
+    DEFAULTS,
+    PARAMETERS,
+    SYNC_MODES,
+    ParameterSpec,
+    estimator_settings,
+)
 from interhand_ros.skeleton import SIDES
 from interhand_ros.stamps import ns_to_stamp
 from interhand_ros.teleop.trajectories import retargeters_for
 
 ROI_CHOICES = ('full', 'detector', 'track')  # the node's roi.mode values that need no topic
-# The node's estimator parameters -> the flag (argparse dest) that sets each.
-ENGINE_FLAGS = {
-    'backend': 'backend', 'device': 'device', 'cuda_fallback': 'cuda_fallback',
-    'precision': 'precision', 'threads': 'threads', 'refine': 'refine',
-    'cuda_graph': 'cuda_graph', 'compile': 'compile', 'presence_threshold': 'presence_threshold',
-    'depth.mode': 'depth_mode', 'depth.fixed_distance': 'fixed_distance',
-    'depth.hand_scale': 'hand_scale'}
+# Written out below: a file needs no checkpoint ('' is the node's), offline depth has 'auto'.
+OWN_FLAGS = ('checkpoint', 'depth.mode')
+# Every other node parameter that feeds the estimator is a flag built from settings.PARAMETERS.
+ENGINE_PARAMETERS = tuple(spec for spec in PARAMETERS
+                          if spec.setting and spec.name not in OWN_FLAGS)
+
+
+def flag_dest(spec: ParameterSpec) -> str:
+    """A parameter's flag without its group: --hand-scale sets depth.hand_scale."""
+    return spec.name.rsplit('.', 1)[-1]
+
+
+def value_parser(spec: ParameterSpec) -> Callable[[str], Any]:
+    """A flag's type: the parameter's type, within its range (as rclpy checks the node's)."""
+    kind = type(spec.default)
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+            raise argparse.ArgumentTypeError(
+                f'{spec.name} must be within [{spec.range[0]}, {spec.range[1]}], got {value}')
+        return value
+    parse.__name__ = kind.__name__  # argparse's "invalid <type> value" message
+    return parse
+
+
+def add_parameter_flag(group: argparse._ArgumentGroup, spec: ParameterSpec) -> None:
+    """--<name> for a node parameter, with its default, choices, range and description."""
+    flag, text = '--' + flag_dest(spec).replace('_', '-'), spec.description.replace('%', '%%')
+    if isinstance(spec.default, bool):
+        group.add_argument(flag, dest=flag_dest(spec), default=spec.default, help=text,
+                           action=argparse.BooleanOptionalAction)
+    else:
+        group.add_argument(flag, dest=flag_dest(spec), default=spec.default, help=text,
+                           type=value_parser(spec), choices=spec.choices or None)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,40 +127,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     robot.add_argument('--retargeting-type', default='vector',
                        help='for robot names: vector, dexpilot or position (a config file '
                             'gives its own)')
-    engine = parser.add_argument_group('estimator (the node parameters of the same names)')
+    engine = parser.add_argument_group(
+        'estimator (the node parameters of these names, without their group: --hand-scale '
+        'sets depth.hand_scale)')
     engine.add_argument('--checkpoint', type=Path, default=None,
                         help='InterNet snapshot (e.g. snapshot_20.pth.tar); none: MediaPipe')
-    engine.add_argument('--backend', choices=BACKENDS, default=DEFAULTS['backend'])
-    engine.add_argument('--device', default=DEFAULTS['device'],
-                        help="'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'")
-    engine.add_argument('--cuda-fallback', action=argparse.BooleanOptionalAction,
-                        default=DEFAULTS['cuda_fallback'],
-                        help='CUDA requested but absent: run on the CPU (warned) or fail')
-    engine.add_argument('--precision', choices=PRECISIONS, default=DEFAULTS['precision'])
-    engine.add_argument('--threads', type=int, default=DEFAULTS['threads'],
-                        help='torch CPU threads; 0 = torch default')
-    engine.add_argument('--refine', action='store_true', help='sub-voxel heatmap refinement')
-    engine.add_argument('--cuda-graph', action='store_true', help='CUDA graph of the forward')
-    engine.add_argument('--compile', action='store_true', help='torch.compile (slow start)')
-    engine.add_argument('--presence-threshold', type=float,
-                        default=DEFAULTS['presence_threshold'],
-                        help='hand-presence probability (0..1) to report a hand')
     engine.add_argument('--depth-mode', choices=DEPTH_MODES, default='auto',
                         help='absolute hand depth; auto: the depth image when given, else the '
                              'hand-size prior')
-    engine.add_argument('--fixed-distance', type=float, default=DEFAULTS['depth.fixed_distance'],
-                        help="m, wrist distance for --depth-mode fixed")
-    engine.add_argument('--hand-scale', type=float, default=DEFAULTS['depth.hand_scale'],
-                        help='hand size relative to the mean adult hand (hand_size mode)')
+    for spec in ENGINE_PARAMETERS:
+        add_parameter_flag(engine, spec)
     return parser.parse_args(argv)
 
 
-def estimator_settings(args: argparse.Namespace, video: bool) -> EstimatorSettings:
-    """The factory's settings from the flags, mapped by the node's own function (the node's
-    defaults for every parameter without a flag). video: the landmark fallback tracks."""
-    params = dict(DEFAULTS, **{name: getattr(args, dest) for name, dest in ENGINE_FLAGS.items()})
+def settings_from_flags(args: argparse.Namespace, video: bool) -> EstimatorSettings:
+    """The factory's settings from the flags, mapped as the node maps its parameters (the
+    node's defaults for every parameter without a flag). video: the landmark fallback tracks."""
+    params = dict(DEFAULTS, **{spec.name: getattr(args, flag_dest(spec))
+                               for spec in ENGINE_PARAMETERS})
     params['checkpoint'] = str(args.checkpoint) if args.checkpoint is not None else ''
-    return replace(node_estimator_settings(params), video=video, mirrored=args.mirrored)
+    params['depth.mode'] = args.depth_mode
+    return replace(estimator_settings(params), video=video, mirrored=args.mirrored)
 
 
 def open_input(args: argparse.Namespace, kind: str) -> Input:
@@ -163,7 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     source = open_input(args, kind)
     roi = None
     try:
-        estimator = build_estimator(estimator_settings(args, video=kind != 'folder'),
+        estimator = build_estimator(settings_from_flags(args, video=kind != 'folder'),
                                     LOG.warning, 'pass --checkpoint PATH')
         roi = RoiSource(RoiConfig(mode=args.roi)) if args.checkpoint is not None else None
         # the node's filter, hold and stable sides
