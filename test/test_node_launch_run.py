@@ -366,10 +366,11 @@ def test_a_params_file_keeps_its_values_unless_an_argument_is_given(
 
 
 def test_a_parameter_argument_outside_its_choices_stops_the_launch_before_the_node(
-        ament_env):
+        ament_env) -> None:
     """The parameter arguments carry the table's choices (settings.py): a wrong value ends
     the launch at once, naming the argument and its choices, and no process starts."""
     import logging
+    from logging.handlers import BufferingHandler
 
     from launch.actions import IncludeLaunchDescription, RegisterEventHandler
     from launch.event_handlers import OnProcessStart
@@ -386,9 +387,8 @@ def test_a_parameter_argument_outside_its_choices_stops_the_launch_before_the_no
             str(REPO / 'launch' / 'hands.launch.py')),
             launch_arguments={'backend': 'tiny', 'use_rviz': 'false'}.items()),
     ]))
-    errors: list[str] = []
-    record = logging.Handler(logging.ERROR)
-    record.emit = lambda entry: errors.append(entry.getMessage())  # type: ignore[method-assign]
+    record = BufferingHandler(capacity=10_000)  # keeps what it is given
+    record.setLevel(logging.ERROR)
     launch_log = logging.getLogger('launch')  # LaunchService's own (it does not propagate)
     launch_log.addHandler(record)
     try:
@@ -396,5 +396,6 @@ def test_a_parameter_argument_outside_its_choices_stops_the_launch_before_the_no
     finally:
         launch_log.removeHandler(record)
     assert not started
+    errors = [entry.getMessage() for entry in record.buffer]
     assert any('Argument "backend" provided value "tiny" is not valid' in error
                and "'onnxruntime'" in error for error in errors), errors
