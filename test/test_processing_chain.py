@@ -37,6 +37,12 @@ class ListEstimator:
             raise result
         return result
 
+    def describe(self) -> str:
+        return 'scripted estimates'
+
+    def close(self) -> None:
+        """Nothing to free."""
+
 
 def moved(estimate: TwoHandEstimate, metres: float) -> TwoHandEstimate:
     """The estimate with both hands' joints shifted along x (pixels unchanged)."""
