@@ -175,6 +175,8 @@ def test_without_checkpoint_the_landmark_fallback_serves_and_says_so(ros):
     assert 'InterNet is NOT loaded' in warnings[0] and 'snapshot_20.pth.tar' in warnings[0]
     h = Harness(estimator, diagnostics_period=0.2)
     try:
+        assert h.node.roi is not None  # roi.mode detector: the whole image, no detector loaded
+        assert h.node.roi.config.mode == 'full' and h.node.params['roi.mode'] == 'detector'
         stamp = h.send_good()
         msg = h.wait_for_stamp(stamp, timeout=20.0)
         assert msg.estimator == EstimatorKind.LANDMARK

@@ -74,7 +74,7 @@ class EstimatorSettings:
 def build_estimator(settings: EstimatorSettings,
                     warn: Callable[[str], None],
                     how_to_pass_checkpoint: str = 'pass a checkpoint',
-                    info: Callable[[str], None] | None = None) -> HandPoseEstimator:
+                    info: Callable[[str], object] | None = None) -> HandPoseEstimator:
     """A ready (warmed-up) estimator; EstimatorError says why when none can be built.
 
     warn: where to say what the caller should know (fallback used, CUDA absent).
@@ -100,7 +100,7 @@ def finds_hands_itself(estimator: HandPoseEstimator) -> bool:
 
 
 class _Forward(logging.Handler):
-    def __init__(self, say: Callable[[str], None]) -> None:
+    def __init__(self, say: Callable[[str], object]) -> None:
         super().__init__(logging.INFO)
         self._say = say
 
@@ -109,7 +109,7 @@ class _Forward(logging.Handler):
 
 
 @contextmanager
-def _cache_messages_to(say: Callable[[str], None]) -> Iterator[None]:
+def _cache_messages_to(say: Callable[[str], object]) -> Iterator[None]:
     """The model cache's log records (engine.cache) go to `say` while the estimator builds."""
     from interhand_ros.engine.cache import log as cache_log
     handler, level = _Forward(say), cache_log.level

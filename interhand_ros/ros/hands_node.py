@@ -59,7 +59,7 @@ class EstimatorFactory(Protocol):
 
     def __call__(self, settings: EstimatorSettings, warn: Callable[[str], None],
                  how_to_pass_checkpoint: str = ...,
-                 info: Callable[[str], None] | None = None) -> HandPoseEstimator: ...
+                 info: Callable[[str], object] | None = None) -> HandPoseEstimator: ...
 
 
 def roi_config(params: dict[str, Any], estimator_finds_hands: bool = False) -> RoiConfig:
@@ -75,8 +75,9 @@ def roi_config(params: dict[str, Any], estimator_finds_hands: bool = False) -> R
         detect_every=params['roi.detect_every'])
 
 
-def make_roi_source(params: dict[str, Any], estimator: HandPoseEstimator) -> RoiSource:
-    return RoiSource(roi_config(params, finds_hands_itself(estimator)))
+def make_roi_source(params: dict[str, Any], estimator_finds_hands: bool) -> RoiSource:
+    # no estimator in this frame: MediaPipe's detector keeps the frames that built it alive
+    return RoiSource(roi_config(params, estimator_finds_hands))
 
 
 def free_accelerator_memory() -> None:
@@ -169,7 +170,7 @@ class HandsNode(LifecycleNode):
         except EstimatorError as error:
             return self._configure_failed(error)
         try:
-            self.roi = make_roi_source(self.params, self.estimator)
+            self.roi = make_roi_source(self.params, finds_hands_itself(self.estimator))
         except ImportError as error:  # roi.mode detector without MediaPipe
             self._free_model()
             return self._configure_failed(error)
