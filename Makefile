@@ -12,7 +12,7 @@ setup:
 
 # Static checks (configs: ruff.toml, mypy.ini) on the whole tree; `make test` runs them first.
 lint: setup
-	cd "$(ROOT)" && "$(PY)" -m ruff check . && "$(PY)" -m mypy
+	cd "$(ROOT)" && "$(PY)" -m ruff check . && "$(PY)" -m mypy && "$(abspath $(VENV))/bin/lint-imports"
 
 test: lint
 	cd "$(ROOT)" && "$(PY)" -m pytest -q -rs test
