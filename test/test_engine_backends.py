@@ -262,12 +262,20 @@ def test_missing_backend_package_is_a_clear_error(checkpoint, backend, monkeypat
 
 
 def test_auto_picks_the_first_installed_exact_backend(monkeypatch):
-    assert registry.auto_order('cpu') == ['openvino', 'onnxruntime', 'torch']
+    """On a CPU OpenVINO, else torch (ONNX Runtime fp32 gains nothing dependable over torch),
+    else ONNX Runtime: it is chosen only for a precision that torch has no kernels for."""
+    assert registry.auto_order('cpu') == ['openvino', 'torch', 'onnxruntime']
     expected = next(b for b in registry.auto_order('cpu') if registry.installed(b))
     assert registry.choose_backend('auto', 'fp32', 'cpu') == expected
-    for absent in ('openvino', 'onnxruntime'):
-        monkeypatch.setitem(registry.BACKENDS, absent, dataclasses.replace(
-            registry.BACKENDS[absent], requires='interhand_absent_runtime_package'))
+    onnx_int8 = (registry.installed('onnxruntime')
+                 and 'int8' in registry.native_precisions('onnxruntime'))
+    monkeypatch.setitem(registry.BACKENDS, 'openvino', dataclasses.replace(
+        registry.BACKENDS['openvino'], requires='interhand_absent_runtime_package'))
+    assert registry.choose_backend('auto', 'fp32', 'cpu') == 'torch'  # not onnxruntime
+    if onnx_int8:
+        assert registry.choose_backend('auto', 'int8', 'cpu') == 'onnxruntime'
+    monkeypatch.setitem(registry.BACKENDS, 'onnxruntime', dataclasses.replace(
+        registry.BACKENDS['onnxruntime'], requires='interhand_absent_runtime_package'))
     assert registry.choose_backend('auto', 'fp32', 'cpu') == 'torch'
     assert registry.choose_backend('auto', 'fp32', 'cuda') == 'torch'
 

@@ -2,7 +2,7 @@
 line), it is among the node's `backend` choices, builds through the factory with torch's
 decoded joints, wins 'auto' when ranked first, and interhand-quantize builds, stores and the
 estimator reloads its int8 model. Also: unknown names and CPU-only backends on CUDA are
-refused with the choices, and 'auto' on a CPU tries OpenVINO, torch, ONNX Runtime in turn."""
+refused with the choices."""
 from __future__ import annotations
 
 import json
@@ -45,22 +45,6 @@ def test_unregistered_backend_is_refused_with_the_choices(checkpoint):  # noqa: 
         EngineConfig(backend='tiny')
     with pytest.raises(BackendError, match='runs on cpu only'):
         registry.choose_backend('openvino', 'fp32', 'cuda')
-
-
-def test_auto_on_a_cpu_is_openvino_then_torch_then_onnxruntime(monkeypatch):
-    """ONNX Runtime fp32 is no faster than torch on a CPU: without OpenVINO, auto is torch;
-    ONNX Runtime only where it alone runs the precision natively (int8)."""
-    assert registry.auto_order('cpu') == ['openvino', 'torch', 'onnxruntime']
-    assert registry.auto_order('cuda') == ['torch']
-    if registry.installed('openvino'):
-        assert registry.choose_backend('auto', 'fp32', 'cpu') == 'openvino'
-    onnx_int8 = (registry.installed('onnxruntime')
-                 and 'int8' in registry.native_precisions('onnxruntime'))
-    monkeypatch.setattr(registry, 'installed', lambda name: name == 'torch' or (
-        name == 'onnxruntime' and onnx_int8))  # as on a machine without OpenVINO
-    assert registry.choose_backend('auto', 'fp32', 'cpu') == 'torch'
-    if onnx_int8:
-        assert registry.choose_backend('auto', 'int8', 'cpu') == 'onnxruntime'
 
 
 def test_registered_backend_builds_through_the_factory_and_wins_auto(
