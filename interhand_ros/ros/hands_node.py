@@ -76,7 +76,8 @@ def roi_config(params: dict[str, Any], estimator_finds_hands: bool = False) -> R
 
 
 def make_roi_source(params: dict[str, Any], estimator_finds_hands: bool) -> RoiSource:
-    # no estimator in this frame: MediaPipe's detector keeps the frames that built it alive
+    # a bool, not the estimator: MediaPipe's detector keeps the frames that built it (and so
+    # their locals) alive, which would keep a cleaned-up estimator in memory
     return RoiSource(roi_config(params, estimator_finds_hands))
 
 
