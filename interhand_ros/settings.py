@@ -60,9 +60,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "natively) or 'int8' (openvino, after interhand-quantize)", choices=PRECISIONS,
                   setting='precision', launch=True),
     ParameterSpec('backend', 'auto',
-                  "network runtime: 'auto' (the fastest exact one installed for the device: "
-                  "OpenVINO on a CPU when installed, torch on CUDA; the log and /diagnostics "
-                  "'estimator' name the choice), 'torch', 'openvino' or 'onnxruntime'",
+                  "network backend: 'auto' (the fastest exact one installed for the device: "
+                  "on a CPU OpenVINO when installed, else torch; torch on CUDA; the log and "
+                  "/diagnostics 'estimator' name the choice) or a backend of the registry "
+                  "(engine/backends/registry.py: torch, openvino, onnxruntime)",
                   choices=BACKENDS, setting='backend', launch=True),
     ParameterSpec('cache_dir', '',
                   "compiled models of the openvino/onnxruntime backends; '' = "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from interhand_ros.engine.options import (
     BACKENDS,
@@ -69,6 +69,9 @@ class EstimatorSettings:
             problems.append(str(error))
         if problems:
             raise EstimatorError('; '.join(problems))
+
+
+_SETTINGS_FIELDS = frozenset(field.name for field in fields(EstimatorSettings))
 
 
 def build_estimator(settings: EstimatorSettings,
@@ -139,14 +142,12 @@ def _internet_estimator(settings: EstimatorSettings,
     from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
     try:
         device = resolve_device(settings.device, settings.cuda_fallback, warn)
-        config = EngineConfig(
-            device=device, precision=settings.precision, cuda_graph=settings.cuda_graph,
-            presence_threshold=settings.presence_threshold, depth_mode=settings.depth_mode,
-            fixed_depth_m=settings.fixed_depth_m, hand_scale=settings.hand_scale,
-            surface_offset_m=settings.surface_offset_m,
-            calibrate_hand_scale=settings.calibrate_hand_scale,
-            refine=settings.refine, compile=settings.compile, backend=settings.backend,
-            cache_dir=settings.cache_dir or None, threads=settings.threads)
+        # The engine's settings are the fields of the same name (one source, no copy by hand);
+        # only the device is resolved here and an empty cache_dir means the default folder.
+        shared = {field.name: getattr(settings, field.name) for field in fields(EngineConfig)
+                  if field.name in _SETTINGS_FIELDS}
+        config = EngineConfig(**{**shared, 'device': device,
+                                 'cache_dir': settings.cache_dir or None})
     except ValueError as error:
         raise EstimatorError(str(error)) from error
     if settings.threads:

@@ -26,7 +26,6 @@ from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.image_encoding import rgb_to_image
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.processing.chain import CHAIN_STAGES, FrameChain, StageClock
-from interhand_ros.processing.factory import finds_hands_itself
 from interhand_ros.processing.roi import RoiSource
 from interhand_ros.processing.stamp_sync import header_seconds
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
@@ -101,9 +100,7 @@ class FramePipeline:
         self._now, self._warn, self._context_ok = now, warn, context_ok
         self._frames_checked: set[str] = set()
         self._reset_due = False
-        # roi.mode 'detector' with the landmark fallback: its own detector sees the whole image
-        uses_roi = not (roi.config.mode == 'detector' and finds_hands_itself(estimator))
-        self.chain = FrameChain(estimator, roi if uses_roi else None,
+        self.chain = FrameChain(estimator, roi,
                                 TeleopStage.from_params(params))  # filter, hold, stable sides
 
     def reset_tracking(self) -> None:

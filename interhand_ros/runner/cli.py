@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from interhand_ros.engine.options import DEPTH_MODES
+from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.geometry.camera_yaml import (
     DEFAULT_HORIZONTAL_FOV_DEG,
     guess_camera_info,
@@ -183,6 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
     source = open_input(args, kind)
     roi = None
+    estimator: HandPoseEstimator | None = None
     try:
         estimator = build_estimator(settings_from_flags(args, video=kind != 'folder'),
                                     LOG.warning, 'pass --checkpoint PATH')
@@ -194,6 +196,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         source.close()
         if roi:
             roi.close()
+        if estimator is not None:
+            estimator.close()
 
 
 def _process(args: argparse.Namespace, kind: str, source: Input, chain: FrameChain,
