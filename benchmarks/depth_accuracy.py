@@ -15,7 +15,7 @@ The estimator's side is simulated from the truth, as InterNet would give it: 2D 
 Gaussian noise of 3 crop pixels (crop = the hands' box squared x1.25, 256 px), relative joint
 depths with 10 mm noise (together about the paper's 12 mm root-relative MPJPE), and the
 relative root depth with Gaussian noise whose mean absolute value is the paper's MRRPE
-32.57 mm. It goes through the package's own lifting (engine/internet.lift_two_hands).
+32.57 mm. It goes through the package's own lifting (engine/estimator.lift_two_hands).
 
 Rows: the hand-size prior at scale 1.0 (depth.mode hand_size); the prior after
 self-calibration (each scene's scales calibrated on the user's other scenes with depth,

@@ -1,6 +1,6 @@
 """The node as deployed, for `make bench`: hands_node in its own process, a camera in another.
 
-Each case runs ros/latency_probe.py in a fresh process (its own DDS participant and profile):
+Each case runs tools/latency_probe.py in a fresh process (its own DDS participant and profile):
 a camera at 30 Hz publishing the hand photo at one size and transport, the real hands_node
 given only the parameters the case names. A case is `estimator[,name:=value...]:WxH:transport:
 profile` (extra node parameters after the estimator, e.g. `exact,roi.mode:=full`):
@@ -53,7 +53,7 @@ def node_parameters(estimator: str, checkpoint: Path, cache_dir: str) -> list[st
 
 def run_node_case(case: str, checkpoint: Path, cache_dir: str, profile: str,
                   seconds: float) -> dict[str, Any]:
-    """One case through ros/latency_probe.py in its own process; its result or {'error'}."""
+    """One case through tools/latency_probe.py in its own process; its result or {'error'}."""
     named, size, transport, uses_profile = case.rsplit(':', 3)
     estimator, *extra = named.split(',')
     command = [sys.executable, '-m', 'tools.latency_probe', '--size', size,

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/soak.py [--minutes 10] [--estimator fastest] [--checkpoint X]
 
-The real hands_node process under a camera in this process (interhand_ros/ros/latency_probe.py:
+The real hands_node process under a camera in this process (tools/latency_probe.py:
 640x480 rgb8 of the hand photo at 30 Hz, sensor-data QoS, config/fastdds.xml given to both
 processes), with the fastest InterNet runtime by default (precision int8; with random weights
 and no int8 model in the cache one is calibrated on random crops first, as `make bench` does:

@@ -43,7 +43,8 @@ def harness_factory():
 
 @pytest.fixture(params=PAIRINGS)
 def pairing(request) -> str:
-    """Each pairing test runs on message_filters (as on a ROS install) and on ros/sync.py."""
+    """Each pairing test runs on message_filters (as on a ROS install) and on
+    processing/stamp_sync.py."""
     if request.param == 'message_filters' and importlib.util.find_spec('message_filters') is None:
         pytest.skip('message_filters is absent: make setup installs it from '
                     '../shared/vendor/ros2 (a ROS install has it)')

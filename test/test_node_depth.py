@@ -35,7 +35,7 @@ def ros():
 
 
 class LiftingEstimator:
-    """InterNet's own lifting (engine.internet.lift_two_hands) of a perfect network output for
+    """InterNet's own lifting (engine.estimator.lift_two_hands) of a perfect network output for
     a known scene, except a wrong relative root depth; records the depth images it was given."""
 
     def __init__(self, hands: dict[str, np.ndarray], relative_root_m: float) -> None:

@@ -1,7 +1,7 @@
 """Where a frame's time goes in the node, and the probe that measures the node as deployed.
 
 The pipeline times each stage of every published frame onto /diagnostics (stage_<name>_ms);
-ros/latency_probe.py runs the real hands_node process under a camera in its own process and
+tools/latency_probe.py runs the real hands_node process under a camera in its own process and
 reads those values back (the benchmark's node figures come from it).
 """
 from __future__ import annotations

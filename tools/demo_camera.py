@@ -1,7 +1,7 @@
 """The demo's camera: an rclpy node that plays photos and collects the hands node's answers.
 
-Kept in interhand_ros/ros/ (the only place that imports rclpy); interhand_ros/demo.py
-orchestrates it and writes the outputs.
+The demo's only rclpy module, apart from tools/demo.py (no rclpy), which orchestrates it,
+imports it only when it plays the photos, and writes the outputs.
 """
 from __future__ import annotations
 

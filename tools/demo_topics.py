@@ -1,7 +1,7 @@
 """What the demo's two halves share: its topic names, its error and one frame's result.
 
-interhand_ros/demo.py (orchestration, outputs; no rclpy) and interhand_ros/ros/demo_camera.py
-(the rclpy camera) both import this module and not each other, so there is no import cycle.
+tools/demo.py (orchestration, outputs; no rclpy) and tools/demo_camera.py (the rclpy camera)
+both import this module and not each other at load time, so there is no import cycle.
 """
 from __future__ import annotations
 

@@ -1,2 +1,3 @@
-"""InterNet and its runtimes: the network (model), checkpoint loading, decoding of its heatmaps
-and the estimator that runs it on images (internet). Nothing here imports rclpy."""
+"""InterNet and its runtimes: the network (model), checkpoint loading, decoding of its heatmaps,
+the backends that execute it (backends/) and the estimator that applies it to images
+(estimator). Nothing here imports rclpy."""

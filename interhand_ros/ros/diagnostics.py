@@ -38,7 +38,7 @@ class NodeHealth:
         self.frames_published = 0
         self.frames_dropped = 0
         self.frames_failed = 0
-        self.estimator = ''  # what runs (factory.describe_estimator), set when configured
+        self.estimator = ''  # what runs (the estimator's describe()), set when configured
         self.last_error = ''
         self._last_error_time: float | None = None
         self.last_fault = ''

@@ -1,7 +1,8 @@
 """The node's inputs while active: subscriptions, pairing by stamp, and what a camera driver does.
 
 Pairing goes through message_filters (ApproximateTimeSynchronizer / TimeSynchronizer) when it is
-importable, as on every ROS install, else through ros/sync.StampSync; the node's tests run both.
+importable, as on every ROS install, else through processing/stamp_sync.StampSync; the node's
+tests run both.
 Every image is checked on arrival, before it can wait in a pairing queue: a zero stamp or an
 image over max_image_pixels is refused, a stamp far behind the newest one (looped bag, restarted
 camera clock) resets the pairing queues and the ROI tracker, and the first image after a stall
@@ -93,7 +94,7 @@ class _MessageFiltersPairing:
 
 
 class _StampSyncPairing:
-    """ros/sync.StampSync behind plain subscriptions."""
+    """processing/stamp_sync.StampSync behind plain subscriptions."""
 
     def __init__(self, node: Node, streams: list[Stream], exact: bool, queue_size: int,
                  slop: float, callback: Callable[..., None], overrides: QoSOverridingOptions,

@@ -6,7 +6,7 @@ robot is a YAML config naming a URDF, so a side's robot is either one of the rob
 library ships configs for (the list is read from the library: `robot_names()`) or the path of
 the user's own config (a new hand, or a tuned one); the config's `urdf_path` is resolved
 against urdf_dir as the library's set_default_urdf_dir does. Its input is the 21 joints in the
-MANO wrist frame (teleop.wrist_frame). Here the result is also clamped to the URDF's joint
+MANO wrist frame (geometry.wrist_frame). Here the result is also clamped to the URDF's joint
 limits and, optionally, rate limited per joint in stamp time. The library's own low-pass filter
 is off by default: the hands node filters upstream.
 """
