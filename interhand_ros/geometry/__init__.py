@@ -1,1 +1,2 @@
-"""Pure geometry: pinhole camera, crop transform, root depth, wrist orientation (no ROS)."""
+"""Pure geometry (no ROS, no torch): pinhole camera, boxes, crop transform, root depth,
+hand scale and the MANO wrist frame."""
