@@ -2,7 +2,8 @@
 
 Cases: the official layers in torch fp32 (the reference: unfolded BatchNorm, the official
 concatenated heatmaps decoded afterwards), then the engine with every backend x precision this
-CPU runs natively (torch fp32 / bf16, OpenVINO fp32 / bf16 / int8, ONNX Runtime fp32). For each:
+CPU runs natively (e.g. torch fp32 / bf16, OpenVINO fp32 / bf16 / int8, ONNX Runtime fp32 /
+int8: engine/backends/registry.native_precisions). For each:
 - network: one crop through the network and its decoding, both hands (ms, median and p90),
 - pipeline: estimate() on a 640x480 and a 1280x720 image with an ROI box (crop, network,
   decoding, lifting with the hand-size prior), both hands present,
