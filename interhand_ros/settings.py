@@ -57,7 +57,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   setting='cuda_fallback'),
     ParameterSpec('precision', 'fp32',
                   "network precision: 'fp32', 'bf16', 'fp16' (where the hardware runs it "
-                  "natively) or 'int8' (openvino, after interhand-quantize)", choices=PRECISIONS,
+                  "natively) or 'int8' (openvino or onnxruntime, after interhand-quantize)",
+                  choices=PRECISIONS,
                   setting='precision', launch=True),
     ParameterSpec('backend', 'auto',
                   "network backend: 'auto' (the fastest exact one installed for the device: "
@@ -75,7 +76,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'torch.compile the network with frozen weights: no measurable gain on an idle '
                   '2-core AVX2 CPU (benchmarks/README.md), 15-100 s longer start',
                   setting='compile'),
-    ParameterSpec('threads', 0, 'torch CPU threads; 0 = torch default (one per core)',
+    ParameterSpec('threads', 0, "CPU threads of the network (torch and every backend's runtime); "
+                  "0 = the runtime's default (one per core)",
                   range=(0, 1024), setting='threads'),
     ParameterSpec('presence_threshold', 0.5, 'hand-presence probability (0..1) to report a hand',
                   range=(0.0, 1.0), runtime=True, setting='presence_threshold'),

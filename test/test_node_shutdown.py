@@ -105,6 +105,9 @@ class IdleCamera(RosThread):
         self.pressed = self.node.ctrl_c(self.presses, self.launch_only)
 
 
+IN_FLIGHT_ATTEMPTS = 3
+
+
 class BusyCamera(Camera):
     """Plays the photo faster than the network runs, so a frame always waits in the mailbox,
     and presses Ctrl-C when the first answer comes: the worker is in the next frame then."""
@@ -166,8 +169,15 @@ def test_sigint_to_the_launch_process_alone_stops_the_node_cleanly(capfd):
 @pytest.mark.usefixtures('ament_env')
 def test_ctrl_c_while_a_frame_is_in_the_estimator_stops_the_node_cleanly(
         capfd, checkpoint):  # noqa: F811 - the fixture imported above
-    return_code, node, seconds = stop_launch(
-        {'checkpoint': str(checkpoint), 'device': 'cpu', 'backend': 'torch'},  # slowest
-        lambda camera, node, done: BusyCamera(camera, node, done))
-    assert_clean_stop(return_code, node, seconds, capfd)
-    assert 'the frame in the estimator finishes first' in ''.join(node.output)
+    # Every stop must be clean. Whether the press lands inside a frame is a race with the
+    # worker (it may be between two frames): up to three launches until one did, as its log says.
+    outputs = []
+    for _ in range(IN_FLIGHT_ATTEMPTS):
+        return_code, node, seconds = stop_launch(
+            {'checkpoint': str(checkpoint), 'device': 'cpu', 'backend': 'torch'},  # slowest
+            lambda camera, node, done: BusyCamera(camera, node, done))
+        assert_clean_stop(return_code, node, seconds, capfd)
+        outputs.append(''.join(node.output))
+        if 'the frame in the estimator finishes first' in outputs[-1]:
+            return
+    pytest.fail('Ctrl-C never landed while a frame was in the estimator:\n' + outputs[-1])

@@ -62,7 +62,7 @@ class EstimatorSettings:
         if self.depth_mode not in DEPTH_MODES:
             problems.append(f'depth mode must be one of {DEPTH_MODES}, got {self.depth_mode!r}')
         if self.threads < 0:
-            problems.append(f'threads must be >= 0 (0 = torch default), got {self.threads}')
+            problems.append(f'threads must be >= 0 (0 = the runtime default), got {self.threads}')
         try:
             check_device_name(self.device)
         except DeviceError as error:
