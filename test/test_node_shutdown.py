@@ -2,110 +2,141 @@
 within launch's 5 s, without the SIGTERM escalation, while it waits for a camera and while a
 frame is in the estimator; a second Ctrl-C during the stop changes nothing.
 
-Ctrl-C in a terminal sends SIGINT to its whole foreground process group: the launch process and
-the node together. launch (interactive, as `ros2 launch` runs) therefore does not forward the
-SIGINT it gets; it only starts its 5 s timer before SIGTERM. The tests press Ctrl-C the same way:
-SIGINT to this process (where LaunchService runs) and to the node's process. A script's
-`kill -INT <launch pid>` reaches the launch process alone: the launch file passes it on.
+The launch runs as `ros2 launch` does, in a child process (test/launch_child.py) of its own
+session, so no signal ever reaches this process. Ctrl-C in a terminal sends SIGINT to its whole
+foreground process group: the launch process and the node it started. launch (interactive)
+therefore does not forward the SIGINT it gets; it only starts its 5 s timer before SIGTERM.
+A script's `kill -INT <launch pid>` reaches the launch process alone: the launch file passes it
+on. What happened is read from launch's output: the node's log, the signals launch sends
+("sending signal ..."), the node's exit ("process has finished cleanly" / "has died").
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from test_node_launch_run import (  # noqa: F401 - ament_env and checkpoint are fixtures
     Camera,
-    RosThread,
     ament_env,
     checkpoint,
-    run_launch_file,
 )
 from test_node_launch_run import pytestmark as launch_requirements
 
 pytestmark = launch_requirements
+RUNNER = Path(__file__).resolve().parent / 'launch_child.py'
 STOP_DEADLINE_S = 5.0  # launch's sigterm_timeout: later, launch escalates to SIGTERM
 ESCALATION = "escalating to 'SIGTERM'"
-READY_TIMEOUT_S = 180.0
+READY = re.compile('hands node ready')  # the node's log line at the end of its activation
+READY_TIMEOUT_S = 180.0  # node start (imports, checkpoint load, warm-up) on a busy CPU
+SETTLE_S = 0.5  # after READY: the activation has returned, the node spins, its worker idle
 SECOND_PRESS_AFTER_S = 0.05
+EXIT_TIMEOUT_S = STOP_DEADLINE_S + 10.0  # past launch's SIGTERM and SIGKILL: a hang
+STARTED = re.compile(r'process started with pid \[(\d+)\]')
+SIGNAL_SENT = re.compile(r"sending signal '(\w+)' to process\[")
 
 
-class NodeProcess:
-    """Event handlers recording the node's pid, output, exit (status, time) and every signal
-    launch sends it (an escalation is a SignalProcess event with SIGTERM, then SIGKILL)."""
+class LaunchedHands:
+    """hands.launch.py in a child process of its own session (a terminal's foreground process
+    group: launch and the node it starts), every output line kept with its arrival time."""
 
-    def __init__(self) -> None:
-        self.pid: int | None = None
-        self.output: list[str] = []
-        self.exit_code: int | None = None
-        self.exited_at: float | None = None
-        self.exited = threading.Event()
-        self.signals_from_launch: list[str] = []
+    def __init__(self, camera: str, arguments: dict[str, str]) -> None:
+        env = {**os.environ, 'PYTHONUNBUFFERED': '1'}  # ament_env's AMENT_PREFIX_PATH included
+        arguments = {'camera': camera, 'use_rviz': 'false', **arguments}
+        self.process = subprocess.Popen(
+            [sys.executable, str(RUNNER), 'hands.launch.py',
+             *(f'{name}:={value}' for name, value in arguments.items())],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.lines: list[tuple[float, str]] = []
+        self.closed = False
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def handlers(self) -> list:
-        from launch.actions import OpaqueFunction, RegisterEventHandler
-        from launch.event_handler import EventHandler
-        from launch.event_handlers import OnProcessExit, OnProcessIO, OnProcessStart
-        from launch.events.process import SignalProcess
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            with self.changed:
+                self.lines.append((time.monotonic(), raw.decode(errors='replace')))
+                self.changed.notify_all()
+        with self.changed:
+            self.closed = True
+            self.changed.notify_all()
 
-        def on_exit(event, _context) -> None:
-            self.exit_code, self.exited_at = event.returncode, time.monotonic()
-            self.exited.set()
+    @property
+    def output(self) -> str:
+        with self.changed:
+            return ''.join(line for _, line in self.lines)
 
-        def on_signal(context) -> None:
-            self.signals_from_launch.append(str(context.locals.event.signal_name))
-        return [
-            RegisterEventHandler(EventHandler(
-                matcher=lambda event: isinstance(event, SignalProcess),
-                entities=OpaqueFunction(function=on_signal))),
-            RegisterEventHandler(OnProcessStart(
-                on_start=lambda event, _context: setattr(self, 'pid', event.pid))),
-            RegisterEventHandler(OnProcessIO(
-                on_stdout=lambda event: self.output.append(event.text.decode()),
-                on_stderr=lambda event: self.output.append(event.text.decode()))),
-            RegisterEventHandler(OnProcessExit(on_exit=on_exit)),
-        ]
+    def wait_for(self, pattern: re.Pattern[str],
+                 timeout: float) -> tuple[float, re.Match[str]] | None:
+        """The arrival time and match of the first line matching pattern; None when the output
+        ends or timeout passes first."""
+        def found() -> tuple[float, re.Match[str]] | None:
+            for arrived, line in self.lines:
+                match = pattern.search(line)
+                if match:
+                    return arrived, match
+            return None
+        with self.changed:
+            self.changed.wait_for(lambda: found() is not None or self.closed, timeout)
+            return found()
+
+    def wait_until_ready(self) -> None:
+        ready = self.wait_for(READY, READY_TIMEOUT_S)
+        assert ready is not None, f'the node did not become active:\n{self.output}'
+        time.sleep(SETTLE_S)  # waiting for a camera
 
     def ctrl_c(self, presses: int, launch_only: bool = False) -> float:
-        """What a terminal does on Ctrl-C (`presses` times), or with launch_only what a
-        script's `kill -INT <launch pid>` does; returns the first press's time. Waits for the
-        node's exit, so launch handles the SIGINT before anything else ends it."""
-        assert self.pid is not None
-        # the foreground process group, or the launch process (this one) alone
-        pids = (os.getpid(),) if launch_only else (self.pid, os.getpid())
+        """What a terminal does on Ctrl-C (`presses` times): SIGINT to the process group, or with
+        launch_only what a script's `kill -INT <launch pid>` does; returns the first press's
+        time."""
         pressed = time.monotonic()
         for press in range(presses):
             if press:
                 time.sleep(SECOND_PRESS_AFTER_S)
-            for pid in pids:
-                os.kill(pid, signal.SIGINT)
-        self.exited.wait(STOP_DEADLINE_S + 10.0)
+            if launch_only:
+                os.kill(self.process.pid, signal.SIGINT)
+            else:
+                os.killpg(self.process.pid, signal.SIGINT)
         return pressed
 
+    def finish(self, pressed: float) -> tuple[int, int, float]:
+        """After the press: the launch's return code, the node's exit code and the seconds from
+        the press to the node's exit (the arrival of launch's line about it)."""
+        started = self.wait_for(STARTED, 1.0)
+        assert started is not None, self.output
+        exited = self.wait_for(re.compile(  # launch's line on the node's exit
+            rf'process has (?:finished cleanly|died) \[pid {started[1].group(1)}'
+            r'(?:, exit code (-?\d+))?'), EXIT_TIMEOUT_S)
+        assert exited is not None, f'the node did not exit:\n{self.output}'
+        try:
+            return_code = self.process.wait(EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f'launch did not exit:\n{self.output}')
+        self.reader.join(EXIT_TIMEOUT_S)
+        arrived, match = exited
+        return return_code, int(match.group(1) or 0), arrived - pressed
 
-class IdleCamera(RosThread):
-    """No camera: presses Ctrl-C once the node is active (its image subscription is on DDS)."""
-
-    def __init__(self, camera: str, node: NodeProcess, presses: int, on_done,
-                 launch_only: bool = False) -> None:
-        super().__init__(on_done)
-        self.image_topic, self.node, self.presses = f'{camera}/image_raw', node, presses
-        self.launch_only = launch_only
-        self.pressed: float | None = None
-
-    def work(self, ros_node, executor) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while ros_node.count_subscribers(self.image_topic) == 0:
-            assert time.monotonic() < deadline, 'the node did not subscribe to the camera'
-            executor.spin_once(timeout_sec=0.1)
-        executor.spin_once(timeout_sec=0.5)  # waiting for a camera, worker idle
-        self.pressed = self.node.ctrl_c(self.presses, self.launch_only)
+    def kill(self) -> None:
+        """Whatever of the process group is left (a failed test leaves nothing running)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self.reader.join(EXIT_TIMEOUT_S)
 
 
-IN_FLIGHT_ATTEMPTS = 3
+def new_camera() -> str:
+    return f'/shutdown_test_{uuid.uuid4().hex[:8]}/color'
 
 
 class BusyCamera(Camera):
@@ -115,69 +146,85 @@ class BusyCamera(Camera):
     spin_period = 0.05
     checked_frames = 0
 
-    def __init__(self, camera: str, node: NodeProcess, on_done) -> None:
-        super().__init__(camera, '/hands', on_done)
-        self.node = node
+    def __init__(self, camera: str, launched: LaunchedHands) -> None:
+        super().__init__(camera, '/hands', on_done=lambda: None)  # the Ctrl-C ends the launch
+        self.launched = launched
         self.pressed: float | None = None
 
     def work(self, ros_node, executor) -> None:
         super().work(ros_node, executor)
         assert self.received, f'no TwoHandPose after {len(self.sent)} photos'
-        self.pressed = self.node.ctrl_c(presses=1)
+        self.pressed = self.launched.ctrl_c(presses=1)
 
 
-def stop_launch(arguments: dict[str, str], make_player) -> tuple[int, NodeProcess, float]:
-    """Runs hands.launch.py until the player pressed Ctrl-C; returns the launch's return code,
-    the node's record and the seconds from the first Ctrl-C to the node's exit."""
-    node = NodeProcess()
-    camera = f'/shutdown_test_{uuid.uuid4().hex[:8]}/color'
-    return_code, _, player = run_launch_file(
-        'hands.launch.py', {'camera': camera, 'use_rviz': 'false', **arguments},
-        lambda done: make_player(camera, node, done), node.handlers())
-    assert player.pressed is not None and node.exited_at is not None, ''.join(node.output)
-    return return_code, node, node.exited_at - player.pressed
-
-
-def assert_clean_stop(return_code: int, node: NodeProcess, seconds: float, capfd) -> None:
-    output = ''.join(node.output)
-    assert node.exit_code == 0, output
-    assert return_code == 0
-    assert seconds < STOP_DEADLINE_S, f'the node took {seconds:.2f} s to stop'
-    assert not {'SIGTERM', 'SIGKILL'} & set(node.signals_from_launch), node.signals_from_launch
-    assert ESCALATION not in output + ''.join(capfd.readouterr())
+def assert_clean_stop(launched: LaunchedHands, return_code: int, node_exit: int,
+                      seconds: float) -> None:
+    output = launched.output
+    print(f'the node stopped {seconds:.2f} s after the press')  # shown with -rP or on failure
+    assert node_exit == 0, output
+    assert return_code == 0, output
+    assert seconds < STOP_DEADLINE_S, f'the node took {seconds:.2f} s to stop:\n{output}'
+    assert not {'SIGTERM', 'SIGKILL'} & set(SIGNAL_SENT.findall(output)), output
+    assert ESCALATION not in output
     assert 'Traceback' not in output, output
+
+
+def stop_idle(presses: int, launch_only: bool = False) -> LaunchedHands:
+    """Launches the node without a camera, presses once it is active and asserts a clean stop;
+    returns the finished launch."""
+    launched = LaunchedHands(new_camera(), {})
+    try:
+        launched.wait_until_ready()
+        pressed = launched.ctrl_c(presses, launch_only)
+        assert_clean_stop(launched, *launched.finish(pressed))
+    finally:
+        launched.kill()
+    return launched
 
 
 @pytest.mark.usefixtures('ament_env')
 @pytest.mark.parametrize('presses', [1, 2], ids=['ctrl_c', 'ctrl_c_twice'])
-def test_ctrl_c_while_waiting_for_a_camera_stops_the_node_cleanly(capfd, presses):
-    return_code, node, seconds = stop_launch(
-        {}, lambda camera, node, done: IdleCamera(camera, node, presses, done))
-    assert_clean_stop(return_code, node, seconds, capfd)
+def test_ctrl_c_while_waiting_for_a_camera_stops_the_node_cleanly(presses):
+    stop_idle(presses)
 
 
 @pytest.mark.usefixtures('ament_env')
-def test_sigint_to_the_launch_process_alone_stops_the_node_cleanly(capfd):
+def test_sigint_to_the_launch_process_alone_stops_the_node_cleanly():
     """`kill -INT <launch pid>` from a script: launch (interactive) would only wait for the
     node, then escalate; the launch file sends the node the SIGINT itself."""
-    return_code, node, seconds = stop_launch(
-        {}, lambda camera, node, done: IdleCamera(camera, node, 1, done, launch_only=True))
-    assert_clean_stop(return_code, node, seconds, capfd)
-    assert node.signals_from_launch == ['SIGINT']
+    launched = stop_idle(1, launch_only=True)
+    assert SIGNAL_SENT.findall(launched.output) == ['SIGINT']
+
+
+IN_FLIGHT_ATTEMPTS = 3
+
+
+def stop_busy(weights: Path) -> str:
+    """One launch with the torch estimator (the slowest) and a BusyCamera, stopped by its
+    Ctrl-C and asserted clean; returns the launch's output."""
+    camera = new_camera()
+    launched = LaunchedHands(camera, {'checkpoint': str(weights), 'device': 'cpu',
+                                      'backend': 'torch'})
+    try:
+        player = BusyCamera(camera, launched)
+        player.start()
+        player.join(READY_TIMEOUT_S + EXIT_TIMEOUT_S)  # its own deadline ends it before
+        assert player.error is None, f'{player.error}\n{launched.output}'
+        assert player.pressed is not None
+        assert_clean_stop(launched, *launched.finish(player.pressed))
+    finally:
+        launched.kill()
+    return launched.output
 
 
 @pytest.mark.usefixtures('ament_env')
 def test_ctrl_c_while_a_frame_is_in_the_estimator_stops_the_node_cleanly(
-        capfd, checkpoint):  # noqa: F811 - the fixture imported above
+        checkpoint):  # noqa: F811 - the fixture imported above
     # Every stop must be clean. Whether the press lands inside a frame is a race with the
     # worker (it may be between two frames): up to three launches until one did, as its log says.
     outputs = []
     for _ in range(IN_FLIGHT_ATTEMPTS):
-        return_code, node, seconds = stop_launch(
-            {'checkpoint': str(checkpoint), 'device': 'cpu', 'backend': 'torch'},  # slowest
-            lambda camera, node, done: BusyCamera(camera, node, done))
-        assert_clean_stop(return_code, node, seconds, capfd)
-        outputs.append(''.join(node.output))
+        outputs.append(stop_busy(checkpoint))
         if 'the frame in the estimator finishes first' in outputs[-1]:
             return
     pytest.fail('Ctrl-C never landed while a frame was in the estimator:\n' + outputs[-1])
