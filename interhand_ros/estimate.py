@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from interhand_ros.geometry.box import Box
+from interhand_ros.geometry.wrist_frame import identity_quaternion
 from interhand_ros.skeleton import NUM_JOINTS
 
 if TYPE_CHECKING:  # annotations only: camera and root_depth import this module's types
@@ -51,8 +52,7 @@ class HandEstimate:
     confidence: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS))          # 0..1
     valid: np.ndarray = field(default_factory=lambda: np.zeros(NUM_JOINTS, dtype=bool))
     wrist_position: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))        # m
-    wrist_quaternion: np.ndarray = field(
-        default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))  # (x, y, z, w), ROS order
+    wrist_quaternion: np.ndarray = field(default_factory=identity_quaternion)  # x,y,z,w (ROS)
     depth_source: DepthSource = DepthSource.NONE
     # Hand size relative to the mean adult hand (geometry/hand_scale.py): measured_scale from
     # this image's depth (NaN unless depth_source is DEPTH_IMAGE); calibrated_scale the
@@ -107,6 +107,10 @@ def no_checkpoint_message(how_to_pass: str) -> str:
 
 class HandPoseEstimator(Protocol):
     """What the node and the offline runner need from an estimator."""
+
+    # True when it searches the whole image for hands itself (the MediaPipe fallback): a roi
+    # detector in front of it would only add a second detector's cost.
+    finds_hands: bool
 
     def estimate(self, image_rgb: np.ndarray, camera: CameraModel,
                  roi: Box | None = None,

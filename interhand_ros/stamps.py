@@ -25,3 +25,8 @@ def ns_to_stamp(ns: int) -> Any:
 def stamp_seconds(stamp: Any) -> float:
     """A Time-like stamp (sec, nanosec) as float seconds."""
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def header_seconds(msg: Any) -> float:
+    """A message's header.stamp as float seconds (stamp_seconds takes the stamp itself)."""
+    return stamp_seconds(msg.header.stamp)

@@ -48,6 +48,8 @@ class LiftingEstimator:
         self.depths.append(depth)
         return lift_two_hands(self.result, self.inverse, camera, depth, self.config, self.box)
 
+    finds_hands = False
+
     def describe(self) -> str:
         return 'InterNet lifting of an exact network output'
 

@@ -46,6 +46,8 @@ class ScriptedEstimator:
         estimate.inference_time = self.delay
         return estimate
 
+    finds_hands = False
+
     def describe(self) -> str:
         return f'scripted estimator ({self.delay} s)'
 

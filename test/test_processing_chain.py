@@ -37,6 +37,8 @@ class ListEstimator:
             raise result
         return result
 
+    finds_hands = False
+
     def describe(self) -> str:
         return 'scripted estimates'
 

@@ -126,9 +126,9 @@ def node_command(checkpoint: str | None) -> list[str]:
     script = Path(sys.executable).with_name('hands_node')
     launcher = [str(script)] if script.exists() else [sys.executable, '-m',
                                                       'interhand_ros.ros.hands_node']
-    parameters = []  # the node's default checkpoint '' means the landmark fallback
-    if checkpoint:  # InterNet needs a roi around the hands: the bundled detector gives it
-        parameters = ['-p', f'checkpoint:={checkpoint}', '-p', 'roi.mode:=detector']
+    # the node's default checkpoint '' means the landmark fallback; with a checkpoint its
+    # default roi.mode (detector) puts InterNet's crop around the hands
+    parameters = ['-p', f'checkpoint:={checkpoint}'] if checkpoint else []
     return launcher + ['--ros-args', '-r', f'__ns:={NAMESPACE}', '-r', f'image:={IMAGE_TOPIC}',
                        '-r', f'camera_info:={INFO_TOPIC}', *parameters]
 

@@ -64,6 +64,11 @@ def quaternion_to_rotation(quaternion: ArrayLike) -> np.ndarray:
     return np.asarray(quat2mat((w, x, y, z)))
 
 
+def identity_quaternion() -> np.ndarray:
+    """(x, y, z, w) of no rotation: the orientation of a hand whose wrist frame is degenerate."""
+    return np.array([0.0, 0.0, 0.0, 1.0])
+
+
 def wrist_quaternion(joints: ArrayLike, side: str) -> np.ndarray | None:
     """The wrist frame's orientation as a quaternion (x, y, z, w), or None if degenerate."""
     rotation = wrist_rotation(joints, side)

@@ -31,7 +31,7 @@ from interhand_ros.estimate import (
 from interhand_ros.geometry.box import Box, clip_box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.root_depth import DepthImage, root_depth_from_depth_image
-from interhand_ros.geometry.wrist_frame import wrist_quaternion
+from interhand_ros.geometry.wrist_frame import identity_quaternion, wrist_quaternion
 from interhand_ros.landmarks.detection import LandmarkHand, MediaPipeHands
 from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, SIDES, WRIST
 
@@ -96,6 +96,8 @@ class LandmarkEstimator:
     mirrored: the input is a mirrored (selfie) view; keeps MediaPipe's handedness labels as they
     are. video: consecutive calls are frames of one video (MediaPipe tracks between them).
     """
+
+    finds_hands = True  # MediaPipe's palm detection searches the whole image
 
     def __init__(self, min_confidence: float = 0.5, mirrored: bool = False,
                  video: bool = False, model_complexity: int = 1) -> None:
@@ -162,7 +164,7 @@ class LandmarkEstimator:
             side=side, presence=presence, detected=True, joints=joints,
             pixels=hand.pixels.copy(), confidence=np.full(NUM_JOINTS, presence),
             valid=np.ones(NUM_JOINTS, dtype=bool), wrist_position=joints[WRIST].copy(),
-            wrist_quaternion=quaternion if quaternion is not None else np.array([0.0, 0, 0, 1]),
+            wrist_quaternion=quaternion if quaternion is not None else identity_quaternion(),
             depth_source=depth_source)
 
     def describe(self) -> str:

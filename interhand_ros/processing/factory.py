@@ -92,16 +92,6 @@ def build_estimator(settings: EstimatorSettings,
         return _internet_estimator(settings, warn)
 
 
-def finds_hands_itself(estimator: HandPoseEstimator) -> bool:
-    """True for the landmark fallback: MediaPipe runs its own palm detection and tracking on
-    the whole image, so roi.mode 'detector' would only add a second detector's cost."""
-    try:
-        from interhand_ros.landmarks.landmark_estimator import LandmarkEstimator
-    except ImportError:  # no MediaPipe: this cannot be the fallback
-        return False
-    return isinstance(estimator, LandmarkEstimator)
-
-
 class _Forward(logging.Handler):
     def __init__(self, say: Callable[[str], object]) -> None:
         super().__init__(logging.INFO)

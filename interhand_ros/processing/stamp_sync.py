@@ -13,15 +13,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from interhand_ros import stamps
+from interhand_ros.stamps import header_seconds
 
 TIME_JUMP = 1.0  # s; an image this much older than the newest one means the clock went back
 PAIRINGS = ('message_filters', 'stamp_sync')  # the node's two pairing implementations
-
-
-def header_seconds(msg: Any) -> float:
-    """A message's header.stamp as float seconds (stamps.stamp_seconds takes the stamp)."""
-    return stamps.stamp_seconds(msg.header.stamp)
 
 
 class StampSync:

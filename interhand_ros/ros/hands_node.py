@@ -31,7 +31,6 @@ from interhand_ros.processing.factory import (
     EstimatorError,
     EstimatorSettings,
     build_estimator,
-    finds_hands_itself,
 )
 from interhand_ros.processing.roi import RoiConfig, RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
@@ -171,7 +170,7 @@ class HandsNode(LifecycleNode):
         except EstimatorError as error:
             return self._configure_failed(error)
         try:
-            self.roi = make_roi_source(self.params, finds_hands_itself(self.estimator))
+            self.roi = make_roi_source(self.params, self.estimator.finds_hands)
         except ImportError as error:  # roi.mode detector without MediaPipe
             self._free_model()
             return self._configure_failed(error)

@@ -30,11 +30,11 @@ from interhand_ros.processing.stamp_sync import (
     LatestCameraInfo,
     StampGuard,
     StampSync,
-    header_seconds,
 )
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame, refusal, roi_msg_to_box
 from interhand_ros.ros.transport_loss import IMAGE, LossPeriod, TransportLoss, dds_profile_path
+from interhand_ros.stamps import header_seconds
 
 
 def default_pairing() -> str:
@@ -181,10 +181,9 @@ class Inputs:
     # ---- arrival checks (executor thread) ------------------------------------------------
     def _accept_image(self, image: Any) -> bool:
         now = time.monotonic()
-        self.loss.image_received()
-        lost_total = self.loss.total()
-        lost = lost_total - self._lost_at_last_image
+        lost_total = self.loss.image_received()
         if self._last_image is not None and now - self._last_image > self._params['stall_timeout']:
+            lost = lost_total - self._lost_at_last_image
             cause = (f'{lost} lost in transport meanwhile' if lost else
                      'camera restarted or stalled')
             self._report.fault('camera', f'images resumed after {now - self._last_image:.1f} s '

@@ -27,10 +27,10 @@ from interhand_ros.image_encoding import rgb_to_image
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.processing.chain import CHAIN_STAGES, FrameChain, StageClock
 from interhand_ros.processing.roi import RoiSource
-from interhand_ros.processing.stamp_sync import header_seconds
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.frames import Frame, convert
 from interhand_ros.ros.teleop_outputs import TeleopOutputs
+from interhand_ros.stamps import header_seconds
 from interhand_ros.teleop.stage import TeleopStage
 from interhand_ros.visualization.drawing import draw_estimate
 from interhand_ros.visualization.markers import MarkerStyle, to_marker_array

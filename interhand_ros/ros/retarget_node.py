@@ -28,9 +28,9 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 
 from interhand_msgs.msg import HandPose, TwoHandPose
-from interhand_ros.processing.stamp_sync import header_seconds
 from interhand_ros.ros.entry import StartupError, spin_node
 from interhand_ros.skeleton import RIGHT, SIDES
+from interhand_ros.stamps import header_seconds
 from interhand_ros.teleop.retargeting import HandRetargeter, RetargetingError
 
 PARAMETERS: tuple[tuple[str, object, str], ...] = (

@@ -93,9 +93,11 @@ class TransportLoss:
                 self._period[name] += info.total_count_change
         return SubscriptionEventCallbacks(message_lost=lost)
 
-    def image_received(self) -> None:
+    def image_received(self) -> int:
+        """Count an arrived image; returns the images lost so far (one lock per image)."""
         with self._lock:
             self._images_received += 1
+            return self._total.get(IMAGE, 0)
 
     def total(self, name: str = IMAGE) -> int:
         with self._lock:

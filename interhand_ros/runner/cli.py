@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         estimator = build_estimator(settings_from_flags(args, video=kind != 'folder'),
                                     LOG.warning, 'pass --checkpoint PATH')
-        roi = RoiSource(RoiConfig(mode=args.roi)) if args.checkpoint is not None else None
+        roi = None if estimator.finds_hands else RoiSource(RoiConfig(mode=args.roi))
         # the node's filter, hold and stable sides
         chain = FrameChain(estimator, roi, TeleopStage.from_params(DEFAULTS))
         return _process(args, kind, source, chain, yaml_info, retargeters)

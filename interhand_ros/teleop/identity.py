@@ -16,10 +16,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from interhand_ros.estimate import HandEstimate, TwoHandEstimate
-from interhand_ros.geometry.wrist_frame import wrist_quaternion
+from interhand_ros.geometry.wrist_frame import identity_quaternion, wrist_quaternion
 from interhand_ros.skeleton import SIDES
-
-_IDENTITY_QUATERNION = np.array([0.0, 0.0, 0.0, 1.0])
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ def with_side(hand: HandEstimate, side: str) -> HandEstimate:
     if hand.side == side:
         return hand
     quaternion = wrist_quaternion(hand.joints, side)
-    return replace(hand, side=side, wrist_quaternion=_IDENTITY_QUATERNION.copy()
+    return replace(hand, side=side, wrist_quaternion=identity_quaternion()
                    if quaternion is None else quaternion)
 
 
