@@ -25,6 +25,16 @@ import pytest  # noqa: E402
 from interhand_ros.processing.stamp_sync import PAIRINGS  # noqa: E402 - no rclpy import
 
 
+@pytest.fixture(scope='module')
+def ros():
+    """rclpy initialised for the test module (node test modules use it with pytestmark);
+    imported here, not at the top, so tests without ROS never load rclpy."""
+    import rclpy
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
 @pytest.fixture
 def harness_factory():
     """Makes node-under-test harnesses (test_node_ros.Harness) and closes them afterwards."""

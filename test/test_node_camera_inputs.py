@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -21,7 +20,8 @@ from interhand_ros.skeleton import SIDES
 from test_node_ros import Harness, camera_info
 
 PHOTO = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
-pytestmark = pytest.mark.skipif(not PHOTO.exists(), reason=f'test photo {PHOTO} is absent')
+pytestmark = [pytest.mark.skipif(not PHOTO.exists(), reason=f'test photo {PHOTO} is absent'),
+              pytest.mark.usefixtures('ros')]  # rclpy up for the module (conftest)
 JPEG_FORMAT = 'rgb8; jpeg compressed bgr8'  # what image_transport's compressed plugin writes
 JPEG_QUALITY = 95  # image_transport's default
 HEIGHT, WIDTH = 480, 640  # handSrc.jpg (README of ../shared/data/hands)
@@ -59,13 +59,6 @@ class CameraHarness(Harness):
         msg = make_msg(stamp)
         self.send_frame(msg, camera_info(stamp, width=WIDTH, height=HEIGHT, fx=600.0))
         return self.wait_for_stamp(stamp, timeout=TIMEOUT)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import rclpy
 from sensor_msgs.msg import Image
 from test_geometry_depth import (
     LEFT_DEPTH,
@@ -27,11 +26,7 @@ CAMERA = CameraModel.from_intrinsics(
     np.array([[FX, 0, WIDTH / 2], [0, FX, HEIGHT / 2], [0, 0, 1]]), WIDTH, HEIGHT)  # = camera_info
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 
 class LiftingEstimator:

@@ -41,13 +41,6 @@ def checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope='module')
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 def make_estimator(params: dict, warn) -> HandPoseEstimator:
     """The node's estimator for these parameter values (the node builds it this way)."""
     return build_estimator(estimator_settings(params), warn)

@@ -12,19 +12,13 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from test_node_ros import HEIGHT, WIDTH, camera_info, image
 
-
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 
 def served_stamps(h) -> list:

@@ -13,7 +13,6 @@ import weakref
 from typing import Any
 
 import pytest
-import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -27,12 +26,7 @@ from interhand_ros.ros.hands_node import HandsNode, StartupError
 
 from test_node_ros import Harness, ScriptedEstimator, camera_info, image
 
-
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 
 class Closing(ScriptedEstimator):

@@ -10,7 +10,6 @@ import dataclasses
 import time
 
 import pytest
-import rclpy
 from rcl_interfaces.msg import ParameterType
 from rcl_interfaces.srv import DescribeParameters, SetParameters
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -21,12 +20,7 @@ from interhand_ros.settings import DEFAULTS, PARAMETERS, SPECS, estimator_settin
 
 from test_node_ros import ScriptedEstimator
 
-
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 
 def call(h, srv_type, service: str, request):

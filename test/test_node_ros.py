@@ -173,11 +173,7 @@ class Harness:
         self.probe.destroy_node()
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 
 

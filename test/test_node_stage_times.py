@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import rclpy
 
 from benchmarks.node_bench import PROFILE
 from interhand_ros.ros.pipeline import STAGES
@@ -23,11 +22,7 @@ from test_node_ros import ScriptedEstimator
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 
 def test_diagnostics_give_each_stage_of_a_published_frame(harness_factory):

@@ -18,10 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from test_node_ros import camera_info, image, ros  # noqa: F401 - ros: rclpy for the module
+from test_node_ros import camera_info, image
+
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 WIDTH, HEIGHT, RATE_HZ = 1280, 720, 30.0
 CAMERA_SECONDS = 60.0  # the test stops the camera as soon as it has seen what it waits for

@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PoseStamped
 from rclpy.parameter import Parameter
@@ -29,19 +28,13 @@ from test_node_ros import Harness, camera_info
 
 PHOTO = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
 pytestmark = [pytest.mark.skipif(not PHOTO.exists(), reason=f'test photo {PHOTO} is absent'),
-              pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')]
+              pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent'),
+              pytest.mark.usefixtures('ros')]  # rclpy up for the module (conftest)
 FRAMES, SETTLE = 36, 8          # frames sent; the first SETTLE are the filter converging
 NOISE = 6.0                     # per-frame pixel noise, std in 0..255
 TIMEOUT = 30.0                  # s per answer: the landmark estimator on a shared 2-core CPU
 FRAME = 'camera_color_optical_frame'
 QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
 
 
 def noisy_frames(count: int) -> list[np.ndarray]:

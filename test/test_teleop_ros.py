@@ -32,11 +32,7 @@ needs_urdfs = pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} abse
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
 
 def hand(side: str, detected: bool = True, held: bool = False) -> HandEstimate:
