@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from interhand_ros.engine.estimator import (
-    DEPTH_WINDOW_FRACTION,
     EngineConfig,
     NetworkResult,
     lift_two_hands,
@@ -44,6 +43,7 @@ from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
 from interhand_ros.geometry.hand_scale import HandScaleCalibrator
 from interhand_ros.geometry.root_depth import (
+    DEPTH_WINDOW_FRACTION,
     MEAN_BONE_LENGTHS_M,
     DepthImage,
     root_depth_from_depth_image,

@@ -42,6 +42,7 @@ from interhand_ros.geometry.crop import (
 )
 from interhand_ros.geometry.hand_scale import HandScaleCalibrator
 from interhand_ros.geometry.root_depth import (
+    DEPTH_WINDOW_FRACTION,
     SURFACE_OFFSET_M,
     DepthImage,
     root_depth_from_depth_image,
@@ -50,8 +51,6 @@ from interhand_ros.geometry.root_depth import (
 )
 from interhand_ros.geometry.wrist_frame import wrist_quaternion
 from interhand_ros.skeleton import LEFT, RIGHT, SIDES, WRIST, split_model_joints
-
-DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the crop side
 
 
 @dataclass(frozen=True)

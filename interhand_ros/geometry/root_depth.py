@@ -49,6 +49,9 @@ _MIN_DEPTH_M = 0.05
 # assumption from the literature, not measured here). The wrist is thicker (3.5-4 cm), the
 # palmar side has thicker soft tissue than the dorsal side: a few mm either way.
 SURFACE_OFFSET_M = 0.015
+# Radius of the depth-image window sampled around each joint, as a fraction of the hand's image
+# box side (the network crop for InterNet, the searched roi for the landmark estimator).
+DEPTH_WINDOW_FRACTION = 0.02
 _OUTLIER_MADS = 3.0           # inlier band: this many robust standard deviations (1.4826 MAD)
 _MIN_OUTLIER_BAND_M = 0.010   # ... at least this wide (sensor noise + relative depth noise)
 _COARSE_BAND_M = 0.05         # first cut around the joints' median: a hand is ~3 cm thick

@@ -30,13 +30,16 @@ from interhand_ros.estimate import (
 )
 from interhand_ros.geometry.box import Box, clip_box
 from interhand_ros.geometry.camera import CameraModel
-from interhand_ros.geometry.root_depth import DepthImage, root_depth_from_depth_image
+from interhand_ros.geometry.root_depth import (
+    DEPTH_WINDOW_FRACTION,
+    DepthImage,
+    root_depth_from_depth_image,
+)
 from interhand_ros.geometry.wrist_frame import identity_quaternion, wrist_quaternion
 from interhand_ros.landmarks.detection import LandmarkHand, MediaPipeHands
 from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, SIDES, WRIST
 
 MIN_DEPTH = 0.05  # m: a solution nearer than this is not a hand in front of the camera
-DEPTH_WINDOW_FRACTION = 0.02  # depth sampling window radius, fraction of the searched roi
 
 
 class PoseLiftError(ValueError):
