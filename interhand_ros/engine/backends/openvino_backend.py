@@ -10,6 +10,7 @@ presence: 0.02 % of the work) and the decoding tail stay fp32.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -45,9 +46,17 @@ def version() -> str:
     return ov.__version__
 
 
+@functools.cache
+def core() -> ov.Core:
+    """The process's one OpenVINO runtime core (each new one reloads the plugin registry): the
+    capability query, reading and compiling share it. Settings go to each compile_model call,
+    never onto the shared core."""
+    return ov.Core()
+
+
 def native_precisions(device_type: str = 'cpu') -> tuple[str, ...]:
     """fp32 plus the reduced precisions the CPU plugin reports native support for."""
-    capabilities = set(ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+    capabilities = set(core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
     return ('fp32',) + tuple(p for p, c in _CAPABILITIES.items() if c in capabilities)
 
 
@@ -111,19 +120,17 @@ def open_backend(checkpoint: Path, options: BackendOptions) -> OpenVinoBackend:
 
 
 def read_parts(folder: Path) -> dict[str, ov.Model]:
-    core = ov.Core()
-    return {name: core.read_model(folder / f'{name}.xml') for name in PART_NAMES}
+    return {name: core().read_model(folder / f'{name}.xml') for name in PART_NAMES}
 
 
 def compile_parts(parts: dict[str, ov.Model], precision: str, threads: int = 0
                   ) -> dict[str, ov.InferRequest]:
     """One infer request per part, compiled for the CPU for latency (batch 1)."""
-    core = ov.Core()
     config: dict[str, object] = {'INFERENCE_PRECISION_HINT': _HINTS[precision],
                                  'PERFORMANCE_HINT': 'LATENCY'}
     if threads:
         config['INFERENCE_NUM_THREADS'] = threads
-    return {name: core.compile_model(part, 'CPU', config).create_infer_request()
+    return {name: core().compile_model(part, 'CPU', config).create_infer_request()
             for name, part in parts.items()}
 
 
