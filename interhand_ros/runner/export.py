@@ -26,19 +26,17 @@ from interhand_ros.skeleton import SIDES
 def check_with_onnxruntime(model: InterNet, folder: Path, refine: bool = False) -> float:
     """Largest difference of the decoded crop pixels between ONNX Runtime and torch on random
     crops of two batch sizes (the parts run one after the other)."""
-    import onnxruntime as ort
-    sessions = {name: ort.InferenceSession(str(folder / f'{name}.onnx'),
-                                           providers=['CPUExecutionProvider'])
-                for name in ('global', *SIDES)}
+    from interhand_ros.engine.backends.onnx_backend import OnnxBackend
+    backend = OnnxBackend(folder, 'fp32')
     worst = 0.0
     for batch in (1, 3):
         images = example_images(batch)
         with torch.no_grad():
             features = GlobalPart(model)(images)[0]
             expected = [HandPart(model, side, refine)(features)[0].numpy() for side in (0, 1)]
-        onnx_features = sessions['global'].run(None, {'images': images.numpy()})[0]
-        for side, name in enumerate(SIDES):
-            crop_xy = sessions[name].run(None, {'features': onnx_features})[0]
+        onnx_features = backend.run_global(images.numpy())[0]
+        for side in range(len(SIDES)):
+            crop_xy = backend.run_hand(side, onnx_features)[0]
             worst = max(worst, float(np.abs(crop_xy - expected[side]).max()))
     return worst
 
