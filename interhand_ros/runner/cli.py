@@ -18,11 +18,7 @@ import numpy as np
 
 from interhand_ros.engine.options import DEPTH_MODES
 from interhand_ros.estimate import HandPoseEstimator
-from interhand_ros.geometry.camera_yaml import (
-    DEFAULT_HORIZONTAL_FOV_DEG,
-    guess_camera_info,
-    load_camera_yaml,
-)
+from interhand_ros.geometry.camera_yaml import DEFAULT_HORIZONTAL_FOV_DEG, load_camera_yaml
 from interhand_ros.processing.chain import FrameChain
 from interhand_ros.processing.factory import EstimatorError, EstimatorSettings, build_estimator
 from interhand_ros.runner.bag import BagInput, BagOutput
@@ -31,8 +27,8 @@ from interhand_ros.runner.inputs import (
     FolderInput,
     Input,
     InputError,
-    InputFrame,
     VideoInput,
+    camera_for,
     input_kind,
 )
 from interhand_ros.runner.outputs import AnnotatedWriter, OutputSet, RecordWriter
@@ -151,25 +147,20 @@ def settings_from_flags(args: argparse.Namespace, video: bool) -> EstimatorSetti
     return replace(estimator_settings(params), video=video, mirrored=args.mirrored)
 
 
-def open_input(args: argparse.Namespace, kind: str) -> Input:
+def open_input(path: Path, kind: str, fps: float, depth: str | None = None,
+               image_topic: str | None = None, camera_info_topic: str | None = None,
+               sync: str = 'latest', slop: float = DEFAULTS['sync_slop']) -> Input:
+    """The input of `kind` (inputs.input_kind) at path; interhand-quantize reads with it too.
+    depth: a bag's depth topic or an image folder's depth folder; fps: an image folder's stamp
+    rate; topics (None: found by type) and pairing: bags only. Here, not in inputs.py, because
+    runner/bag.py imports inputs.py."""
     if kind == 'video':
-        if args.depth:
+        if depth:
             raise InputError('--depth needs a bag (depth topic) or an image folder (depth folder)')
-        return VideoInput(args.input)
+        return VideoInput(path)
     if kind == 'folder':
-        return FolderInput(args.input, args.fps, Path(args.depth) if args.depth else None)
-    return BagInput(args.input, args.image_topic, args.camera_info_topic, args.depth,
-                    args.sync, args.sync_slop)
-
-
-def camera_for(frame: InputFrame, yaml_info: Any, fov: float) -> tuple[Any, bool]:
-    """(CameraModel, guessed) for a frame: bag CameraInfo > YAML > field-of-view guess."""
-    from interhand_ros.geometry.camera import CameraModel
-    height, width = frame.image_rgb.shape[:2]
-    info, guessed = frame.camera_info or yaml_info, False
-    if info is None:
-        info, guessed = guess_camera_info(width, height, fov), True
-    return CameraModel.from_camera_info(info, rectified=False).for_image(width, height), guessed
+        return FolderInput(path, fps, Path(depth) if depth else None)
+    return BagInput(path, image_topic, camera_info_topic, depth, sync, slop)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,7 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                   args.urdf_dir or '', args.retargeting_type)
     kind = input_kind(args.input)
     yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
-    source = open_input(args, kind)
+    source = open_input(args.input, kind, args.fps, args.depth, args.image_topic,
+                        args.camera_info_topic, args.sync, args.sync_slop)
     roi = None
     estimator: HandPoseEstimator | None = None
     try:

@@ -1,4 +1,5 @@
-"""interhand-run's inputs: what a path is, and the frames of a video file or an image folder.
+"""interhand-run's inputs: what a path is, the frames of a video file or an image folder, and
+the camera of a frame (interhand-quantize reads its footage with these and cli.open_input).
 
 (ROS 2 bags are read by runner/bag.py.) Every input offers the same small interface: frames(),
 total (frame count or None), fps (the annotated video's frame rate; None: write an image
@@ -14,6 +15,8 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
+
+from interhand_ros.geometry.camera_yaml import guess_camera_info
 
 LOG = logging.getLogger('interhand-run')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -140,3 +143,13 @@ class VideoInput:
 
     def close(self) -> None:
         self.capture.release()
+
+
+def camera_for(frame: InputFrame, yaml_info: Any, fov: float) -> tuple[Any, bool]:
+    """(CameraModel, guessed) for a frame: bag CameraInfo > YAML > field-of-view guess."""
+    from interhand_ros.geometry.camera import CameraModel
+    height, width = frame.image_rgb.shape[:2]
+    info, guessed = frame.camera_info or yaml_info, False
+    if info is None:
+        info, guessed = guess_camera_info(width, height, fov), True
+    return CameraModel.from_camera_info(info, rectified=False).for_image(width, height), guessed

@@ -5,15 +5,15 @@ lifting their result needs."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from interhand_ros.engine.estimator import InterNetEstimator, network_crop
 from interhand_ros.geometry.box import Box
+from interhand_ros.runner.cli import open_input
+from interhand_ros.runner.inputs import camera_for, input_kind
 
 
 @dataclass
@@ -26,28 +26,6 @@ class HeldOut:
     camera: Any
 
 
-def open_frames(path: Path, fps: float) -> tuple[Iterator[Any], Any]:
-    """(frames, source with close()) of a folder / video / bag, read by interhand-run's readers."""
-    from interhand_ros.runner.inputs import FolderInput, VideoInput, input_kind
-    kind = input_kind(path)
-    if kind == 'video':
-        source: Any = VideoInput(path)
-    elif kind == 'folder':
-        source = FolderInput(path, fps)
-    else:
-        from interhand_ros.runner.bag import BagInput
-        source = BagInput(path, None, None)
-    return source.frames(), source
-
-
-def camera_of(frame: Any, fov: float) -> Any:
-    from interhand_ros.geometry.camera import CameraModel
-    from interhand_ros.geometry.camera_yaml import guess_camera_info
-    height, width = frame.image_rgb.shape[:2]
-    info = frame.camera_info or guess_camera_info(width, height, fov)
-    return CameraModel.from_camera_info(info, rectified=False).for_image(width, height)
-
-
 def collect_crops(args: argparse.Namespace, reference: InterNetEstimator
                   ) -> tuple[np.ndarray, list[HeldOut]]:
     """(calibration crops, held-out crops) of the rois the node's per-frame chain gives each
@@ -55,15 +33,15 @@ def collect_crops(args: argparse.Namespace, reference: InterNetEstimator
     filtered estimate would go unused (the roi tracks the raw one)."""
     from interhand_ros.processing.chain import FrameChain
     from interhand_ros.processing.roi import RoiConfig, RoiSource
-    frames, source = open_frames(args.images, args.fps)
+    source = open_input(args.images, input_kind(args.images), args.fps)
     roi = RoiSource(RoiConfig(mode=args.roi))
     chain = FrameChain(reference, roi, teleop=None)
     calibration, held_out = [], []
     try:
-        for index, frame in enumerate(frames):
+        for index, frame in enumerate(source.frames()):
             if index >= args.max_frames:
                 break
-            camera = camera_of(frame, args.fov)
+            camera = camera_for(frame, None, args.fov)[0]
             result = chain.process(frame.image_rgb, camera, frame.stamp_ns * 1e-9)
             crop, square, inverse = network_crop(frame.image_rgb, result.roi)
             if index % args.held_out_every == args.held_out_every - 1:
