@@ -144,20 +144,17 @@ def ensure_int8(checkpoint: Path, backend: str, cache_dir: str, int8_cache: str)
     interhand-quantize) or int8_cache, filled with a model calibrated on random crops (speed
     only)."""
     from interhand_ros.engine.backends.base import BackendOptions
-    from interhand_ros.engine.backends.registry import build_quantized, stored_model_key
-    from interhand_ros.engine.cache import ModelCache, file_sha256
+    from interhand_ros.engine.cache import ModelCache
     from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
-    key = stored_model_key(backend, file_sha256(checkpoint), 'int8', False)
+    from interhand_ros.runner.quantize import built_quantized, quantized_key
+    config = EngineConfig(device='cpu', backend=backend, cache_dir=cache_dir or None)
+    key = quantized_key(checkpoint, config, 'int8')
     if ModelCache(cache_dir or None).load(key) is not None:
         return cache_dir
     if ModelCache(int8_cache).load(key) is None:
-        fp32 = InterNetEstimator(checkpoint, EngineConfig(device='cpu', backend=backend,
-                                                          cache_dir=cache_dir or None))
+        fp32 = InterNetEstimator(checkpoint, config)
         crops = np.random.default_rng(1).integers(0, 256, (16, 256, 256, 3), dtype=np.uint8)
-        with tempfile.TemporaryDirectory() as scratch:
-            _, write = build_quantized(backend, fp32.backend, crops, 'int8',
-                                       BackendOptions(precision='int8'),
-                                       fp32.config.presence_threshold, Path(scratch))
+        with built_quantized(fp32, crops, 'int8', BackendOptions(precision='int8')) as (_, write):
             assert write is not None  # int8 is always a model to store
             ModelCache(int8_cache).store(key, write)
     return int8_cache

@@ -24,17 +24,19 @@ quantize_report.py measures and judges, and the backend's module builds the cand
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from interhand_ros.engine.backends.base import BackendError, BackendOptions
+from interhand_ros.engine.backends.base import Backend, BackendError, BackendOptions, ModelWriter
 from interhand_ros.engine.backends.registry import (
     BACKENDS,
     build_quantized,
@@ -105,6 +107,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def quantized_key(checkpoint: Path, config: EngineConfig, precision: str) -> dict[str, object]:
+    """The model cache key under which the node looks for the checkpoint's model at precision."""
+    return stored_model_key(config.backend, file_sha256(checkpoint), precision, config.refine)
+
+
+@contextlib.contextmanager
+def built_quantized(reference: InterNetEstimator, calibration: np.ndarray, precision: str,
+                    options: BackendOptions) -> Iterator[tuple[Backend, ModelWriter | None]]:
+    """(candidate, writer of its files or None) built from the reference's fp32 backend in a
+    scratch folder that lives as long as the block (the candidate may run from it)."""
+    with tempfile.TemporaryDirectory(prefix='interhand-quantize-') as scratch:
+        yield build_quantized(reference.config.backend, reference.backend, calibration,
+                              precision, options, reference.config.presence_threshold,
+                              Path(scratch))
+
+
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     """(report, good). Raises ValueError / BackendError for inputs or machines it cannot use."""
     check_precision(args.backend, args.precision)
@@ -117,9 +135,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     fp32 = reference.backend
     options = BackendOptions(precision=args.precision, cache_dir=args.cache_dir,
                              threads=args.threads)
-    with tempfile.TemporaryDirectory(prefix='interhand-quantize-') as scratch:
-        candidate, write_model = build_quantized(args.backend, fp32, calibration, args.precision,
-                                                 options, args.presence_threshold, Path(scratch))
+    with built_quantized(reference, calibration, args.precision, options) as (candidate,
+                                                                              write_model):
         crops = np.stack([item.crop for item in held_out])
         results = [network_results(backend.infer(crops, args.presence_threshold))
                    for backend in (fp32, candidate)]
@@ -138,8 +155,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             def write(folder: Path) -> None:
                 model(folder)
                 (folder / 'report.json').write_text(json.dumps(report, indent=1))
-            key = stored_model_key(args.backend, file_sha256(args.checkpoint), args.precision,
-                                   config.refine)
+            key = quantized_key(args.checkpoint, config, args.precision)
             report['model_dir'] = str(ModelCache(args.cache_dir).store(key, write))
     return report, not reasons
 
