@@ -112,8 +112,8 @@ class NetworkResult:
 
 class InterNetEstimator:
     """HandPoseEstimator running InterNet; raises CheckpointError for a missing/bad checkpoint."""
-    finds_hands = False  # InterNet sees one crop: the roi source decides where the hands are
 
+    finds_hands = False  # InterNet sees one crop: the roi source decides where the hands are
 
     def __init__(self, checkpoint_path: str | Path,
                  config: EngineConfig = EngineConfig()) -> None:
