@@ -1,8 +1,10 @@
-"""TwoHandEstimate -> interhand_msgs/TwoHandPose (no rclpy: only message types).
+"""TwoHandEstimate <-> interhand_msgs/TwoHandPose (no rclpy: only message types).
 
 Every field is filled for both hands; a hand that is not detected is still published with
 detected = false, valid all false and NaN positions, so consumers index hands by side, never by
-list position.
+list position. The decoder (from_two_hand_pose) gives the fusion node each camera's estimate
+back; what the message does not carry (the hand-scale calibration, the depth-image check) comes
+back as NaN.
 """
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
 from interhand_msgs.msg import HandPose, Point2D, TwoHandPose
-from interhand_ros.estimate import HandEstimate, TwoHandEstimate
+from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
 from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.wrist_frame import joints_in_wrist_frame
 from interhand_ros.skeleton import LEFT, RIGHT
 
 _SIDES = {RIGHT: HandPose.RIGHT, LEFT: HandPose.LEFT}
+_SIDE_NAMES = {code: side for side, code in _SIDES.items()}
 
 
 def box_to_roi(box: Box, width: int, height: int) -> RegionOfInterest:
@@ -71,3 +74,40 @@ def to_two_hand_pose(estimate: TwoHandEstimate, header: Header, image_width: int
         inference_time=float(estimate.inference_time),
         filtered=bool(estimate.filtered),
     )
+
+
+def hand_from_msg(msg: HandPose) -> HandEstimate:
+    """One HandPose -> HandEstimate (ValueError for a side or depth source it does not know)."""
+    if msg.side not in _SIDE_NAMES:
+        raise ValueError(f'HandPose.side must be RIGHT (0) or LEFT (1), got {msg.side}')
+    orientation = msg.wrist_pose.orientation
+    return HandEstimate(
+        side=_SIDE_NAMES[msg.side], presence=float(msg.presence), detected=bool(msg.detected),
+        joints=np.array([(p.x, p.y, p.z) for p in msg.joints], dtype=np.float64),
+        pixels=np.array([(p.u, p.v) for p in msg.pixels], dtype=np.float64),
+        confidence=np.asarray(msg.confidence, dtype=np.float64).copy(),
+        valid=np.asarray(msg.valid, dtype=bool).copy(),
+        wrist_position=np.array([msg.wrist_pose.position.x, msg.wrist_pose.position.y,
+                                 msg.wrist_pose.position.z]),
+        wrist_quaternion=np.array([orientation.x, orientation.y, orientation.z,
+                                   orientation.w]),
+        depth_source=DepthSource(msg.depth_source), held=bool(msg.held),
+        held_for=float(msg.held_for))
+
+
+def from_two_hand_pose(msg: TwoHandPose) -> TwoHandEstimate:
+    """The inverse of to_two_hand_pose (the header is the caller's: stamp, frame, image size
+    are not part of the estimate); ValueError for an unknown side, depth source or estimator,
+    or a right/left hand published under the other's field."""
+    right, left = hand_from_msg(msg.right), hand_from_msg(msg.left)
+    if (right.side, left.side) != (RIGHT, LEFT):
+        raise ValueError(f'TwoHandPose.right/left carry sides {right.side}/{left.side}')
+    vector = msg.right_to_left_root
+    roi = msg.roi
+    return TwoHandEstimate(
+        right=right, left=left, relative_root_depth=float(msg.relative_root_depth),
+        relative_root_depth_valid=bool(msg.relative_root_depth_valid),
+        right_to_left_root=np.array([vector.x, vector.y, vector.z]),
+        depth_source=DepthSource(msg.depth_source), estimator=EstimatorKind(msg.estimator),
+        roi=Box(float(roi.x_offset), float(roi.y_offset), float(roi.width), float(roi.height)),
+        inference_time=float(msg.inference_time), filtered=bool(msg.filtered))
