@@ -31,6 +31,7 @@ class DepthSource(IntEnum):
     FIXED = 3
     OTHER_HAND = 4
     PNP = 5
+    TRIANGULATED = 6   # several calibrated views (interhand_ros.multiview), world frame
 
 
 class EstimatorKind(IntEnum):

@@ -1,0 +1,66 @@
+"""Per-joint triangulation of undistorted rays from calibrated views, and reprojection errors.
+
+Every view is a 3 x 4 projection P = [R | t] (world -> optical frame) and each observation a
+normalised ray (x, y) = ((u - cx) / fx, (v - cy) / fy) of the undistorted pixel
+(CameraModel.pixel_rays). The DLT rows w (x P3 - P1), w (y P3 - P2) of all views are stacked per
+joint and solved with the homogeneous coordinate fixed to 1 (a 3 x 3 system per joint, batched):
+the same least-squares solution as the SVD form for points in front of the cameras, at a
+fraction of its cost. w is the observation's weight (its confidence; 0 = not seen).
+Joints seen by fewer than two views come out NaN.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MIN_VIEWS = 2
+
+
+def projection(world_from_camera: np.ndarray) -> np.ndarray:
+    """3 x 4 [R | t] mapping world points to the optical frame (the inverse of the pose)."""
+    rotation = world_from_camera[:3, :3].T
+    return np.hstack([rotation, -rotation @ world_from_camera[:3, 3:4]])
+
+
+def triangulate(projections: np.ndarray, rays: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted linear triangulation.
+
+    projections (V, 3, 4); rays (..., V, J, 2) normalised; weights (..., V, J), >= 0 (NaN rays
+    must have weight 0). Returns (..., J, 3) world points, NaN where fewer than MIN_VIEWS
+    weights are positive or the rays are parallel.
+    """
+    rays = np.nan_to_num(np.asarray(rays, dtype=np.float64))
+    weights = np.asarray(weights, dtype=np.float64)
+    # rows (..., V, J, 2, 4): x P3 - P1 and y P3 - P2, for each view and joint
+    rows = rays[..., None] * projections[:, None, 2:3, :] - projections[:, None, :2, :]
+    rows = rows * weights[..., None, None]
+    rows = np.moveaxis(rows, -4, -3).reshape(*rows.shape[:-4], rows.shape[-3], -1, 4)
+    a, b = rows[..., :3], -rows[..., 3]
+    normal = np.einsum('...ri,...rj->...ij', a, a)
+    rhs = np.einsum('...ri,...r->...i', a, b)
+    seen = np.count_nonzero(weights > 0, axis=-2) >= MIN_VIEWS
+    determinant = np.linalg.det(normal)
+    scale = np.einsum('...ii->...', normal) ** 3
+    usable = seen & (np.abs(determinant) > 1e-12 * np.maximum(scale, 1e-300))
+    safe = np.where(usable[..., None, None], normal, np.eye(3))
+    points = np.linalg.solve(safe, rhs[..., None])[..., 0]
+    points[~usable] = np.nan
+    return points
+
+
+def project_rays(projections: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World points (..., J, 3) -> (normalised rays (..., V, J, 2), depths (..., V, J))."""
+    camera = np.einsum('vij,...nj->...vni', projections[:, :, :3], points) \
+        + projections[:, None, :, 3]
+    depth = camera[..., 2]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return camera[..., :2] / depth[..., None], depth
+
+
+def ray_errors_px(projections: np.ndarray, focal_px: np.ndarray, points: np.ndarray,
+                  rays: np.ndarray) -> np.ndarray:
+    """Distance (..., V, J) between observed rays and the points' projections, in pixels of the
+    undistorted image (normalised distance x the view's mean focal length focal_px (V,)).
+    Infinite for a point behind a camera."""
+    projected, depth = project_rays(projections, points)
+    error = np.linalg.norm(projected - rays, axis=-1) * focal_px[:, None]
+    return np.where(depth > 0, error, np.inf)
