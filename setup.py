@@ -26,6 +26,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'fusion_node = interhand_ros.ros.fusion_node:main',
             'hands_node = interhand_ros.ros.hands_node:main',
             'interhand-run = interhand_ros.runner.cli:main',
             'interhand-export = interhand_ros.runner.export:main',
