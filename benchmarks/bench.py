@@ -10,14 +10,19 @@ int8: engine/backends/registry.native_precisions). For each:
 wall and process CPU time, the speed-up over the reference, RSS (steady, after the runs) and
 peak RSS (including loading / converting). Each case runs in its own process so their memory
 does not add up; the reference runs first and again last (the faster run is used for the
-ratios). Then the node as deployed (node_bench.py): the real hands_node process under a camera
-in another process over real DDS, raw and compressed, with and without the Fast DDS profile, for
-the landmark fallback, the fastest exact runtime (`checkpoint:=X` alone), the fastest (int8) and
-torch: frames delivered, output rate, pose age, and where a frame's time goes in the node.
-Speed does not depend on the weights' values: random weights unless --checkpoint is given.
-int8 without a model from interhand-quantize in the cache is calibrated on random crops
-(speed only, into a temporary cache). Wall times on a shared CPU include other processes' load;
-CPU time is what the case itself used.
+ratios). Then the node as deployed (node_bench.py): the real hands_node process (alone and
+through hands.launch.py) under a camera in another process over real DDS with the Fast DDS
+profile, for the fastest exact runtime (`checkpoint:=X` alone), the fastest (int8), torch, the
+one-hand weights and the landmark fallback: frames delivered, output rate, pose age, node CPU
+and RSS, and where a frame's time goes in the node.
+Speed does not depend on the weights' values: random weights unless --checkpoint is given,
+made to behave like a trained model tracking two hands (benchmarks/random_weights.py: both
+hands present, so the whole network runs; joints the roi source tracks, so the roi detector
+runs every roi.detect_every frames), with a one-hand row of its own. int8 without a model from
+interhand-quantize in the cache is calibrated on random crops (speed only; for --checkpoint
+into a temporary cache, for the bench's own weights into the model cache, where the launched
+node finds it). Wall times on a shared CPU include other processes' load; CPU time is what
+the case itself used.
 """
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.node_bench import DEFAULT_CASES, PROFILE, run_node_cases
+from benchmarks.node_bench import DEFAULT_CASES, PROFILE, expand, parse_case, run_node_cases
+from benchmarks.random_weights import save_bench_checkpoint
 
 PIPELINE_SIZES = ((640, 480), (1280, 720))
 REFERENCE = 'official-torch:fp32'
@@ -290,13 +296,15 @@ def main(argv: list[str] | None = None) -> None:
         worker(args)
         return
     from interhand_ros.engine.cache import default_cache_dir
-    from interhand_ros.engine.checkpoint import save_random_checkpoint
     cache_dir = args.cache_dir or str(default_cache_dir())
-    if args.checkpoint is None:  # one fixed file: compiled models are reused between runs
-        args.checkpoint = Path(cache_dir) / 'bench_random_internet.pth'
-        if not args.checkpoint.is_file():
-            args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            save_random_checkpoint(args.checkpoint)
+    own_weights = args.checkpoint is None
+    if own_weights:  # fixed files: compiled models are reused between runs
+        checkpoints = {hands: save_bench_checkpoint(
+            Path(cache_dir) / f'bench_{hands}_hands_internet.pth', weights)
+            for hands, weights in (('two', 'two'), ('one-hand', 'right'))}
+        args.checkpoint = checkpoints['two']
+    else:  # the user's weights: the photo decides which hands they see
+        checkpoints = {'two': args.checkpoint, 'one-hand': args.checkpoint}
     machine = cpu_description()
     print('machine: ' + ', '.join(f'{k} {v}' for k, v in machine.items()))
     print(f'load average at start {os.getloadavg()[0]:.2f} (wall times include other '
@@ -311,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
             case_cache = cache_dir
             if case.endswith(':int8'):
                 case_cache = ensure_int8(args.checkpoint, case.split(':')[0], cache_dir,
-                                         int8_cache)
+                                         cache_dir if own_weights else int8_cache)
             results[case] = run_case(REFERENCE if case == REFERENCE_AGAIN else case, args,
                                      case_cache)
             result = results[case]
@@ -323,12 +331,19 @@ def main(argv: list[str] | None = None) -> None:
             print_table(results)
         probes: dict[str, Any] = {}
         if args.probe_seconds > 0:
-            fastest_cache = (ensure_int8(args.checkpoint, 'openvino', cache_dir, int8_cache)
-                             if any(c.startswith('fastest') for c in args.node_cases)
-                             and 'openvino:int8' in cases() else '')
+            node_cases = expand(args.node_cases)
+            fastest = {checkpoints['one-hand' if 'one-hand' in parse_case(case)[1] else 'two']
+                       for case in node_cases if parse_case(case)[0] == 'fastest'}
+            # the bench's own weights: their int8 model goes to the cache the launched node
+            # reads; a user's checkpoint never gets one calibrated on random crops there
+            fastest_cache = ''
+            for checkpoint in sorted(fastest):
+                fastest_cache = ensure_int8(checkpoint, 'openvino', args.cache_dir,
+                                            cache_dir if own_weights else int8_cache)
             probes = run_node_cases(
-                args.node_cases, args.checkpoint,
-                {'exact': args.cache_dir, 'torch': args.cache_dir, 'fastest': fastest_cache},
+                node_cases, checkpoints,
+                {'exact': args.cache_dir, 'torch': args.cache_dir,
+                 'fastest': args.cache_dir if fastest_cache in ('', cache_dir) else fastest_cache},
                 args.profile, args.probe_seconds)
     print(f'bench took {time.perf_counter() - started:.0f} s; load average at end '
           f'{os.getloadavg()[0]:.2f}')

@@ -4,12 +4,13 @@
 
 The real hands_node process under a camera in this process (tools/latency_probe.py:
 640x480 rgb8 of the hand photo at 30 Hz, sensor-data QoS, config/fastdds.xml given to both
-processes), with the fastest InterNet runtime by default (precision int8; with random weights
-and no int8 model in the cache one is calibrated on random crops first, as `make bench` does:
-speed only). Prints the node's RSS at the start and end, the frames delivered (exact over the
-whole run, from the node's counters with pauses before and after) and, per minute, the output
-rate (poses of that minute's frames), the frames the node received (approximate: its
-/diagnostics counter at the minute's end, at most 1 s old) and pose age p50/p90.
+processes), with the fastest InterNet runtime by default (precision int8; with the bench's
+random weights, two hands present and tracked (random_weights.py), an int8 model is calibrated
+on random crops first, as `make bench` does: speed only). Prints the node's RSS at the start
+and end, the frames delivered (exact over the whole run, from the node's counters with pauses
+before and after) and, per minute, the output rate (poses of that minute's frames), the frames
+the node received (approximate: its /diagnostics counter at the minute's end, at most 1 s old)
+and pose age p50/p90.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ import numpy as np
 
 from benchmarks.bench import ensure_int8
 from benchmarks.node_bench import ESTIMATORS, node_parameters
-from interhand_ros.engine.checkpoint import save_random_checkpoint
-from tools.latency_probe import SETTLE, DeployedNode, parser, process_usage
+from benchmarks.random_weights import save_bench_checkpoint
+from tools.latency_probe import SETTLE, DeployedNode, parser
+from tools.node_process import process_usage
 
 
 def soak(node: DeployedNode, rows: int, rate: float, row_s: float = 60.0) -> dict[str, Any]:
@@ -35,7 +37,7 @@ def soak(node: DeployedNode, rows: int, rate: float, row_s: float = 60.0) -> dic
     time.sleep(SETTLE)
     first = int(camera.fresh_diagnostics(time.monotonic())['frames_received'])
     camera.new_window()
-    rss_start = process_usage(node.process.pid)[1]
+    rss_start = process_usage(node.node_pid)[1]
     sent_per_minute, received_at = [], [first]
     for minute in range(rows):
         sent_per_minute.append(camera.play(rate, row_s))
@@ -56,7 +58,7 @@ def soak(node: DeployedNode, rows: int, rate: float, row_s: float = 60.0) -> dic
                      'pose_age_ms_p90': float(np.percentile(answered, 90)) if answered.size
                      else None})
     sent_total = sum(len(sent) for sent in sent_per_minute)
-    return {'node_rss_mb_start': rss_start, 'node_rss_mb_end': process_usage(node.process.pid)[1],
+    return {'node_rss_mb_start': rss_start, 'node_rss_mb_end': process_usage(node.node_pid)[1],
             'sent': sent_total, 'received_by_node': last - first,
             'delivered_pct': 100.0 * (last - first) / max(1, sent_total), 'minutes': table}
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     options.add_argument('--json', type=Path, default=None)
     args, probe_argv = options.parse_known_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
-        checkpoint = args.checkpoint or save_random_checkpoint(Path(scratch) / 'random.pth.tar')
+        checkpoint = args.checkpoint or save_bench_checkpoint(Path(scratch) / 'two_hands.pth')
         cache = args.cache_dir
         if args.estimator == 'fastest':
             cache = ensure_int8(checkpoint, 'openvino', args.cache_dir, scratch)

@@ -151,3 +151,43 @@ def test_health_levels_rates_and_counters():
     status = health.status(101.3, 'hands', 'cam')
     assert status.level == DiagnosticStatus.WARN and 'yuv422' in status.message
     assert health.status(110.0, 'hands', 'cam').message == 'no image received for 5 s'
+
+
+def test_worker_finishes_items_in_order_on_a_second_thread_while_handling_the_next():
+    """handle(n + 1) starts before finish(n) ends (the network is not kept waiting by the
+    outputs); finishes run in the order handled, each once; an error in one is reported and
+    the next goes on; stop() waits for the finish of the last item handled."""
+    box = LatestMailbox()
+    events, errors = [], []
+    second_handled = threading.Event()
+
+    def handle(item):
+        events.append(('handle', item, threading.current_thread().name))
+        if item == 2:
+            second_handled.set()
+
+        def finish():
+            if item == 1:  # still finishing item 1 when item 2 is handled
+                assert second_handled.wait(5.0)
+            if item == 3:
+                raise RuntimeError('publish failed')
+            events.append(('finish', item, threading.current_thread().name))
+        return finish
+
+    worker = Worker(box, handle, errors.append)
+    worker.start()
+    for item in (1, 2, 3, 4):
+        box.put(item)
+        deadline = time.monotonic() + 5.0
+        while not any(e[:2] == ('handle', item) for e in events) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    worker.stop()
+    handled = [e[1] for e in events if e[0] == 'handle']
+    finished = [e[1] for e in events if e[0] == 'finish']
+    assert handled == [1, 2, 3, 4] and finished == [1, 2, 4]
+    assert [str(e) for e in errors] == ['publish failed']
+    assert {e[2] for e in events if e[0] == 'handle'} == {'inference'}
+    assert {e[2] for e in events if e[0] == 'finish'} == {'inference-output'}
+    assert events.index(('handle', 2, 'inference')) < events.index(
+        ('finish', 1, 'inference-output'))
+    assert not worker.busy

@@ -134,3 +134,33 @@ def test_the_chain_laps_its_stages_into_the_callers_clock():
                TeleopStage()).process(IMAGE, CAMERA, 0.0, clock=clock)
     assert list(clock.times) == ['convert', *CHAIN_STAGES]
     assert all(seconds >= 0.0 for seconds in clock.times.values())
+
+
+def test_the_next_frames_estimate_before_this_frames_finish_gives_process_results():
+    """The node estimates frame n + 1 while its output thread finishes frame n: the rois, raw
+    and published estimates are those of process() frame by frame, the teleop stage's state
+    included (a hand lost in frame 2 is held from frame 1's filtered pose)."""
+    results = [make_estimate(), moved(make_estimate(), 0.02), make_estimate(right=False),
+               moved(make_estimate(), 0.04)]
+    stamps = [0.0, 1 / 30, 2 / 30, 3 / 30]
+    sequential = FrameChain(ListEstimator(*results), RoiSource(RoiConfig(mode='track')),
+                            TeleopStage())
+    expected = [sequential.process(IMAGE, CAMERA, stamp) for stamp in stamps]
+    estimator = ListEstimator(*results)
+    chain = FrameChain(estimator, RoiSource(RoiConfig(mode='track')), TeleopStage())
+    halves = [chain.estimate(IMAGE, CAMERA, stamps[0])]
+    finished = []
+    for index, stamp in enumerate(stamps):
+        if index + 1 < len(stamps):  # the network runs the next frame first
+            halves.append(chain.estimate(IMAGE, CAMERA, stamps[index + 1]))
+        roi, raw = halves[index]
+        finished.append(chain.finish(roi, raw, stamp))
+    assert estimator.rois == sequential.estimator.rois
+    assert estimator.rois[1] is not None  # frame 0 was tracked
+    for got, want in zip(finished, expected):
+        assert got.roi == want.roi and got.raw is want.raw
+        for side in ('right', 'left'):
+            mine, theirs = getattr(got.estimate, side), getattr(want.estimate, side)
+            assert mine.held == theirs.held and mine.detected == theirs.detected
+            np.testing.assert_array_equal(mine.joints, theirs.joints)
+    assert finished[2].estimate.right.held  # the case the order of finish() decides

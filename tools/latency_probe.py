@@ -2,13 +2,17 @@
 
     python -m tools.latency_probe [--checkpoint snapshot_20.pth.tar] [--size 640x480]
         [--transport raw|compressed] [--profile config/fastdds.xml | --profile ''] [--seconds 20]
+        [--launch]
 
 This process plays a camera driver: the real photo (../shared/data/hands/handSrc.jpg, else a
 random image) resized to --size, published at --rate Hz with sensor-data QoS as rgb8 Image or as
 a JPEG CompressedImage (encoded once, as an MJPEG camera delivers it), with CameraInfo. The node
 is `hands_node` started as its own process with the node's defaults plus only the parameters
-given (--checkpoint, -p name:=value), on a private ROS_DOMAIN_ID. --profile gives both processes
-FASTDDS_DEFAULT_PROFILES_FILE ('' removes it: default transports). This process also counts the
+given (--checkpoint, -p name:=value), on a private ROS_DOMAIN_ID; with --launch it is started
+as deployed instead, by launch/hands.launch.py (config/hands.yaml, the parameters given as its
+launch arguments; needs launch_ros and the package in the ament index, as `make setup` does
+here). --profile gives both processes FASTDDS_DEFAULT_PROFILES_FILE ('' removes it: default
+transports). This process also counts the
 poses that come back and reads the node's /diagnostics (frames received, per-stage times).
 
 Measured over --seconds after warm-up, with a pause before and after so the node's counters are
@@ -43,8 +47,14 @@ from interhand_msgs.msg import TwoHandPose
 from interhand_ros.geometry.camera_yaml import guess_camera_info
 from interhand_ros.image_encoding import rgb_to_image
 from interhand_ros.stamps import stamp_to_ns
-from tools.demo import node_command, stop_process
+from tools.demo import stop_process
 from tools.demo_topics import FRAME_ID, IMAGE_TOPIC, INFO_TOPIC, NAMESPACE, POSE_TOPIC
+from tools.node_process import (
+    launched_node_pid,
+    node_environment,
+    probe_command,
+    process_usage,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
@@ -62,15 +72,6 @@ def camera_frame(size: tuple[int, int]) -> np.ndarray:
               file=sys.stderr)
         return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     return np.ascontiguousarray(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)[..., ::-1])
-
-
-def process_usage(pid: int) -> tuple[float, float]:
-    """(CPU seconds used so far, RSS MB) of a process, from /proc."""
-    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-    rss = next(int(line.split()[1]) for line in Path(f'/proc/{pid}/status').read_text()
-               .splitlines() if line.startswith('VmRSS:')) / 1024
-    return cpu, rss
 
 
 @dataclass
@@ -178,17 +179,6 @@ class Camera:
         self.node.destroy_node()
 
 
-def node_environment(profile: str, domain: int) -> dict[str, str]:
-    """Both processes' environment: a private domain on loopback, the DDS profile or none."""
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
-    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
-    if profile:
-        if not Path(profile).is_file():
-            raise FileNotFoundError(f'Fast DDS profile {profile} does not exist')
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(Path(profile).resolve())
-    return env
-
-
 def summarize(window: Window, received: int, seconds: float) -> dict[str, Any]:
     """Delivered %, output rate, pose age and mean stage times of one window."""
     sent = set(window.sent)
@@ -213,22 +203,24 @@ def lost_between(before: dict[str, str], after: dict[str, str]) -> int | None:
 
 
 class DeployedNode:
-    """hands_node in its own process and the camera in this one, warmed up and ready."""
+    """hands_node in its own process (or hands.launch.py's) and the camera in this one, warmed
+    up and ready."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         env = node_environment(args.profile, 10 + os.getpid() % 90)
         os.environ.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
         os.environ.update(env)  # read when rclpy.init below creates this process's participant
-        command = node_command(args.checkpoint)
-        for parameter in args.param:
-            command += ['-p', parameter]
+        command = probe_command(args.checkpoint, args.param, args.launch)
         self._log = open(args.node_log or os.devnull, 'w')
         self.process = subprocess.Popen(command, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT)
+        self.node_pid = self.process.pid
         rclpy.init()
         self.camera: Camera | None = None
         try:
+            if args.launch:
+                self.node_pid = launched_node_pid(self.process.pid)
             self.camera = Camera(camera_frame(args.size), args.transport)
             self.camera.wait_for_node(self.process, START_TIMEOUT)
             self._warm_up(self.camera)
@@ -251,11 +243,11 @@ class DeployedNode:
         time.sleep(SETTLE)
         before = self.camera.fresh_diagnostics(time.monotonic())
         self.camera.new_window()
-        cpu_node, rss_start = process_usage(self.process.pid)
+        cpu_node, rss_start = process_usage(self.node_pid)
         cpu_self, started = time.process_time(), time.monotonic()
         sent = self.camera.play(self.args.rate, seconds)
         elapsed = time.monotonic() - started
-        cpu_node = process_usage(self.process.pid)[0] - cpu_node
+        cpu_node = process_usage(self.node_pid)[0] - cpu_node
         cpu_self = time.process_time() - cpu_self
         time.sleep(SETTLE)
         after = self.camera.fresh_diagnostics(time.monotonic())
@@ -267,7 +259,7 @@ class DeployedNode:
                        'node_cpu_pct': 100.0 * cpu_node / elapsed,
                        'camera_cpu_pct': 100.0 * cpu_self / elapsed,
                        'node_rss_mb_start': rss_start,
-                       'node_rss_mb_end': process_usage(self.process.pid)[1],
+                       'node_rss_mb_end': process_usage(self.node_pid)[1],
                        'lost_in_transport': lost_between(before, after)})
         return result
 
@@ -308,6 +300,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument('--seconds', type=float, default=20.0, help='measured window')
     parser.add_argument('--json', type=Path, default=None, help='also write the result here')
     parser.add_argument('--node-log', default='', help="the node's output (default: discarded)")
+    parser.add_argument('--launch', action='store_true',
+                        help='start the node with launch/hands.launch.py (config/hands.yaml)')
     return parser
 
 
@@ -321,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         node.close()
     result.update({'size': f'{args.size[0]}x{args.size[1]}', 'transport': args.transport,
+                   'launch': args.launch,
                    'profile': args.profile, 'camera_hz': args.rate, 'seconds': args.seconds,
                    'node_parameters': args.param})
     print(f"{result['size']} {args.transport}, profile {args.profile or 'none'}, "

@@ -6,8 +6,12 @@ what the roi source learns from it and the estimate published for it cannot drif
 them (test_oob_runner checks that runner and node publish the same poses). The callers only
 adapt: a message or a file frame in, their own outputs out.
 
-One thread per chain: the node calls it on its inference worker only (a reset asked for by the
-executor thread is applied by the worker before the next frame).
+The chain runs in two halves, estimate() (roi, estimator, roi update) then finish() (teleop
+stage), each called in frame order from one thread: the node runs the first half of the next
+frame on its inference thread while its output thread finishes and publishes the previous one
+(ros/mailbox.Worker), so the teleop stage and publishing stay off the network's critical path;
+process() runs both at once. The roi of a frame depends only on the frames estimated before it,
+so both ways give the same results for the same frames.
 """
 from __future__ import annotations
 
@@ -27,8 +31,8 @@ if TYPE_CHECKING:
     from interhand_ros.geometry.root_depth import DepthImage
 
 # The chain's stages, in order, as laps of a StageClock: the roi source's decision, the
-# estimator (crop, network, lifting), then the roi update and the teleop stage (filter, hold,
-# stable sides).
+# estimator (crop, network, lifting) with the roi update (a box of the joints: µs), then the
+# teleop stage (filter, hold, stable sides).
 CHAIN_STAGES = ('roi', 'estimate', 'teleop')
 
 
@@ -43,6 +47,11 @@ class StageClock:
         now = time.perf_counter()
         self.times[stage] = now - self._last
         self._last = now
+
+    def resume(self) -> None:
+        """Start the next lap now: the time since the last lap (waiting for another thread)
+        belongs to no stage."""
+        self._last = time.perf_counter()
 
 
 @dataclass(frozen=True)
@@ -77,22 +86,47 @@ class FrameChain:
         anything from the frame.
         """
         clock = clock if clock is not None else StageClock()
+        roi, raw = self.estimate(image_rgb, camera, stamp_s, depth, now, clock)
+        return self.finish(roi, raw, stamp_s, clock)
+
+    def estimate(self, image_rgb: np.ndarray, camera: CameraModel, stamp_s: float,
+                 depth: DepthImage | None = None, now: float | None = None,
+                 clock: StageClock | None = None) -> tuple[Box | None, TwoHandEstimate]:
+        """The first half of process(): (the roi given to the estimator, its result); the
+        roi source has learnt from the frame, the teleop stage not yet (finish())."""
+        clock = clock if clock is not None else StageClock()
         roi = None
         if self.roi is not None:
             roi = self.roi.roi_for(image_rgb, stamp_s if now is None else now)
         clock.lap('roi')
         raw = self.estimator.estimate(image_rgb, camera, roi, depth)
-        clock.lap('estimate')
         if self.roi is not None:
             self.roi.update(raw)
+        clock.lap('estimate')
+        return roi, raw
+
+    def finish(self, roi: Box | None, raw: TwoHandEstimate, stamp_s: float,
+               clock: StageClock | None = None) -> FrameResult:
+        """The second half of process(): the teleop stage on an estimate() result, in the same
+        frame order."""
         estimate = self.teleop.apply(raw, stamp_s) if self.teleop is not None else raw
-        clock.lap('teleop')
+        if clock is not None:
+            clock.lap('teleop')
         return FrameResult(roi, raw, estimate)
 
     def reset(self) -> None:
         """The stream's clock went back (looped bag, restarted camera): the next frame's roi
         does not follow the old frames and the teleop stage keeps no state from them."""
+        self.reset_roi()
+        self.reset_teleop()
+
+    def reset_roi(self) -> None:
+        """reset()'s first half, from the thread calling estimate()."""
         if self.roi is not None:
             self.roi.reset()
+
+    def reset_teleop(self) -> None:
+        """reset()'s second half, from the thread calling finish(), before the first frame
+        estimated after reset_roi()."""
         if self.teleop is not None:
             self.teleop.reset()

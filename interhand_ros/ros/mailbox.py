@@ -1,17 +1,24 @@
-"""One-slot mailbox and the inference worker thread that drains it.
+"""One-slot mailbox and the worker threads that drain it.
 
 Callbacks put each new frame into the mailbox, replacing the one waiting there: the worker
 always takes the newest frame, so published poses lag by about one inference time however fast
-the camera is (no queue of stale frames builds up). Stopping wakes a waiting worker at once and
-waits for a frame in the estimator to finish (an inference cannot be interrupted).
+the camera is (no queue of stale frames builds up). The worker is two threads: the inference
+thread handles a frame up to its network result, and what is left (the teleop stage, building
+and publishing the messages) runs on an output thread in the same order while the inference
+thread already takes the next frame, so the network runs back to back. Stopping wakes a waiting
+worker at once, waits for a frame in the estimator to finish (an inference cannot be
+interrupted) and publishes what was handled.
 """
 from __future__ import annotations
 
+import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar('T')
+Finish = Callable[[], None]  # the rest of an item's work, run on the output thread
 
 
 class LatestMailbox(Generic[T]):
@@ -42,38 +49,67 @@ class LatestMailbox(Generic[T]):
 
 
 class Worker(Generic[T]):
-    """Thread running handle(item) for each item taken from a mailbox until stopped.
+    """Runs handle(item) for each item taken from a mailbox on one thread until stopped; what
+    handle returns (if not None) runs on a second thread, in the order handled.
 
-    An exception from handle goes to on_error and the loop continues with the next frame.
+    An exception from either goes to on_error and the loop continues with the next frame. One
+    finished item may wait for the output thread: a slower output thread holds the inference
+    thread back instead of queueing frames.
     """
 
-    def __init__(self, mailbox: LatestMailbox[T], handle: Callable[[T], None],
+    def __init__(self, mailbox: LatestMailbox[T], handle: Callable[[T], Finish | None],
                  on_error: Callable[[BaseException], None], name: str = 'inference') -> None:
         self._mailbox = mailbox
         self._handle = handle
         self._on_error = on_error
         self._stopping = threading.Event()
+        self._finishing: queue.Queue[Finish | None] = queue.Queue(maxsize=1)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.busy = False  # handling an item (read by the node when it stops)
+        self._output = threading.Thread(target=self._finish, name=f'{name}-output', daemon=True)
+        self._handling = self._publishing = False
+
+    @property
+    def busy(self) -> bool:
+        """Handling or finishing an item (read by the node when it stops)."""
+        return self._handling or self._publishing or not self._finishing.empty()
 
     def start(self) -> None:
+        self._output.start()
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """No new item; wait up to `timeout` s for the one being handled."""
+        """No new item; wait up to `timeout` s for the one being handled and its finish."""
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._mailbox.close()
         self._thread.join(timeout)
+        try:  # after the last finish; a hung output thread is left (daemon) at the deadline
+            self._finishing.put(None, timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Full:
+            return
+        self._output.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             item = self._mailbox.take(timeout=0.5)
             if item is None:
                 continue
-            self.busy = True
+            self._handling = True
             try:
-                self._handle(item)
+                finish = self._handle(item)
+                if finish is not None:
+                    self._finishing.put(finish)
             except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
                 self._on_error(error)
             finally:
-                self.busy = False
+                self._handling = False
+
+    def _finish(self) -> None:
+        while (finish := self._finishing.get()) is not None:
+            self._publishing = True
+            try:
+                finish()
+            except Exception as error:  # noqa: BLE001 - one bad frame must not stop the node
+                self._on_error(error)
+            finally:
+                self._publishing = False

@@ -1,20 +1,25 @@
 """The node's worker side: one frame in, hands, markers and debug image out.
 
-Runs on the inference thread. A bad frame (image, camera_info or depth that does not describe
-one registered camera) raises ValueError in conversion: reported, skipped, the next frame goes
-on. Settings are read from the node's live parameter dict on every frame, so the run-time safe
-ones (markers.*, publish_*, max_image_pixels) apply from the next frame on. Each published
-frame's time per stage (STAGES) goes to /diagnostics, so the cost around the network is visible
-as deployed (the benchmark reads it).
+Runs on the worker's two threads (ros/mailbox.Worker): conversion, roi and network on the
+inference thread, the teleop stage and the outputs on the output thread while the next
+frame's network already runs (same results for the same frames: processing/chain.py). A bad
+frame (image, camera_info or depth that does not describe one registered camera) raises
+ValueError in conversion: reported, skipped, the next frame goes on. Settings are read from
+the node's live parameter dict on every frame, so the run-time safe ones (markers.*,
+publish_*, max_image_pixels) apply from the next frame on. Each published frame's time per
+stage (STAGES) goes to /diagnostics, so the cost around the network is visible as deployed
+(the benchmark reads it).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -22,7 +27,8 @@ from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
 from interhand_msgs.msg import TwoHandPose
-from interhand_ros.estimate import HandPoseEstimator
+from interhand_ros.estimate import HandPoseEstimator, TwoHandEstimate
+from interhand_ros.geometry.box import Box
 from interhand_ros.image_encoding import rgb_to_image
 from interhand_ros.messages import to_two_hand_pose
 from interhand_ros.processing.chain import CHAIN_STAGES, FrameChain, StageClock
@@ -89,7 +95,8 @@ def set_presence_threshold(estimator: HandPoseEstimator, value: float) -> None:
 
 class FramePipeline:
     """Converts a frame's messages, runs them through the per-frame chain (roi, estimator,
-    teleop stage) and publishes the result (called by the mailbox Worker)."""
+    teleop stage) and publishes the result (called by the mailbox Worker: process() on its
+    inference thread, the function it returns on its output thread)."""
 
     def __init__(self, estimator: HandPoseEstimator, roi: RoiSource, outputs: Outputs,
                  params: Mapping[str, Any], report: Reporter, health: NodeHealth,
@@ -108,24 +115,37 @@ class FramePipeline:
         tracking and teleop stage before the next frame."""
         self._reset_due = True
 
-    def process(self, frame: Frame) -> None:
-        p = self.params
+    def process(self, frame: Frame) -> Callable[[], None] | None:
+        """The inference thread's half of a frame: convert, roi, network; returns the rest
+        (teleop stage, publishing) for the worker's output thread, None for a bad frame."""
         clock = StageClock()
         stamp = header_seconds(frame.image)
         clock.times['receive'] = self._now() - stamp
-        if self._reset_due:
+        reset = self._reset_due
+        if reset:
             self._reset_due = False
-            self.chain.reset()
+            self.chain.reset_roi()
         try:
-            rgb, camera, depth = convert(frame, p['rectified'], p['max_image_pixels'])
+            rgb, camera, depth = convert(frame, self.params['rectified'],
+                                         self.params['max_image_pixels'])
         except ValueError as error:  # bad input: image, camera_info or depth
             self._report(type(error).__name__, str(error))
-            return
+            return self.chain.reset_teleop if reset else None
         self._check_frame_id(frame.image.header.frame_id)
         clock.lap('convert')
         # the roi source's clock is monotonic: that of the roi topic's set_external
-        result = self.chain.process(rgb, camera, stamp, depth, time.monotonic(), clock)
-        raw, estimate = result.raw, result.estimate
+        roi, raw = self.chain.estimate(rgb, camera, stamp, depth, time.monotonic(), clock)
+        return functools.partial(self._publish, frame, rgb, roi, raw, reset, clock)
+
+    def _publish(self, frame: Frame, rgb: np.ndarray, roi: Box | None, raw: TwoHandEstimate,
+                 reset: bool, clock: StageClock) -> None:
+        """The output thread's half: teleop stage, then every output, in frame order."""
+        p = self.params
+        clock.resume()  # the wait for this thread belongs to no stage
+        if reset:
+            self.chain.reset_teleop()
+        stamp = header_seconds(frame.image)
+        estimate = self.chain.finish(roi, raw, stamp, clock).estimate
         header = frame.image.header
         height, width = rgb.shape[:2]
         hands = to_two_hand_pose(estimate, header, width, height)
