@@ -26,8 +26,10 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'extrinsics_publisher = interhand_ros.ros.extrinsics_publisher:main',
             'fusion_node = interhand_ros.ros.fusion_node:main',
             'hands_node = interhand_ros.ros.hands_node:main',
+            'interhand-calibrate = interhand_ros.runner.calibrate:main',
             'interhand-run = interhand_ros.runner.cli:main',
             'interhand-export = interhand_ros.runner.export:main',
             'interhand-quantize = interhand_ros.runner.quantize:main',

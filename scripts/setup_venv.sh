@@ -11,7 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$(realpath -m "${VENV:-$root/.venv}")"
 python="${PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
 stamps="$venv/.interhand_stamps"
-scripts=(hands_node fusion_node interhand-run interhand-export interhand-quantize retarget_node)
+scripts=(hands_node fusion_node interhand-run interhand-export interhand-quantize retarget_node interhand-calibrate extrinsics_publisher)
 
 fail() { echo "[setup] ERROR: $*" >&2; exit 1; }
 digest() { cat "$@" | sha256sum | cut -c1-16; }
