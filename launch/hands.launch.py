@@ -15,7 +15,8 @@ ChangeState events on this action).
 Ctrl-C in a terminal reaches every process of the group, so launch only waits for them. A
 SIGINT sent to the launch process alone (`kill -INT <pid>` from a script) is passed on to the
 processes here (forward_sigint), as the terminal would, instead of launch escalating to SIGTERM
-after 5 s; a node stops the same on a duplicate SIGINT.
+after 5 s; a node stops the same on a duplicate SIGINT. A second Ctrl-C while launch stops must
+not abort launch itself (launch_sigint_never_interrupts).
 
 Every process started here gets FASTDDS_DEFAULT_PROFILES_FILE=dds_profile (default: the
 installed config/fastdds.xml, whose shared-memory segment carries camera images between
@@ -42,6 +43,7 @@ from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from interhand_ros.dds_shm import clean_dead_segments
 from interhand_ros.settings import PARAMETERS, launch_argument
 from launch import LaunchDescription  # type: ignore[attr-defined]  # mypy: repo's launch/
 
@@ -84,6 +86,21 @@ def dds_environment(context: LaunchContext) -> list:
             LogInfo(msg=f'{DDS_VARIABLE}={profile} for every process of this launch')]
 
 
+def clean_shared_memory(context: LaunchContext) -> list:
+    """Removes the shared memory of dead processes before this launch starts any node; once
+    per launch, also when several launch files include this one."""
+    if hasattr(context.locals, 'interhand_shm_cleaned'):
+        return []
+    context.extend_globals({'interhand_shm_cleaned': True})
+    try:
+        report = clean_dead_segments()
+    except RuntimeError as error:
+        return [LogInfo(msg=f'shared memory of dead processes left as it is: {error}')]
+    if report.segments or report.ports:
+        return [LogInfo(msg=report.describe())]
+    return []
+
+
 def hands_node(context: LaunchContext) -> list:
     """The node with params_file plus only the parameter arguments the user gave."""
     given = [spec for spec in PARAMETER_ARGUMENTS
@@ -113,6 +130,23 @@ def forward_sigint(event: Shutdown, context: LaunchContext) -> list:
     if not event.due_to_sigint or context.noninteractive:
         return []
     return [EmitEvent(event=SignalProcess(signal_number=signal.SIGINT, process_matcher=running))]
+
+
+def launch_sigint_never_interrupts(context: LaunchContext) -> list:
+    """Ctrl-C reaches launch only through its own signal handling, never as KeyboardInterrupt.
+
+    launch reads SIGINT from a wakeup fd, but Python's default handler also raises
+    KeyboardInterrupt in launch's main thread, wherever it is. A second Ctrl-C raised it inside
+    launch_ros's ROSAdapter.shutdown() (the LifecycleNode action's ROS node in the launch
+    process), in its executor thread's join(); CPython 3.11's Thread.join then marks the still
+    running thread as stopped (python/cpython#90882), the adapter's shutdown is abandoned, the
+    interpreter exits while that thread waits in rclpy, and launch dies of SIGABRT ("terminate
+    called without an active exception"), leaving its DDS participant's shared memory behind.
+    A Python handler that does nothing keeps the wakeup fd (launch still logs "again,
+    ignoring...") and removes the KeyboardInterrupt. launch ignores it anyway: run() catches it.
+    """
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    return []
 
 
 def running(process: object) -> bool:
@@ -154,6 +188,8 @@ def generate_launch_description() -> LaunchDescription:
                 arguments=['-d', PathJoinSubstitution([share, RVIZ_FILE]),
                            '-f', LaunchConfiguration('frame')],
                 condition=IfCondition(LaunchConfiguration('use_rviz')))
-    return LaunchDescription([*arguments, OpaqueFunction(function=dds_environment),
+    return LaunchDescription([*arguments, OpaqueFunction(function=launch_sigint_never_interrupts),
+                              OpaqueFunction(function=clean_shared_memory),
+                              OpaqueFunction(function=dds_environment),
                               OpaqueFunction(function=hands_node), rviz,
                               RegisterEventHandler(OnShutdown(on_shutdown=forward_sigint))])

@@ -9,6 +9,8 @@ therefore does not forward the SIGINT it gets; it only starts its 5 s timer befo
 A script's `kill -INT <launch pid>` reaches the launch process alone: the launch file passes it
 on. What happened is read from launch's output: the node's log, the signals launch sends
 ("sending signal ..."), the node's exit ("process has finished cleanly" / "has died").
+Every stop also leaves no Fast DDS shared memory of a dead process in /dev/shm, and a launch
+removes what processes killed earlier left there.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from test_node_launch_run import (  # noqa: F401 - ament_env and checkpoint are 
     checkpoint,
 )
 from test_node_launch_run import pytestmark as launch_requirements
+
+from interhand_ros.dds_shm import clean_dead_segments
 
 pytestmark = launch_requirements
 RUNNER = Path(__file__).resolve().parent / 'launch_child.py'
@@ -167,6 +171,7 @@ def assert_clean_stop(launched: LaunchedHands, return_code: int, node_exit: int,
     assert not {'SIGTERM', 'SIGKILL'} & set(SIGNAL_SENT.findall(output)), output
     assert ESCALATION not in output
     assert 'Traceback' not in output, output
+    assert clean_dead_segments().segments == 0, f'a stopped process left its shared memory:\n{output}'
 
 
 def stop_idle(presses: int, launch_only: bool = False) -> LaunchedHands:
@@ -194,6 +199,45 @@ def test_sigint_to_the_launch_process_alone_stops_the_node_cleanly():
     node, then escalate; the launch file sends the node the SIGINT itself."""
     launched = stop_idle(1, launch_only=True)
     assert SIGNAL_SENT.findall(launched.output) == ['SIGINT']
+
+
+@pytest.mark.usefixtures('ament_env')
+def test_sigterm_to_the_node_stops_it_cleanly():
+    """What a process manager (systemd, docker stop) sends: the node exits 0 without leaking
+    its shared memory, and launch, with nothing left to run, ends too."""
+    launched = LaunchedHands(new_camera(), {})
+    try:
+        launched.wait_until_ready()
+        started = launched.wait_for(STARTED, 1.0)
+        assert started is not None, launched.output
+        pressed = time.monotonic()
+        os.kill(int(started[1].group(1)), signal.SIGTERM)
+        assert_clean_stop(launched, *launched.finish(pressed))
+    finally:
+        launched.kill()
+
+
+CLEANED = re.compile(r'removed (\d+) Fast DDS shared-memory segment')
+
+
+@pytest.mark.usefixtures('ament_env')
+def test_a_launch_removes_the_shared_memory_of_killed_processes():
+    """SIGKILL leaves the segments of launch and the node in /dev/shm; the next launch removes
+    them before its node starts and says so."""
+    killed = LaunchedHands(new_camera(), {})
+    try:
+        killed.wait_until_ready()
+    finally:
+        killed.kill()
+    launched = LaunchedHands(new_camera(), {})
+    try:
+        cleaned = launched.wait_for(CLEANED, READY_TIMEOUT_S)
+        assert cleaned is not None, launched.output
+        assert int(cleaned[1].group(1)) >= 2, launched.output  # launch's and the node's
+        launched.wait_until_ready()
+        assert_clean_stop(launched, *launched.finish(launched.ctrl_c(presses=1)))
+    finally:
+        launched.kill()
 
 
 IN_FLIGHT_ATTEMPTS = 3
