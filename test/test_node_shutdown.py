@@ -171,7 +171,8 @@ def assert_clean_stop(launched: LaunchedHands, return_code: int, node_exit: int,
     assert not {'SIGTERM', 'SIGKILL'} & set(SIGNAL_SENT.findall(output)), output
     assert ESCALATION not in output
     assert 'Traceback' not in output, output
-    assert clean_dead_segments().segments == 0, f'a stopped process left its shared memory:\n{output}'
+    leftover = clean_dead_segments().segments
+    assert leftover == 0, f'a stopped process left its shared memory:\n{output}'
 
 
 def stop_idle(presses: int, launch_only: bool = False) -> LaunchedHands:
