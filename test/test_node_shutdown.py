@@ -39,6 +39,7 @@ RUNNER = Path(__file__).resolve().parent / 'launch_child.py'
 STOP_DEADLINE_S = 5.0  # launch's sigterm_timeout: later, launch escalates to SIGTERM
 ESCALATION = "escalating to 'SIGTERM'"
 READY = re.compile('hands node ready')  # the node's log line at the end of its activation
+LOADING = re.compile('configuring: building the estimator')  # before the model loads
 READY_TIMEOUT_S = 180.0  # node start (imports, checkpoint load, warm-up) on a busy CPU
 SETTLE_S = 0.5  # after READY: the activation has returned, the node spins, its worker idle
 SECOND_PRESS_AFTER_S = 0.05
@@ -200,6 +201,24 @@ def test_sigint_to_the_launch_process_alone_stops_the_node_cleanly():
     node, then escalate; the launch file sends the node the SIGINT itself."""
     launched = stop_idle(1, launch_only=True)
     assert SIGNAL_SENT.findall(launched.output) == ['SIGINT']
+
+
+@pytest.mark.usefixtures('ament_env')
+def test_ctrl_c_while_the_model_loads_stops_the_node_cleanly(
+        checkpoint):  # noqa: F811 - the fixture imported above
+    """Pressed as soon as the node starts building InterNet (torch: checkpoint, network,
+    warm-up): the node gives up loading and exits 0, it does not count as a failed start."""
+    launched = LaunchedHands(new_camera(), {'checkpoint': str(checkpoint), 'device': 'cpu',
+                                            'backend': 'torch'})
+    try:
+        loading = launched.wait_for(LOADING, READY_TIMEOUT_S)
+        assert loading is not None, launched.output
+        pressed = launched.ctrl_c(presses=1)
+        assert_clean_stop(launched, *launched.finish(pressed))
+        assert not READY.search(launched.output), 'the press came after the model had loaded'
+        assert 'cannot start' not in launched.output, launched.output
+    finally:
+        launched.kill()
 
 
 @pytest.mark.usefixtures('ament_env')

@@ -163,6 +163,8 @@ class HandsNode(LifecycleNode):
             roi_config(self.params)  # bad roi settings fail before the model loads
         except (StartupError, ValueError) as error:
             return self._configure_failed(error)
+        self.get_logger().info('configuring: building the estimator (checkpoint '
+                               f"{self.params['checkpoint'] or 'none: the fallback'})")
         try:
             self.estimator = self._factory(estimator_settings(self.params), self._warn,
                                            'set -p checkpoint:=/path/to/snapshot_20.pth.tar',
