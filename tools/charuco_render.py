@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 
 from interhand_ros.calibration.board import BoardSpec
 from interhand_ros.calibration.intrinsics import Intrinsics
-from interhand_ros.calibration.poses import transform
+from interhand_ros.calibration.poses import rotation_angle_deg, transform
 from interhand_ros.geometry.transforms import invert
 
 SUPERSAMPLE = 2
@@ -195,3 +195,26 @@ def write_views(folder: Path, renderer: BoardRenderer, cameras: list[RenderCamer
             cv2.imwrite(str(folders[camera.name] / f'{index:06d}.png'), image)
     return folders
 
+
+
+DISTORTION = (-0.12, 0.05, 0.0005, -0.0003, 0.0)  # a typical webcam / robot camera lens
+
+
+def make_scene(spec: BoardSpec, rng: np.random.Generator, cameras: int = 3, poses: int = 30,
+               size: tuple[int, int] = (1280, 720), focal: float = 900.0,
+               distance_m: float = 1.0, tilt_deg: float = 35.0, spread_m: float = 0.15
+               ) -> tuple[list[RenderCamera], list[np.ndarray]]:
+    """A rig of cameras distance_m from a point 1 m up, and a hand-held board's poses there."""
+    target = np.array([0.0, 0.0, 1.0])
+    rig = camera_rig(cameras, target, distance_m, lens(*size, focal, DISTORTION), rng)
+    centre = np.mean([camera.pose[:3, 3] for camera in rig], axis=0)
+    return rig, board_poses(poses, target, centre, spec, rng, tilt_deg, spread_m)
+
+
+def relative_error(true_a: np.ndarray, true_b: np.ndarray, found_a: np.ndarray,
+                   found_b: np.ndarray) -> tuple[float, float]:
+    """(translation m, rotation deg) error of camera b's pose relative to camera a's: what
+    fusion needs, independent of where the world frame is."""
+    truth, found = invert(true_a) @ true_b, invert(found_a) @ found_b
+    error = invert(truth) @ found
+    return float(np.linalg.norm(truth[:3, 3] - found[:3, 3])), rotation_angle_deg(error)
