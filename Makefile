@@ -6,7 +6,7 @@ VENV ?= $(ROOT)/.venv
 PY := $(abspath $(VENV))/bin/python
 export VENV
 
-.PHONY: setup lint test demo train-smoke bench bench-depth
+.PHONY: setup lint test demo train-smoke bench bench-gpu bench-depth
 setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
@@ -27,6 +27,10 @@ train-smoke: setup
 # Engine speed on this machine (forward, full pipeline, memory, GFLOP/s).
 bench: setup
 	cd "$(ROOT)" && "$(PY)" -m benchmarks.bench $(ARGS)
+
+# The CUDA path on a GPU machine (torch fp32/fp16/bf16, CUDA graphs, TensorRT where installed).
+bench-gpu: setup
+	cd "$(ROOT)" && "$(PY)" -m benchmarks.gpu_bench $(ARGS)
 
 # Metric accuracy per depth source on synthetic RGB-D scenes (numpy, about 15 s; issue 17).
 bench-depth: setup
