@@ -1,14 +1,14 @@
-"""Synthetic multi-camera two-hand scenes of known truth (benchmarks/multiview_accuracy.py and
-the multi-view tests).
+"""Synthetic multi-camera two-hand scenes of known truth (benchmarks/multiview_accuracy.py and the
+multi-view tests).
 
-World frame z up. The hands (benchmarks/depth_accuracy.posed_hand: one user's scale, random
-finger flexion) are posed by depth_accuracy.place_hand in a frontal frame whose viewer looks
-along world +x; the cameras stand on the hands' front side, 0.5-1.2 m away, spread in azimuth,
-above them, each looking at the hands. Each camera is a 640 x 480 view (f 540-660 px) with
-mild plumb_bob distortion. A view's estimate is what InterNet would give: 2D joints with
-Gaussian pixel noise, relative joint depths with 10 mm noise, the relative root depth with the
-paper's MRRPE, lifted by the package's own lift_two_hands with the hand-size prior (its own
-3D, the single-view answer).
+World frame z up. The hands (benchmarks/depth_accuracy.posed_hand: one user's scale, random finger
+flexion towards the palm) are posed by depth_accuracy.place_hand in a frontal frame whose viewer
+looks along world +x; the cameras stand on the hands' front side, 0.5-1.2 m away, spread in azimuth,
+above them, each looking at the hands. Each camera is a 640 x 480 view (f 540-660 px) with mild
+plumb_bob distortion. A view's estimate is what InterNet would give: 2D joints with Gaussian pixel
+noise, relative joint depths with 10 mm noise, the relative root depth with the paper's MRRPE,
+lifted by the package's own lift_two_hands with the hand-size prior (its own 3D, the single-view
+answer).
 """
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ RELATIVE_DEPTH_NOISE_M = 0.010
 # frontal frame (x right, y down, z away from the viewer) -> world (x forward, y left, z up)
 WORLD_FROM_FRONT = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 _MARGIN_PX = 10
+# depth_accuracy.posed_hand flexes the fingers towards its +z, the side its thumb axis makes
+# dorsal: mirrored here so that each side's hand has that side's chirality (fingers flex
+# towards the palm), which the label check reads (labels.chirality)
+_PALMAR_FLEXION = np.array([1.0, 1.0, -1.0])
 
 
 @dataclass
@@ -72,7 +76,7 @@ def hands(rng: np.random.Generator, scale: float) -> dict[str, np.ndarray]:
     right_wrist = rng.normal(0.0, 0.03, 3)
     left_wrist = right_wrist + [rng.uniform(0.06, 0.16), rng.normal(0, 0.03),
                                 rng.uniform(-0.08, 0.08)]
-    front = {side: place_hand(rng, posed_hand(rng, scale, side), wrist)
+    front = {side: place_hand(rng, posed_hand(rng, scale, side) * _PALMAR_FLEXION, wrist)
              for side, wrist in ((RIGHT, right_wrist), (LEFT, left_wrist))}
     return {side: joints @ WORLD_FROM_FRONT.T for side, joints in front.items()}
 

@@ -23,7 +23,7 @@ from interhand_ros.multiview.hands import not_seen, triangulated_hand, view_hand
 from interhand_ros.multiview.labels import find_swapped
 from interhand_ros.multiview.observations import ViewObservation
 from interhand_ros.multiview.outliers import reject_outliers
-from interhand_ros.multiview.refinement import BoneLengths, HandProblem, refine
+from interhand_ros.multiview.refinement import BoneLengths, Problem, refine
 from interhand_ros.multiview.stack import ViewStack, stack_views
 from interhand_ros.multiview.triangulation import ray_errors_px, triangulate
 from interhand_ros.skeleton import SIDES
@@ -90,68 +90,83 @@ class MultiViewFuser:
         config = self.config
         stamp = group_stamp(view.stamp_ns for view in views)
         stack = stack_views(views, config.min_confidence)
-        for side in range(2):
-            for index in np.flatnonzero(stack.seen(side) < config.min_joints):
-                stack.drop(side, index)
+        _drop_sparse(stack, config.min_joints)
         swapped = find_swapped(stack, config.max_reprojection_px, config.label_margin_px,
                                self._recent_wrists(stamp))
         for index in swapped:
             stack.swap(index)
         observed = stack.weights > 0
         rejected: dict[str, list[str]] = {}
-        hands: list[HandEstimate] = []
-        sources: dict[str, HandSource] = {}
         for side, name in enumerate(SIDES):
             for index, reason in reject_outliers(stack, side, config.max_reprojection_px,
                                                  config.max_outlier_fraction).items():
                 rejected.setdefault(stack.names[index], []).append(f'{name} hand: {reason}')
-            hand, source = self._fuse_side(views, stack, side, swapped)
-            hands.append(hand)
-            sources[name] = source
-            if source.kind != NOT_SEEN:
+        _drop_sparse(stack, config.min_joints)
+        hands: list[HandEstimate | None] = [None, None]
+        sources: dict[str, HandSource] = {}
+        starts = {}
+        for side, name in enumerate(SIDES):
+            start = self._triangulate(stack, side)
+            if start is None:
+                hands[side], sources[name] = _single_view(views, stack, side, swapped)
+            else:
+                starts[side] = start
+        if starts:
+            hands = self._refine(views, stack, starts, swapped, hands)
+            for side in starts:
+                sources[SIDES[side]] = HandSource(TRIANGULATED, tuple(
+                    stack.names[i] for i in np.flatnonzero(stack.seen(side) > 0)))
+        right, left = (hand if hand is not None else not_seen(name)
+                       for hand, name in zip(hands, SIDES))
+        for side, hand in enumerate((right, left)):
+            if hand.detected:
                 self._last_wrists[side] = (stamp, hand.wrist_position)
-        estimate = _two_hands(views, hands[0], hands[1], sources)
-        used = sorted({view for source in sources.values() for view in source.views})
+        used = {view for source in sources.values() for view in source.views}
         return FusionResult(
-            estimate, stamp, [v.name for v in views if v.name in used],
-            _reprojection_errors(views, stack, observed, hands, sources),
+            _two_hands(views, right, left), stamp, [v.name for v in views if v.name in used],
+            _reprojection_errors(views, stack, observed, (right, left), sources),
             {view: '; '.join(reasons) for view, reasons in rejected.items()},
             [stack.names[index] for index in swapped], sources, dict(stack.problems))
 
-    def _fuse_side(self, views: Sequence[ViewObservation], stack: ViewStack, side: int,
-                   swapped: list[int]) -> tuple[HandEstimate, HandSource]:
-        config, name = self.config, SIDES[side]
-        seeing = np.flatnonzero(stack.seen(side) >= config.min_joints)
-        weights, rays = stack.weights[side][seeing], stack.rays[side][seeing]
-        projections, focal = stack.projections[seeing], stack.focal_px[seeing]
-        points = triangulate(projections, rays, weights) if seeing.size >= 2 else None
-        if points is None or np.isfinite(points).all(axis=1).sum() < config.min_joints:
-            if seeing.size == 0:
-                seeing = np.flatnonzero(stack.seen(side) > 0)
-            if seeing.size == 0:
-                return not_seen(name), HandSource(NOT_SEEN)
-            best = int(seeing[np.argmax(stack.weights[side][seeing].sum(axis=1))])
-            original = views[best].estimate.hands()[1 - side if best in swapped else side]
-            return view_hand(views[best], original, name), \
-                HandSource(SINGLE_VIEW, (stack.names[best],))
-        per_joint = np.count_nonzero(weights > 0, axis=0)
-        self._bones.observe(side, points, per_joint)
-        own = stack.own[side][seeing]
-        start = _fill_from_own(points, own, rays, weights, projections)
-        problem = HandProblem(projections, focal, rays, weights, own, self._bones.lengths(side),
-                              config.robust_scale_px, config.relative_sigma_m,
-                              config.bone_sigma_m)
-        joints = refine(problem, start, config.refine_iterations)
-        errors = ray_errors_px(projections, focal, joints, rays)
-        with warnings.catch_warnings():  # joints no view saw: all-NaN columns
-            warnings.simplefilter('ignore', RuntimeWarning)
-            rms = np.sqrt(np.nanmean(np.where(weights > 0, errors ** 2, np.nan), axis=0))
-            confidence = np.nanmean(np.where(weights > 0, weights, np.nan), axis=0)
-        presence = max(float(views[i].estimate.hands()[1 - side if i in swapped else side]
-                             .presence) for i in seeing)
-        hand = triangulated_hand(name, joints, presence, np.nan_to_num(confidence), per_joint,
-                                 rms, config.max_reprojection_px)
-        return hand, HandSource(TRIANGULATED, tuple(stack.names[i] for i in seeing))
+    def _triangulate(self, stack: ViewStack, side: int) -> np.ndarray | None:
+        """Start values (J, 3) of a hand two or more views see (None: fewer), and the
+        session's bone lengths learn from it."""
+        weights = stack.weights[side]
+        if np.count_nonzero(weights.any(axis=1)) < 2:
+            return None
+        points = triangulate(stack.projections, stack.rays[side], weights)
+        if np.isfinite(points).all(axis=1).sum() < self.config.min_joints:
+            return None
+        self._bones.observe(side, points, np.count_nonzero(weights > 0, axis=0))
+        return _fill_from_own(points, stack.own[side], stack.rays[side], weights,
+                              stack.projections)
+
+    def _refine(self, views: Sequence[ViewObservation], stack: ViewStack,
+                starts: dict[int, np.ndarray], swapped: list[int],
+                hands: list[HandEstimate | None]) -> list[HandEstimate | None]:
+        """Both triangulated hands refined together, as HandEstimates."""
+        config, sides = self.config, list(starts)
+        problem = Problem(stack.projections, stack.focal_px, stack.rays[sides],
+                          stack.weights[sides], stack.own[sides],
+                          np.array([self._bones.lengths(side) for side in sides]),
+                          config.robust_scale_px, config.relative_sigma_m, config.bone_sigma_m)
+        refined = refine(problem, np.array([starts[side] for side in sides]),
+                         config.refine_iterations)
+        hands = list(hands)
+        for joints, side in zip(refined, sides):
+            weights = stack.weights[side]
+            seen = weights > 0
+            errors = ray_errors_px(stack.projections, stack.focal_px, joints, stack.rays[side])
+            with warnings.catch_warnings():  # joints no view saw: all-NaN columns
+                warnings.simplefilter('ignore', RuntimeWarning)
+                rms = np.sqrt(np.nanmean(np.where(seen, errors ** 2, np.nan), axis=0))
+                confidence = np.nanmean(np.where(seen, weights, np.nan), axis=0)
+            presence = max(float(_view_hand_of(views[i], side, i in swapped).presence)
+                           for i in np.flatnonzero(seen.any(axis=1)))
+            hands[side] = triangulated_hand(SIDES[side], joints, presence,
+                                            np.nan_to_num(confidence), seen.sum(axis=0), rms,
+                                            config.max_reprojection_px)
+        return hands
 
     def _recent_wrists(self, stamp_ns: int) -> dict[int, np.ndarray]:
         limit = self.config.memory_s * 1e9
@@ -168,6 +183,30 @@ def _check(views: Sequence[ViewObservation]) -> None:
     names = [view.name for view in views]
     if len(set(names)) != len(names):
         raise FusionError(f'each view may appear once per group, got {names}')
+
+
+def _drop_sparse(stack: ViewStack, min_joints: int) -> None:
+    """A view sees a hand with min_joints usable joints or not at all."""
+    for side in range(2):
+        for index in np.flatnonzero(stack.seen(side) < min_joints):
+            stack.drop(side, index)
+
+
+def _view_hand_of(view: ViewObservation, side: int, swapped: bool) -> HandEstimate:
+    """The view's own hand that is `side` after the label check."""
+    return view.estimate.hands()[1 - side if swapped else side]
+
+
+def _single_view(views: Sequence[ViewObservation], stack: ViewStack, side: int,
+                 swapped: list[int]) -> tuple[HandEstimate | None, HandSource]:
+    """The hand of the view that sees most of it (its own 3D in the world), if any."""
+    name = SIDES[side]
+    seeing = np.flatnonzero(stack.seen(side) > 0)
+    if seeing.size == 0:
+        return None, HandSource(NOT_SEEN)
+    best = int(seeing[np.argmax(stack.weights[side][seeing].sum(axis=1))])
+    return view_hand(views[best], _view_hand_of(views[best], side, best in swapped), name), \
+        HandSource(SINGLE_VIEW, (stack.names[best],))
 
 
 def _fill_from_own(points: np.ndarray, own: np.ndarray, rays: np.ndarray, weights: np.ndarray,
@@ -193,7 +232,7 @@ def _fill_from_own(points: np.ndarray, own: np.ndarray, rays: np.ndarray, weight
 
 
 def _reprojection_errors(views: Sequence[ViewObservation], stack: ViewStack,
-                         observed: np.ndarray, hands: list[HandEstimate],
+                         observed: np.ndarray, hands: tuple[HandEstimate, HandEstimate],
                          sources: dict[str, HandSource]) -> dict[str, float]:
     """View -> median distorted-pixel distance of its observations to the triangulated joints."""
     errors: dict[str, float] = {}
@@ -215,8 +254,8 @@ def _reprojection_errors(views: Sequence[ViewObservation], stack: ViewStack,
     return errors
 
 
-def _two_hands(views: Sequence[ViewObservation], right: HandEstimate, left: HandEstimate,
-               sources: dict[str, HandSource]) -> TwoHandEstimate:
+def _two_hands(views: Sequence[ViewObservation], right: HandEstimate, left: HandEstimate
+               ) -> TwoHandEstimate:
     both = right.detected and left.detected
     kinds = [hand.depth_source for hand in (right, left) if hand.detected]
     scene = DepthSource.TRIANGULATED if DepthSource.TRIANGULATED in kinds else \

@@ -1,31 +1,35 @@
 """Each view's left/right labels checked against the other views; a swapped view is swapped back.
 
-A network can swap the two hands in one view (the most reported multi-view complaint). Pairing
-one view's 'right' with the others' 'left' then triangulates consistently, while its own labels
-do not. When any view disagrees with the rest (median ray error above label_margin_px), every
-labelling of the views is scored (up to MAX_SEARCH views: 2^(V-1) labellings, the first view
-held) by the median ray error of each view and side against the points the labelling
-triangulates; an observation no other view can be paired with costs max_reprojection_px.
-The lowest cost wins if it beats the views' own labels by label_margin_px per view.
+A network can swap the two hands in one view (the most reported multi-view complaint). Pairing one
+view's 'right' with the others' 'left' then triangulates consistently, while its own labels do not.
+When any view disagrees with the rest (median ray error above label_margin_px, or own 3D more than
+SHAPE_MARGIN_M from the others'), every labelling of the views is scored (up to MAX_SEARCH views:
+2^(V-1) labellings, the first view held) by the median ray error of each view and side against the
+points the labelling triangulates (an observation no other view can be paired with costs
+max_reprojection_px), plus how far each view's own wrist-relative 3D (world frame) lies from the
+other views' for that side: two cameras side by side see two hands side by side along the same
+epipolar lines, where rays alone barely tell the pairings apart, while a right hand's shape is not a
+left hand's. The lowest cost wins if it beats the views' own labels by label_margin_px.
 
-Geometry alone says which views disagree, not which side is right: the smaller group is the
-swapped one. A tie (two views, or two against two) is settled by the last fused wrists when
-recent, else by each hand's chirality (fingers curl towards the palm, whose normal
-index x pinky points palmar for a right hand), else the views with the higher confidence keep
-their labels.
+Geometry alone says which views disagree, not which side is right: the smaller group is the swapped
+one. A tie (two views, or two against two) is settled by the last fused wrists when recent, else by
+each hand's chirality (fingers curl towards the palm, whose normal index x pinky points palmar for a
+right hand), else the views with the higher confidence keep their labels.
 """
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 
 from interhand_ros.multiview.stack import ViewStack
-from interhand_ros.multiview.triangulation import ray_errors_px, triangulate
+from interhand_ros.multiview.triangulation import masked_median, ray_errors_px, triangulate
 from interhand_ros.skeleton import INDEX_MCP, PINKY_MCP, WRIST
 
 MAX_SEARCH = 8
+# the views' own 3D (wrist-relative, world frame) of one hand agree within about this
+SHAPE_MARGIN_M = 0.03
+SHAPE_PX_PER_M = 400.0   # weight of the own-3D disagreement in the labelling cost: 10 mm = 4 px
 # the joints beyond each finger's base: their offset from the palm plane says which side curls
 _FINGER_JOINTS = np.array([3, 4, 6, 7, 8, 10, 11, 12, 14, 15, 16, 18, 19, 20])
 _CHIRALITY_MARGIN_M = 0.005
@@ -41,9 +45,12 @@ def find_swapped(stack: ViewStack, unmatched_px: float, margin_px: float,
     if len(views) < 2 or len(views) > MAX_SEARCH:
         return []
     flips = np.array([(0, *rest) for rest in itertools.product((0, 1), repeat=len(views) - 1)])
-    costs = _costs(stack, views, flips, unmatched_px)
-    if costs[0] <= margin_px * len(views):  # the views agree
-        return []
+    reprojection, shape = _disagreement(stack, views, flips[:1], unmatched_px)
+    if np.all(np.nan_to_num(reprojection) <= margin_px) and \
+            np.all(np.nan_to_num(shape) <= SHAPE_MARGIN_M):
+        return []  # the views agree: the usual case, one triangulation
+    reprojection, shape = _disagreement(stack, views, flips, unmatched_px)
+    costs = np.nansum(reprojection + SHAPE_PX_PER_M * np.nan_to_num(shape), axis=(1, 2))
     best = int(np.argmin(costs))
     if costs[0] - costs[best] < margin_px:
         return []
@@ -54,25 +61,32 @@ def find_swapped(stack: ViewStack, unmatched_px: float, margin_px: float,
     return _settle_tie(stack, group, others, previous)
 
 
-def _costs(stack: ViewStack, views: list[int], flips: np.ndarray, unmatched_px: float
-           ) -> np.ndarray:
-    """(A,) summed cost of each labelling (rows of flips, one column per view)."""
-    rays, weights = stack.rays[:, views], stack.weights[:, views]
+def _disagreement(stack: ViewStack, views: list[int], flips: np.ndarray, unmatched_px: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per labelling (rows of flips, one column per view), side and view (A, 2, V): the median
+    ray error against the labelling's triangulation (px; NaN: not seen), and the median
+    distance of the view's own wrist-relative 3D from the other views' mean (m; NaN: not seen
+    or no other view)."""
     side = np.where(flips[:, None, :] == 1, 1 - np.arange(2)[None, :, None],
                     np.arange(2)[None, :, None])           # (A, 2, V): which side to read
-    column = np.arange(len(views))[None, None, :]
-    relabelled_rays = rays[side, column]                   # (A, 2, V, J, 2)
-    relabelled_weights = weights[side, column]             # (A, 2, V, J)
+    column = np.array(views)[None, None, :]
+    rays = stack.rays[side, column]                        # (A, 2, V, J, 2)
+    weights = stack.weights[side, column]                  # (A, 2, V, J)
+    seen = weights > 0
     projections = stack.projections[views]
-    points = triangulate(projections, relabelled_rays, relabelled_weights)
-    errors = ray_errors_px(projections, stack.focal_px[views], points, relabelled_rays)
-    observed = relabelled_weights > 0
+    points = triangulate(projections, rays, weights)
+    errors = ray_errors_px(projections, stack.focal_px[views], points, rays)
     errors = np.where(np.isfinite(errors), np.minimum(errors, 10 * unmatched_px), unmatched_px)
-    errors = np.where(observed, errors, np.nan)
-    with warnings.catch_warnings():  # a view that sees no joint of a side: an all-NaN row
-        warnings.simplefilter('ignore', RuntimeWarning)
-        medians = np.nanmedian(errors, axis=-1)            # (A, 2, V)
-    return np.nansum(medians, axis=(1, 2))
+    own = stack.own[side, column]                          # (A, 2, V, J, 3)
+    relative = own - own[..., WRIST:WRIST + 1, :]
+    usable = seen & np.isfinite(relative).all(axis=-1)
+    relative = np.where(usable[..., None], relative, 0.0)
+    count = usable.sum(axis=2, keepdims=True)
+    others = (relative.sum(axis=2, keepdims=True) - relative) \
+        / np.maximum(count - usable, 1)[..., None]
+    distance = np.linalg.norm(relative - others, axis=-1)
+    shape = masked_median(distance, usable & (count - usable > 0))
+    return masked_median(errors, seen), shape
 
 
 def _settle_tie(stack: ViewStack, group: list[int], others: list[int],

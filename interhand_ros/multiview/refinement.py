@@ -1,15 +1,19 @@
-"""One hand refined: robust reprojection error plus weak priors, by damped Gauss-Newton (IRLS).
+"""Hands refined: robust reprojection error plus weak priors, by damped Gauss-Newton (IRLS).
 
-Cost over the hand's observed joints X (world, m):
+Cost over each hand's observed joints X (world, m):
   sum over rays     confidence * huber(|reprojection error| / robust_scale_px)
   sum over views    huber(|(X_c - X_p) - (own_c - own_p)| / relative_sigma_m), per bone (p, c):
                     the bone vectors of each view's own 3D (its network's relative depths)
   sum over bones    ((|X_c - X_p| - L) / bone_sigma_m)^2, L the session's length (BoneLengths)
 A joint seen by one view is pinned to its ray and placed along it by its neighbours' bone
 vectors and lengths, so it lands where that view's own 3D puts it relative to the rest of the
-hand. The problem is small (63 unknowns, block-sparse), so it is solved here directly, with
-Huber weights re-computed each step and Levenberg damping, in well under a millisecond;
-scipy.optimize.least_squares needs several times the 2 ms budget per group for the same cost.
+hand. Every term couples at most a joint and its parent, so the Gauss-Newton system is a tree
+of 3 x 3 blocks (the skeleton), solved exactly by eliminating the fingers level by level, tips
+first (solve_tree): no dense 63 x 63 factorisation, whose multi-threaded BLAS call alone took
+milliseconds on a loaded 2-CPU machine. Both hands are solved together (a leading axis), Huber
+weights are re-computed each step (IRLS) and each hand has its own Levenberg damping. This is
+the robust least-squares problem scipy.optimize.least_squares would solve (loss 'huber'), at a
+fraction of its per-call cost, which alone exceeds the 2 ms budget per group.
 """
 from __future__ import annotations
 
@@ -19,167 +23,222 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interhand_ros.skeleton import BONES, NUM_JOINTS
+from interhand_ros.multiview.triangulation import adjugate3
+from interhand_ros.skeleton import BONES, NUM_JOINTS, PARENTS
 
 _PARENT = np.array([p for p, _ in BONES])
 _CHILD = np.array([c for _, c in BONES])
 _HUBER_RELATIVE = 2.0     # bone-vector residuals beyond 2 sigma count linearly
+_STEP_TOLERANCE_M = 1e-4  # converged when no joint moves more than this
+# joints by depth in the tree (wrist 0; MCPs and the thumb CMC 1; ... tips 4); child = bone + 1
+_DEPTH = np.zeros(NUM_JOINTS, dtype=int)
+for _child in range(1, NUM_JOINTS):
+    _DEPTH[_child] = _DEPTH[PARENTS[_child]] + 1
+_LEVELS = [np.flatnonzero(_DEPTH == level) for level in range(1, _DEPTH.max() + 1)]
+# bone -> joint incidence: _TOUCHES[j, b] = 1 if joint j is an end of bone b; _SIGNED: +1 for
+# its child, -1 for its parent
+_TOUCHES = np.zeros((NUM_JOINTS, len(BONES)))
+_TOUCHES[_CHILD, np.arange(len(BONES))] = _TOUCHES[_PARENT, np.arange(len(BONES))] = 1.0
+_SIGNED = _TOUCHES.copy()
+_SIGNED[_PARENT, np.arange(len(BONES))] = -1.0
 
 
 @dataclass
-class HandProblem:
-    """One hand's data (V = the views that observe it): projections (V, 3, 4), focal_px (V,),
-    rays (V, J, 2), weights (V, J) (0 = not seen), own (V, J, 3) the views' own 3D in the world
-    (NaN where unknown), bone_lengths (20,) or None."""
+class Problem:
+    """H hands seen by V views: projections (V, 3, 4), focal_px (V,), rays (H, V, J, 2),
+    weights (H, V, J) (0 = not seen), own (H, V, J, 3) the views' own 3D in the world (NaN
+    where unknown), bone_lengths (H, B) (NaN: no prior for that bone)."""
 
     projections: np.ndarray
     focal_px: np.ndarray
     rays: np.ndarray
     weights: np.ndarray
     own: np.ndarray
-    bone_lengths: np.ndarray | None
+    bone_lengths: np.ndarray
     robust_scale_px: float
     relative_sigma_m: float
     bone_sigma_m: float
 
 
-def refine(problem: HandProblem, start: np.ndarray, iterations: int) -> np.ndarray:
-    """(J, 3) refined joints from start (finite where the joint is observed; NaN elsewhere)."""
-    active = np.isfinite(start).all(axis=1) & (problem.weights > 0).any(axis=0)
-    points = np.where(active[:, None], start, 0.0)
-    damping = 1e-3
-    cost, hessian, gradient = _normal_equations(problem, points, active)
+class _Terms:
+    """The problem's constant arrays, prepared once per refine call."""
+
+    def __init__(self, problem: Problem, active: np.ndarray) -> None:
+        self.seen = problem.weights > 0                                   # (H, V, J)
+        self.confidence = problem.weights
+        self.targets = np.where(self.seen[..., None], problem.rays, 0.0)
+        self.rotation = problem.projections[:, :, :3]
+        self.translation = problem.projections[:, :, 3]
+        self.pixel_scale = problem.focal_px / problem.robust_scale_px      # (V,)
+        own = problem.own[:, :, _CHILD] - problem.own[:, :, _PARENT]       # (H, V, B, 3)
+        both = active[:, _CHILD] & active[:, _PARENT]                      # (H, B)
+        self.own_usable = np.isfinite(own).all(axis=-1) & both[:, None] \
+            & self.seen.any(axis=-1)[..., None]
+        self.own_bones = np.where(self.own_usable[..., None], own, 0.0)
+        self.length_usable = both & np.isfinite(problem.bone_lengths)
+        self.lengths = np.where(self.length_usable, problem.bone_lengths, 0.0)
+        self.relative_sigma, self.bone_sigma = problem.relative_sigma_m, problem.bone_sigma_m
+
+
+def refine(problem: Problem, start: np.ndarray, iterations: int) -> np.ndarray:
+    """(H, J, 3) refined joints from start (finite where observed; NaN elsewhere)."""
+    active = np.isfinite(start).all(axis=-1) & (problem.weights > 0).any(axis=1)
+    terms = _Terms(problem, active)
+    points = np.where(active[..., None], start, 0.0)
+    damping = np.full(len(points), 1e-3)
+    cost, system = _normal_equations(terms, points, active)
     for _ in range(iterations):
-        scale = np.mean(np.diagonal(hessian)) + 1e-12
-        step = np.linalg.solve(hessian + damping * scale * np.eye(hessian.shape[0]), -gradient)
-        trial = points + step.reshape(NUM_JOINTS, 3)
-        trial_cost, trial_hessian, trial_gradient = _normal_equations(problem, trial, active)
-        if trial_cost <= cost:
-            points, cost, hessian, gradient = trial, trial_cost, trial_hessian, trial_gradient
-            damping = max(damping / 3, 1e-7)
-            if np.max(np.abs(step)) < 1e-6:
-                break
-        else:
-            damping *= 10
-    points[~active] = np.nan
-    return points
+        diagonal, off, gradient = system
+        scale = np.trace(diagonal, axis1=-2, axis2=-1).mean(axis=-1) / 3 + 1e-12
+        step = solve_tree(diagonal + (damping * scale)[:, None, None, None] * np.eye(3), off,
+                          -gradient)
+        trial = points + step
+        trial_cost, trial_system = _normal_equations(terms, trial, active)
+        better = trial_cost <= cost
+        points = np.where(better[:, None, None], trial, points)
+        cost = np.where(better, trial_cost, cost)
+        system = tuple(np.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+                       for new, old in zip(trial_system, system))
+        damping = np.where(better, np.maximum(damping / 3, 1e-7), damping * 10)
+        if np.all(better & (np.abs(step).max(axis=(1, 2)) < _STEP_TOLERANCE_M)):
+            break
+    return np.where(active[..., None], points, np.nan)
 
 
-def _normal_equations(problem: HandProblem, points: np.ndarray, active: np.ndarray
-                      ) -> tuple[float, np.ndarray, np.ndarray]:
-    """(cost, H (3J, 3J), g (3J,)) of the IRLS-weighted Gauss-Newton system at points."""
-    blocks = np.zeros((NUM_JOINTS, NUM_JOINTS, 3, 3))
-    gradient = np.zeros((NUM_JOINTS, 3))
-    cost = _rays(problem, points, blocks, gradient)
-    cost += _bone_vectors(problem, points, active, blocks, gradient)
-    cost += _bone_lengths(problem, points, active, blocks, gradient)
-    inactive = np.flatnonzero(~active)
-    blocks[inactive, inactive] = np.eye(3)
-    gradient[inactive] = 0.0
-    return cost, blocks.transpose(0, 2, 1, 3).reshape(3 * NUM_JOINTS, -1), gradient.ravel()
+def solve_tree(diagonal: np.ndarray, off: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """x (..., J, 3) of symmetric block systems H x = rhs whose only off-diagonal blocks are
+    H[child, parent] = off[..., child - 1, :, :] (BONES order): eliminate tips first, then
+    substitute back."""
+    diagonal, rhs = diagonal.copy(), rhs.copy()
+    inverses = []
+    for children in _LEVELS[::-1]:
+        coupling = off[..., children - 1, :, :]
+        adjugate, determinant = adjugate3(diagonal[..., children, :, :])
+        inverse = adjugate / determinant[..., None, None]
+        gain = np.swapaxes(coupling, -1, -2) @ inverse                # H_pc H_cc^-1
+        reduced = gain @ coupling
+        pulled = (gain @ rhs[..., children, :, None])[..., 0]
+        if children is _LEVELS[0]:   # the wrist's children: one parent for all
+            diagonal[..., 0, :, :] -= reduced.sum(axis=-3)
+            rhs[..., 0, :] -= pulled.sum(axis=-2)
+        else:                        # one child per parent
+            diagonal[..., PARENTS[children], :, :] -= reduced
+            rhs[..., PARENTS[children], :] -= pulled
+        inverses.append(inverse)
+    solution = np.zeros_like(rhs)
+    adjugate, determinant = adjugate3(diagonal[..., 0, :, :])
+    solution[..., 0, :] = (adjugate @ rhs[..., 0, :, None])[..., 0] / determinant[..., None]
+    for children, inverse in zip(_LEVELS, inverses[::-1]):
+        coupling = off[..., children - 1, :, :]
+        reduced = rhs[..., children, :] \
+            - (coupling @ solution[..., PARENTS[children], :, None])[..., 0]
+        solution[..., children, :] = (inverse @ reduced[..., None])[..., 0]
+    return solution
+
+
+def _normal_equations(terms: _Terms, points: np.ndarray, active: np.ndarray
+                      ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per hand cost (H,), and the IRLS-weighted Gauss-Newton systems at points: diagonal
+    blocks (H, J, 3, 3), child-parent blocks (H, B, 3, 3), gradients (H, J, 3)."""
+    count = len(points)
+    diagonal = np.zeros((count, NUM_JOINTS, 3, 3))
+    gradient = np.zeros((count, NUM_JOINTS, 3))
+    cost = _rays(terms, points, diagonal, gradient)
+    pair_cost, block, pulled = _bone_terms(terms, points)
+    cost += pair_cost
+    diagonal += np.einsum('jb,hbxy->hjxy', _TOUCHES, block)
+    gradient += np.einsum('jb,hbi->hji', _SIGNED, pulled)
+    diagonal[~active] = np.eye(3)
+    gradient[~active] = 0.0
+    return cost, (diagonal, -block, gradient)
 
 
 def _huber(norm: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """(IRLS weight, robust cost) for residual norms already divided by their scale."""
-    weight = np.where(norm <= threshold, 1.0, threshold / np.maximum(norm, 1e-12))
-    cost = np.where(norm <= threshold, norm ** 2, 2 * threshold * norm - threshold ** 2)
+    inside = norm <= threshold
+    weight = np.where(inside, 1.0, threshold / np.maximum(norm, 1e-12))
+    cost = np.where(inside, norm ** 2, 2 * threshold * norm - threshold ** 2)
     return weight, cost
 
 
-def _rays(problem: HandProblem, points: np.ndarray, blocks: np.ndarray,
-          gradient: np.ndarray) -> float:
-    seen = problem.weights > 0
-    rotation = problem.projections[:, :, :3]
-    camera = np.einsum('vij,nj->vni', rotation, points) + problem.projections[:, None, :, 3]
-    depth = np.where(seen, camera[..., 2], 1.0)
-    depth = np.where(depth > 1e-6, depth, 1e-6)
+def _rays(terms: _Terms, points: np.ndarray, diagonal: np.ndarray, gradient: np.ndarray
+          ) -> np.ndarray:
+    camera = np.einsum('vij,hnj->hvni', terms.rotation, points) \
+        + terms.translation[None, :, None, :]
+    depth = np.where(terms.seen & (camera[..., 2] > 1e-6), camera[..., 2], 1.0)
     projected = camera[..., :2] / depth[..., None]
-    scale = problem.focal_px[:, None, None] / problem.robust_scale_px
-    residual = np.where(seen[..., None], (projected - np.nan_to_num(problem.rays)) * scale, 0.0)
+    scale = terms.pixel_scale[None, :, None, None]
+    residual = np.where(terms.seen[..., None], (projected - terms.targets) * scale, 0.0)
     robust, cost = _huber(np.linalg.norm(residual, axis=-1), 1.0)
-    weight = problem.weights * robust
+    weight = terms.confidence * robust
     # d(projected)/d(camera) = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; then the rotation
-    derivative = np.zeros(camera.shape[:2] + (2, 3))
-    derivative[..., 0, 0] = derivative[..., 1, 1] = 1.0 / depth
-    derivative[..., :, 2] = -projected / depth[..., None]
-    jacobian = np.einsum('vnab,vbc->vnac', derivative * scale[..., None], rotation)
-    diagonal = np.arange(NUM_JOINTS)
-    blocks[diagonal, diagonal] += np.einsum('vnai,vn,vnak->nik', jacobian, weight, jacobian)
-    gradient += np.einsum('vnai,vn,vna->ni', jacobian, weight, residual)
-    return float(np.sum(problem.weights * cost))
+    inverse_depth = scale / depth[..., None]                              # (H, V, J, 1)
+    derivative = np.zeros(camera.shape[:3] + (2, 3))
+    derivative[..., 0, 0] = derivative[..., 1, 1] = inverse_depth[..., 0]
+    derivative[..., :, 2] = -projected * inverse_depth
+    jacobian = np.einsum('hvnab,vbc->hvnac', derivative, terms.rotation)
+    diagonal += np.einsum('hvnai,hvn,hvnak->hnik', jacobian, weight, jacobian)
+    gradient += np.einsum('hvnai,hvn,hvna->hni', jacobian, weight, residual)
+    return np.sum(terms.confidence * cost, axis=(1, 2))
 
 
-def _add_pairs(blocks: np.ndarray, gradient: np.ndarray, parent: np.ndarray, child: np.ndarray,
-               block: np.ndarray, pulled: np.ndarray) -> None:
-    """Terms on X_child - X_parent: block (B, 3, 3) = J^T W J, pulled (B, 3) = J^T W r."""
-    np.add.at(blocks, (child, child), block)
-    np.add.at(blocks, (parent, parent), block)
-    np.add.at(blocks, (child, parent), -block)
-    np.add.at(blocks, (parent, child), -block)
-    np.add.at(gradient, child, pulled)
-    np.add.at(gradient, parent, -pulled)
-
-
-def _bone_vectors(problem: HandProblem, points: np.ndarray, active: np.ndarray,
-                  blocks: np.ndarray, gradient: np.ndarray) -> float:
-    own = problem.own[:, _CHILD] - problem.own[:, _PARENT]                   # (V, B, 3)
-    usable = np.isfinite(own).all(axis=-1) & active[_CHILD] & active[_PARENT]
-    usable &= (problem.weights > 0).any(axis=1)[:, None]
-    if not usable.any():
-        return 0.0
-    view, bone = np.nonzero(usable)
-    residual = (points[_CHILD[bone]] - points[_PARENT[bone]] - own[view, bone]) \
-        / problem.relative_sigma_m
+def _bone_terms(terms: _Terms, points: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per hand cost (H,), J^T W J (H, B, 3, 3) and J^T W r (H, B, 3) of the bone-vector and
+    bone-length terms, J the derivative by the bone's child joint."""
+    vector = points[:, _CHILD] - points[:, _PARENT]                       # (H, B, 3)
+    sigma = terms.relative_sigma
+    residual = np.where(terms.own_usable[..., None], vector[:, None] - terms.own_bones,
+                        0.0) / sigma                                      # (H, V, B, 3)
     weight, cost = _huber(np.linalg.norm(residual, axis=-1), _HUBER_RELATIVE)
-    factor = weight / problem.relative_sigma_m
-    block = factor[:, None, None] / problem.relative_sigma_m * np.eye(3)
-    _add_pairs(blocks, gradient, _PARENT[bone], _CHILD[bone], block,
-               factor[:, None] * residual)
-    return float(np.sum(cost))
-
-
-def _bone_lengths(problem: HandProblem, points: np.ndarray, active: np.ndarray,
-                  blocks: np.ndarray, gradient: np.ndarray) -> float:
-    if problem.bone_lengths is None:
-        return 0.0
-    usable = np.flatnonzero(active[_CHILD] & active[_PARENT] & np.isfinite(problem.bone_lengths))
-    vector = points[_CHILD[usable]] - points[_PARENT[usable]]
+    weight = np.where(terms.own_usable, weight, 0.0) / sigma              # (H, V, B)
+    block = (weight.sum(axis=1) / sigma)[..., None, None] * np.eye(3)
+    pulled = np.einsum('hvb,hvbi->hbi', weight, residual)
+    total = np.sum(np.where(terms.own_usable, cost, 0.0), axis=(1, 2))
     length = np.maximum(np.linalg.norm(vector, axis=-1), 1e-9)
-    unit = vector / length[:, None] / problem.bone_sigma_m
-    residual = (length - problem.bone_lengths[usable]) / problem.bone_sigma_m
-    _add_pairs(blocks, gradient, _PARENT[usable], _CHILD[usable],
-               np.einsum('bi,bj->bij', unit, unit), unit * residual[:, None])
-    return float(np.sum(residual ** 2))
+    usable = terms.length_usable
+    unit = np.where(usable[..., None], vector / length[..., None], 0.0) / terms.bone_sigma
+    stretch = np.where(usable, length - terms.lengths, 0.0) / terms.bone_sigma
+    block = block + unit[..., :, None] * unit[..., None, :]
+    pulled = pulled + unit * stretch[..., None]
+    return total + np.sum(stretch ** 2, axis=-1), block, pulled
 
 
 class BoneLengths:
-    """Each side's bone lengths for the session: running median of well-triangulated frames."""
+    """Each side's bone lengths for the session: running median of well-triangulated frames
+    (recomputed every min_samples frames: lengths change slowly, medians cost time)."""
 
     def __init__(self, window: int, min_samples: int) -> None:
         self.min_samples = min_samples
         self._samples: list[deque[np.ndarray]] = [deque(maxlen=window) for _ in range(2)]
+        self._since = [0, 0]
+        self._lengths: list[np.ndarray] = [np.full(len(BONES), np.nan) for _ in range(2)]
 
     def observe(self, side: int, points: np.ndarray, views_per_joint: np.ndarray) -> None:
         """One frame's triangulated joints (J, 3) and how many views saw each joint; only bones
         whose two joints were seen by at least two views count."""
         lengths = np.linalg.norm(points[_CHILD] - points[_PARENT], axis=-1)
         lengths[(views_per_joint[_CHILD] < 2) | (views_per_joint[_PARENT] < 2)] = np.nan
-        if np.isfinite(lengths).any():
-            self._samples[side].append(lengths)
+        if not np.isfinite(lengths).any():
+            return
+        self._samples[side].append(lengths)
+        self._since[side] += 1
+        if self._since[side] >= self.min_samples:
+            self._since[side] = 0
+            stacked = np.array(self._samples[side])
+            counts = np.isfinite(stacked).sum(axis=0)
+            with warnings.catch_warnings():  # a bone never seen: an all-NaN column
+                warnings.simplefilter('ignore', RuntimeWarning)
+                median = np.nanmedian(stacked, axis=0)
+            self._lengths[side] = np.where(counts >= self.min_samples, median, np.nan)
 
-    def lengths(self, side: int) -> np.ndarray | None:
-        """(20,) median lengths, m (NaN for a bone not yet seen enough); None before
-        min_samples frames."""
-        samples = self._samples[side]
-        if len(samples) < self.min_samples:
-            return None
-        stacked = np.array(samples)
-        counts = np.isfinite(stacked).sum(axis=0)
-        with warnings.catch_warnings():  # a bone never seen: an all-NaN column
-            warnings.simplefilter('ignore', RuntimeWarning)
-            median = np.nanmedian(stacked, axis=0)
-        return np.where(counts >= self.min_samples, median, np.nan)
+    def lengths(self, side: int) -> np.ndarray:
+        """(B,) the session's lengths, m; NaN for a bone seen in fewer than min_samples
+        frames (all NaN at first)."""
+        return self._lengths[side]
 
     def reset(self) -> None:
-        for samples in self._samples:
+        for side, samples in enumerate(self._samples):
             samples.clear()
+            self._since[side] = 0
+            self._lengths[side] = np.full(len(BONES), np.nan)

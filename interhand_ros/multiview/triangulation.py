@@ -38,13 +38,38 @@ def triangulate(projections: np.ndarray, rays: np.ndarray, weights: np.ndarray) 
     normal = np.einsum('...ri,...rj->...ij', a, a)
     rhs = np.einsum('...ri,...r->...i', a, b)
     seen = np.count_nonzero(weights > 0, axis=-2) >= MIN_VIEWS
-    determinant = np.linalg.det(normal)
+    adjugate, determinant = adjugate3(normal)
     scale = np.einsum('...ii->...', normal) ** 3
     usable = seen & (np.abs(determinant) > 1e-12 * np.maximum(scale, 1e-300))
-    safe = np.where(usable[..., None, None], normal, np.eye(3))
-    points = np.linalg.solve(safe, rhs[..., None])[..., 0]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        points = np.einsum('...ij,...j->...i', adjugate, rhs) / determinant[..., None]
     points[~usable] = np.nan
     return points
+
+
+def adjugate3(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(adjugate, determinant) of (..., 3, 3) matrices: inverse = adjugate / determinant.
+
+    Closed form, no LAPACK: numpy's batched solve and inv go through a multi-threaded BLAS
+    whose start-up alone costs milliseconds per call when other processes load the CPUs.
+    """
+    (a, b, c), (d, e, f), (g, h, i) = (
+        (matrices[..., row, 0], matrices[..., row, 1], matrices[..., row, 2])
+        for row in range(3))
+    adjugate = np.stack([e * i - f * h, c * h - b * i, b * f - c * e,
+                         f * g - d * i, a * i - c * g, c * d - a * f,
+                         d * h - e * g, b * g - a * h, a * e - b * d], axis=-1)
+    adjugate = adjugate.reshape(matrices.shape)
+    return adjugate, a * adjugate[..., 0, 0] + b * adjugate[..., 1, 0] + c * adjugate[..., 2, 0]
+
+
+def masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median over the last axis of the entries where mask is true (the lower middle one for
+    an even count; NaN where none): np.nanmedian's result without its masked-array cost."""
+    ordered = np.sort(np.where(mask, values, np.inf), axis=-1)
+    count = mask.sum(axis=-1)
+    middle = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, axis=-1)
+    return np.where(count > 0, middle[..., 0], np.nan)
 
 
 def project_rays(projections: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
