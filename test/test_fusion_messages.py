@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 import pytest
+from estimate_builders import make_estimate
 from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
 
-from estimate_builders import make_estimate
 from interhand_msgs.msg import HandPose, TwoHandPose
 from interhand_ros.estimate import DepthSource, EstimatorKind
 from interhand_ros.geometry.box import Box

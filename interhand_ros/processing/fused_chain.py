@@ -23,11 +23,11 @@ from interhand_ros.teleop.stage import TeleopStage
 @dataclass(frozen=True)
 class FusedFrame:
     """result: the fusion's own (world frame, unfiltered: hands/raw); estimate: after the
-    teleop stage (hands); warnings: view -> the health tracker's WARN ('' = none)."""
+    teleop stage (hands); warnings: view -> the health tracker's WARN (views it warns about)."""
 
     result: FusionResult
     estimate: TwoHandEstimate
-    warnings: dict[str, str]  # only views of this group that are warned about
+    warnings: dict[str, str]
 
 
 class FusedChain:
@@ -48,10 +48,7 @@ class FusedChain:
     def fuse(self, views: Sequence[ViewObservation], stamp_ns: int) -> FusedFrame:
         """The group's views (any number >= 1) fused at stamp_ns; ValueError if they cannot be."""
         result = self.fuser.fuse(list(views))
-        self.health.update(result.reprojection_error_px)
-        lines = self.health.warnings()  # each starts with its view's name, without the '/'
-        warnings = {view.name: line for view in views for line in lines
-                    if line.startswith(view.name.lstrip('/') + ' ')}
+        warnings = self.health.update(result.reprojection_error_px)
         estimate = self.stage.apply(result.estimate, stamp_ns / NS_PER_S)
         return FusedFrame(result, estimate, warnings)
 

@@ -34,7 +34,7 @@ from interhand_ros.fusion_settings import (
     normalized_views,
 )
 from interhand_ros.geometry.transforms import TransformBuffer
-from interhand_ros.multiview.grouping import BACK, SILENT, Group, StampGrouper
+from interhand_ros.multiview.grouping import BACK, CLOCK_OFF, SILENT, Group, StampGrouper
 from interhand_ros.multiview.observations import ViewObservation
 from interhand_ros.processing.fused_chain import FusedChain
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
@@ -222,12 +222,15 @@ class FusionNode(LifecycleNode):
         assert self.grouper is not None
         now = time.monotonic()
         for event in self.grouper.take_events():
-            if event.kind in (SILENT, BACK):
+            if event.kind in (SILENT, BACK):  # the view's status says it while it lasts
                 self.board.silent(event.view, event.kind == SILENT)
+            elif event.kind == CLOCK_OFF:
+                self.board.problem(event.view, now, event.kind, event.message)
+            else:  # late, out of order
+                self.board.late(event.view, now)
             if event.kind == BACK:
                 self.get_logger().info(event.message)
             else:
-                self.board.problem(event.view, now, event.kind, event.message)
                 self.report.fault(f'{event.view} {event.kind}', event.message)
         for group in groups:
             self._fuse(group)
@@ -241,15 +244,13 @@ class FusionNode(LifecycleNode):
             self.report('fusion', f'group at {group.stamp_ns} ns not fused: {error}')
             return
         now = time.monotonic()
-        result = fused.result
-        self.board.fused(now, list(result.views_used), dict(result.reprojection_error_px),
-                         dict(result.rejected), list(result.swapped))
-        for view in self.views:
+        self.board.fused(now, fused.result, group.complete)
+        for view in group.items:
             self.board.health(view, fused.warnings.get(view, ''))
         header = Header(stamp=ns_to_stamp(group.stamp_ns), frame_id=self.checks.world_frame)
         self.health.published(now, self._now_ns() * 1e-9 - group.stamp_ns * 1e-9,
                               now - started)
-        self.outputs.publish(fused.estimate, result.estimate, header, self.params)
+        self.outputs.publish(fused.estimate, fused.result.estimate, header, self.params)
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         configured = self.state in ('inactive', 'active')
@@ -275,15 +276,21 @@ class FusionNode(LifecycleNode):
         now = time.monotonic()
         name, hardware_id = self.get_name(), self.get_fully_qualified_name()
         status = self.health.status(now, f'{name}: multi-view hand fusion', hardware_id)
-        in_use = self.board.in_use(now)
+        incomplete = self.board.incomplete_fraction(now)
         values = {'lifecycle_state': self.state, 'views': ', '.join(self.views),
-                  'views_in_use': ', '.join(in_use)}
+                  'views_in_use': ', '.join(self.board.in_use(now)),
+                  'groups_incomplete_fraction': f'{incomplete:.3g}'}
         status.values += [KeyValue(key=k, value=v) for k, v in values.items()]
         views = self.board.statuses(now, name, hardware_id)
-        warned = [s for s in views if s.level != DiagnosticStatus.OK]
-        if status.level == DiagnosticStatus.OK and warned:
+        warnings = [s.message for s in views if s.level != DiagnosticStatus.OK]
+        if incomplete > 0.5:
+            warnings.append(f'{incomplete:.0%} of the groups missed a live view: its stamps are '
+                            f"further than sync_tolerance ({self.params['sync_tolerance']:g} s) "
+                            'from the others, or it arrives after max_wait')
+        if warnings and status.level != DiagnosticStatus.ERROR:
+            status.message = '; '.join(warnings if status.level == DiagnosticStatus.OK
+                                       else [status.message, *warnings])
             status.level = DiagnosticStatus.WARN
-            status.message = '; '.join(s.message for s in warned)
         if self.state != 'active' and status.level != DiagnosticStatus.ERROR:
             status.level, status.message = (DiagnosticStatus.WARN,
                                             f'{self.state}: not fusing')
