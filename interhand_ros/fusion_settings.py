@@ -34,10 +34,11 @@ FUSION_PARAMETERS: tuple[ParameterSpec, ...] = (
                   's, largest stamp difference between views fused together (default: about '
                   'half the frame period of 30 Hz cameras; set half of yours)',
                   range=(0.0001, 1.0), launch=True),
-    ParameterSpec('max_wait', 0.1,
+    ParameterSpec('max_wait', 0.3,
                   's, a group still missing a live view is fused without it this long after '
-                  'its first view arrived (a slow camera delays the output at most this much)',
-                  range=(0.001, 10.0)),
+                  'its first view arrived (a view that skipped the instant moves past it with '
+                  'its next message, so this only bounds the wait for a view that stalls)',
+                  range=(0.001, 10.0), launch=True),
     ParameterSpec('view_timeout', 0.5,
                   's, a view that sent nothing for this long is left out of the groups (the '
                   'others go on without waiting for it); it rejoins with its next message',
