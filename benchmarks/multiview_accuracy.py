@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmarks import depth_accuracy
 from benchmarks import multiview_scenes as scenes
+from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.multiview.fusion import TRIANGULATED, MultiViewFuser
 from interhand_ros.multiview.observations import ViewObservation
 from interhand_ros.skeleton import SIDES, WRIST
@@ -87,13 +88,13 @@ class Outcome:
 
 
 def scene(rng: np.random.Generator, count: int, scale: float
-          ) -> tuple[dict[str, np.ndarray], list, float]:
+          ) -> tuple[dict[str, np.ndarray], list[tuple[CameraModel, np.ndarray]], float]:
     while True:
         joints = scenes.hands(rng, scale)
         target = (joints[SIDES[0]][WRIST] + joints[SIDES[1]][WRIST]) / 2
         cameras = scenes.rig(rng, count, target, (0.5, 1.2), rng.uniform(*SPREADS[count]))
         if scenes.visible(cameras, joints):
-            farthest = max(np.linalg.norm(pose[:3, 3] - target) for _, pose in cameras)
+            farthest = max(float(np.linalg.norm(pose[:3, 3] - target)) for _, pose in cameras)
             return joints, cameras, farthest
 
 

@@ -84,6 +84,10 @@ class MultiViewFuser:
         self._bones.reset()
         self._last_wrists.clear()
 
+    def bone_lengths(self, side: str) -> np.ndarray:
+        """(20,) the session's bone lengths of this side, m, BONES order (NaN: not learnt)."""
+        return self._bones.lengths(SIDES.index(side)).copy()
+
     def fuse(self, views: Sequence[ViewObservation]) -> FusionResult:
         """Fuse the views of one group (1 or more; each view name once)."""
         _check(views)

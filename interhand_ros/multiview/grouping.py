@@ -1,12 +1,13 @@
 """Views grouped by image stamp, live (fusion node) or offline (bag runner), with no wall clock.
 
-The caller passes every time: each sample's stamp and its arrival time (the node's clock, or a
-bag's receive time), and `poll(now)` when nothing arrives. A group is emitted when every live
-view has either joined it or moved past it (its next stamp is newer than the group's window),
-or, partial, once max_wait after its first sample arrived: a slow or dead camera never blocks
-the others. A view is live while it delivered within view_timeout; a sample whose stamp lies
-more than max_clock_offset from its arrival time is not used (that view's clock is off, or it
-is hopelessly delayed). What happened to a view is reported as ViewEvents for the node to log.
+The caller passes every time: each sample's stamp and its arrival time (the node's clock, or a bag's
+receive time), and `poll(now)` when nothing arrives. A group is emitted when every live view has
+either joined it or moved past it (its next stamp is newer than the group's window), or, partial,
+once max_wait after its first sample arrived: a slow or dead camera never blocks the others. A view
+is live while it delivered within view_timeout (at the start, every configured view is live for one
+view_timeout, so the first groups wait for all of them as usual, up to max_wait); a sample whose
+stamp lies more than max_clock_offset from its arrival time is not used (that view's clock is off,
+or it is hopelessly delayed). What happened to a view is reported as ViewEvents for the node to log.
 Groups come out in stamp order; a sample for a group already emitted is late and dropped.
 """
 from __future__ import annotations
@@ -84,7 +85,8 @@ class StampGrouper(Generic[Item]):
         self._pending: list[_Pending[Item]] = []
         self._last_stamp: dict[str, int] = {}
         self._last_arrival: dict[str, int] = {}
-        self._live: set[str] = set()
+        self._live: set[str] = set(self.views)   # never heard of: live until view_timeout
+        self._started_ns: int | None = None
         self._emitted_ns: int | None = None
         self._events: list[ViewEvent] = []
 
@@ -92,6 +94,8 @@ class StampGrouper(Generic[Item]):
         """Offer one sample; returns the groups it (or the time passing) completed."""
         if view not in self.views:
             raise ValueError(f'unknown view {view!r}: configured views are {list(self.views)}')
+        if self._started_ns is None:
+            self._started_ns = arrival_ns
         offset = arrival_ns - stamp_ns
         if abs(offset) > self.config.max_clock_offset_ns:
             where = 'behind' if offset > 0 else 'ahead of'
@@ -117,8 +121,11 @@ class StampGrouper(Generic[Item]):
 
     def poll(self, now_ns: int) -> list[Group[Item]]:
         """Groups ready at now_ns: complete ones, and partial ones past max_wait."""
+        if self._started_ns is None:
+            self._started_ns = now_ns
         for view in sorted(self._live):
-            if now_ns - self._last_arrival[view] > self.config.view_timeout_ns:
+            if now_ns - self._last_arrival.get(view, self._started_ns) > \
+                    self.config.view_timeout_ns:
                 self._live.discard(view)
                 self._event(view, SILENT, f'{view}: nothing for '
                             f'{self.config.view_timeout_ns / 1e9:.2f} s; fusing without it')
@@ -149,7 +156,8 @@ class StampGrouper(Generic[Item]):
         self._pending.clear()
         self._last_stamp.clear()
         self._last_arrival.clear()
-        self._live.clear()
+        self._live = set(self.views)
+        self._started_ns = None
         self._emitted_ns = None
         self._events.clear()
 
@@ -173,5 +181,5 @@ class StampGrouper(Generic[Item]):
     def _covered(self, pending: _Pending[Item]) -> bool:
         """Every live view is in the group or has moved past its window."""
         limit = pending.anchor_ns + self.config.tolerance_ns
-        return all(view in pending.items or self._last_stamp[view] > limit
+        return all(view in pending.items or self._last_stamp.get(view, limit) > limit
                    for view in self._live)

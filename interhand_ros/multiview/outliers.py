@@ -1,13 +1,15 @@
 """Observations that disagree with the other views, rejected per joint and then per view.
 
-Only possible where at least three views see a joint: two rays always meet somewhere, so with
-two views a disagreement can be measured (the fused confidence drops with it) but not blamed on
-one of them. For each joint whose worst ray error exceeds the limit, every view is left out in
-turn (all joints and candidates in one batched triangulation) and the observation whose absence
-brings the others' worst error lowest is dropped, if that makes them agree (or halves their
-worst error); repeated while three views remain. A view that loses more than max_fraction of a
-hand's joints this way loses the whole hand (a bad view, not a bad joint) and is named with the
-reason.
+An observation is rejected when leaving it out makes the other views agree (the smallest worst
+ray error among all the ways to leave one view out, and at most max_error_px / 2) while it lies
+more than max_error_px from where they put the joint. That needs at least three views of the
+joint: two rays always meet somewhere, so with two views a disagreement can be measured (the
+fused confidence drops with it) but not blamed on one of them. The worst error of the remaining
+views, not the left-out view's own error, picks the culprit: a bad view drags the all-view
+point, and a point triangulated from a bad view and a good one can land far from a third, good
+view. All joints and left-out views go through one batched triangulation per round, repeated
+while three views of a joint remain. A view that loses more than max_fraction of a hand's
+joints this way loses the whole hand (a bad view, not a bad joint) and is named with the reason.
 """
 from __future__ import annotations
 
@@ -23,31 +25,27 @@ def reject_outliers(stack: ViewStack, side: int, max_error_px: float, max_fracti
                     ) -> dict[int, str]:
     """Drop the disagreeing observations of one side in place; returns view -> reason for the
     views that lost the hand."""
-    projections, focal, rays = stack.projections, stack.focal_px, stack.rays[side]
     observed_before = stack.weights[side] > 0
-    for _ in range(len(stack.names) - 2):
-        weights = stack.weights[side]
-        observed = weights > 0
-        points = triangulate(projections, rays, weights)
-        errors = np.where(observed, ray_errors_px(projections, focal, points, rays), 0.0)
-        suspect = (observed.sum(axis=0) >= _MIN_VIEWS_TO_BLAME) & \
-            (errors.max(axis=0) > max_error_px)
-        if not suspect.any():
+    count = len(stack.names)
+    for _ in range(count - 2):
+        weights, rays = stack.weights[side], stack.rays[side]
+        blamable = np.count_nonzero(weights > 0, axis=0) >= _MIN_VIEWS_TO_BLAME
+        if not blamable.any():
             break
-        joints = np.flatnonzero(suspect)
-        count = len(stack.names)
-        trial = np.repeat(weights[None, :, joints], count, axis=0)     # (V_left_out, V, j)
+        trial = np.repeat(weights[None][:, :, blamable], count, axis=0)  # (left out, V, j)
         trial[np.arange(count), np.arange(count)] = 0.0
-        trial_points = triangulate(projections, rays[None, :, joints], trial)
-        trial_errors = ray_errors_px(projections, focal, trial_points, rays[None, :, joints])
-        trial_errors = np.where(trial > 0, trial_errors, 0.0).max(axis=1)   # (V_left_out, j)
-        trial_errors[~observed[:, joints]] = np.inf
-        culprit = np.argmin(trial_errors, axis=0)
-        remaining = trial_errors[culprit, np.arange(joints.size)]
-        better = (remaining <= max_error_px) | (remaining < 0.5 * errors.max(axis=0)[joints])
-        if not better.any():
+        points = triangulate(stack.projections, rays[None][:, :, blamable], trial)
+        errors = ray_errors_px(stack.projections, stack.focal_px, points,
+                               rays[None][:, :, blamable])             # (left out, V, j)
+        others = np.where(trial > 0, errors, 0.0).max(axis=1)           # (left out, j)
+        others[~(weights[:, blamable] > 0)] = np.inf                    # only seen ones
+        culprit = np.argmin(others, axis=0)
+        columns = np.arange(culprit.size)
+        own = errors[culprit, culprit, columns]
+        guilty = (others[culprit, columns] <= max_error_px / 2) & (own > max_error_px)
+        if not guilty.any():
             break
-        stack.drop(side, culprit[better], joints[better])
+        stack.drop(side, culprit[guilty], np.flatnonzero(blamable)[guilty])
     lost = observed_before & (stack.weights[side] == 0)
     reasons = {}
     for view in np.flatnonzero(observed_before.any(axis=1)):

@@ -97,8 +97,10 @@ def refine(problem: Problem, start: np.ndarray, iterations: int) -> np.ndarray:
         better = trial_cost <= cost
         points = np.where(better[:, None, None], trial, points)
         cost = np.where(better, trial_cost, cost)
-        system = tuple(np.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-                       for new, old in zip(trial_system, system))
+        diagonal, off, gradient = (
+            np.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+            for new, old in zip(trial_system, system))
+        system = (diagonal, off, gradient)
         damping = np.where(better, np.maximum(damping / 3, 1e-7), damping * 10)
         if np.all(better & (np.abs(step).max(axis=(1, 2)) < _STEP_TOLERANCE_M)):
             break
