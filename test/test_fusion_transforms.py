@@ -110,3 +110,20 @@ def test_a_cycle_is_refused_not_looped():
         buffer.lookup('world', 'a', 0, 0)
     with pytest.raises(ValueError, match='two different'):
         buffer.set_transform('a', 'a', 0, np.eye(4), static=True)
+
+
+def test_a_tf_message_is_stored_and_its_malformed_transforms_named():
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+    good = TransformStamped(child_frame_id='cam1_optical')
+    good.header.frame_id = '/world'  # tf2 drops a leading '/'
+    good.transform.translation.x = 2.0
+    bad = TransformStamped(child_frame_id='cam2_optical')
+    bad.header.frame_id = 'world'
+    bad.transform.rotation.w = 0.0  # all zero: not a rotation
+    buffer = TransformBuffer()
+    problems = buffer.add_message(TFMessage(transforms=[good, bad]), static=True)
+    assert len(problems) == 1 and "'world' <- 'cam2_optical' refused" in problems[0]
+    assert buffer.lookup('world', 'cam1_optical', 0, 0)[0, 3] == 2.0
+    with pytest.raises(TransformError, match='never heard'):
+        buffer.lookup('world', 'cam2_optical', 0, 0)

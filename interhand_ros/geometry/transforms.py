@@ -7,16 +7,20 @@ through the frames' common ancestor. Static transforms hold at every time; a dyn
 taken at the stored stamp nearest to the one asked for, within a tolerance (tf2 interpolates;
 cameras on a rig move slowly or not at all, so the nearest sample is enough here).
 Matrices are 4 x 4 homogeneous, `a_from_b` maps points in frame b to frame a; quaternions are
-(x, y, z, w) as in geometry_msgs.
+(x, y, z, w) as in geometry_msgs. add_message takes any tf2_msgs/TFMessage-like object (rclpy's
+live, rosbags' from a bag): attribute access only.
 """
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import transforms3d.quaternions as quaternions
+
+from interhand_ros.stamps import stamp_to_ns
 
 MAX_CHAIN = 32  # frames walked up from a frame before the tree is declared cyclic
 
@@ -102,6 +106,22 @@ class TransformBuffer:
             link.matrices.insert(index, matrix)
         old = bisect.bisect_left(link.stamps, link.stamps[-1] - self.history_ns)
         del link.stamps[:old], link.matrices[:old]
+
+    def add_message(self, msg: Any, static: bool) -> list[str]:
+        """Every transform of a TFMessage (leading '/' of frame ids dropped, as tf2 does);
+        returns why each malformed one was refused (the others are stored)."""
+        problems = []
+        for transform in msg.transforms:
+            parent = transform.header.frame_id.lstrip('/')
+            child = transform.child_frame_id.lstrip('/')
+            t, r = transform.transform.translation, transform.transform.rotation
+            try:
+                self.set_transform(parent, child, stamp_to_ns(transform.header.stamp),
+                                   matrix_from((t.x, t.y, t.z), (r.x, r.y, r.z, r.w)), static)
+            except ValueError as error:
+                problems.append(f"{'/tf_static' if static else '/tf'} {parent!r} <- {child!r} "
+                                f'refused: {error}')
+        return problems
 
     def lookup(self, target: str, source: str, stamp_ns: int,
                tolerance_ns: int) -> np.ndarray:

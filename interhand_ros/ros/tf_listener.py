@@ -3,8 +3,8 @@
 tf2_ros is not on PyPI, so this is the fusion node's way to its camera extrinsics everywhere
 (a ROS install has tf2_ros too; the buffer's lookups are the subset the fusion needs). QoS as
 tf2_ros's listener: /tf_static transient local (a late subscriber still gets the static
-transforms latched by their publisher), /tf volatile. Leading '/' of frame ids is dropped, as
-tf2 does. A malformed transform is reported (never stored) and the rest of its message kept.
+transforms latched by their publisher), /tf volatile. A malformed transform is reported (never
+stored) and the rest of its message kept (TransformBuffer.add_message).
 """
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from tf2_msgs.msg import TFMessage
 
-from interhand_ros.geometry.transforms import TransformBuffer, matrix_from
+from interhand_ros.geometry.transforms import TransformBuffer
 from interhand_ros.ros.teleop_outputs import tf_qos
-from interhand_ros.stamps import stamp_to_ns
 
 
 def static_qos() -> QoSProfile:
@@ -24,22 +23,6 @@ def static_qos() -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                       reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def store(buffer: TransformBuffer, msg: TFMessage, static: bool) -> list[str]:
-    """Every transform of msg into buffer; returns why each malformed one was refused."""
-    problems = []
-    for transform in msg.transforms:
-        parent = transform.header.frame_id.lstrip('/')
-        child = transform.child_frame_id.lstrip('/')
-        t, r = transform.transform.translation, transform.transform.rotation
-        try:
-            buffer.set_transform(parent, child, stamp_to_ns(transform.header.stamp),
-                                 matrix_from((t.x, t.y, t.z), (r.x, r.y, r.z, r.w)), static)
-        except ValueError as error:
-            problems.append(f"{'/tf_static' if static else '/tf'} {parent!r} <- {child!r} "
-                            f'refused: {error}')
-    return problems
 
 
 class TfListener:
@@ -56,7 +39,7 @@ class TfListener:
         ]
 
     def _on(self, msg: TFMessage, static: bool) -> None:
-        for problem in store(self.buffer, msg, static):
+        for problem in self.buffer.add_message(msg, static):
             self._bad(problem)
 
     def destroy(self) -> None:
