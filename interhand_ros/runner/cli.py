@@ -111,6 +111,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--mirrored', action='store_true',
                         help='input is a mirrored (selfie) view: keeps handedness as seen')
     parser.add_argument('--max-frames', type=int, default=0, help='stop after N frames (0: all)')
+    parser.add_argument('--views', nargs='+', default=None, metavar='NAMESPACE',
+                        help='bag only: fuse these cameras (each <ns>/<image> + <ns>/camera_info, '
+                             'extrinsics from the bag\'s /tf_static and /tf) as fusion_node does')
+    parser.add_argument('--world-frame', default='world', help='with --views: the fused frame')
     robot = parser.add_argument_group('robot-hand trajectories (teleop.trajectories)')
     robot.add_argument('--retarget', default=None, metavar='ROBOT_OR_CONFIG',
                        help='also write joint trajectories of this robot hand for both sides: '
@@ -163,15 +167,27 @@ def open_input(path: Path, kind: str, fps: float, depth: str | None = None,
     return BagInput(path, image_topic, camera_info_topic, depth, sync, slop)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Process the input; returns a summary (frames, hands found per frame, outputs)."""
+def new_chain(args: argparse.Namespace, estimator: HandPoseEstimator) -> FrameChain:
+    """The node's per-frame chain around an estimator: roi source, filter, hold, stable sides."""
     from interhand_ros.processing.roi import RoiConfig, RoiSource
     from interhand_ros.teleop.stage import TeleopStage
+    roi = None if estimator.finds_hands else RoiSource(RoiConfig(mode=args.roi))
+    return FrameChain(estimator, roi, TeleopStage.from_params(DEFAULTS))
 
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Process the input; returns a summary (frames, hands found per frame, outputs)."""
+    kind = input_kind(args.input)
+    if args.views:
+        if kind != 'bag':
+            raise InputError(f'--views fuses the cameras of a ROS 2 bag; {args.input} is a {kind}')
+        from interhand_ros.runner.multiview import run_views
+        return run_views(args, lambda: build_estimator(
+            settings_from_flags(args, video=True), LOG.warning, 'pass --checkpoint PATH'),
+            lambda estimator: new_chain(args, estimator))
     robots = {side: getattr(args, f'retarget_{side}') or args.retarget for side in SIDES}
     retargeters = retargeters_for({side: value for side, value in robots.items() if value},
                                   args.urdf_dir or '', args.retargeting_type)
-    kind = input_kind(args.input)
     yaml_info = load_camera_yaml(args.camera_info) if args.camera_info else None
     source = open_input(args.input, kind, args.fps, args.depth, args.image_topic,
                         args.camera_info_topic, args.sync, args.sync_slop)
@@ -180,9 +196,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         estimator = build_estimator(settings_from_flags(args, video=kind != 'folder'),
                                     LOG.warning, 'pass --checkpoint PATH')
-        roi = None if estimator.finds_hands else RoiSource(RoiConfig(mode=args.roi))
-        # the node's filter, hold and stable sides
-        chain = FrameChain(estimator, roi, TeleopStage.from_params(DEFAULTS))
+        chain = new_chain(args, estimator)
+        roi = chain.roi
         return _process(args, kind, source, chain, yaml_info, retargeters)
     finally:
         source.close()
