@@ -82,12 +82,16 @@ def test_a_good_view_becomes_an_observation_in_the_world_frame():
     assert observation.camera.distortion is not None  # raw pixels: K and D
 
 
+def halve(info: CameraInfo) -> None:
+    """A camera_info of the quarter-size stream."""
+    info.width, info.height = WIDTH // 2, HEIGHT // 2
+
+
 @pytest.mark.parametrize('change, kind, words', [
     (lambda msg, info: setattr(info, 'k', [float('nan')] * 9), 'camera_info', 'finite'),
     (lambda msg, info: setattr(info.header, 'frame_id', 'other_optical'), 'camera_info',
      "not the image's 'cam1_color_optical_frame'"),
-    (lambda msg, info: (setattr(info, 'width', WIDTH // 2), setattr(info, 'height', HEIGHT // 2)),
-     'camera_info', 'another size'),
+    (lambda msg, info: halve(info), 'camera_info', 'another size'),
     (lambda msg, info: setattr(msg.left.pixels[4], 'u', float('nan')), 'pose',
      'left joint 4 is marked valid'),
     (lambda msg, info: setattr(msg.right, 'depth_source', 99), 'pose', 'pose unusable'),

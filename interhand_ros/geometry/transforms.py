@@ -13,12 +13,12 @@ live, rosbags' from a bag): attribute access only.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import transforms3d.quaternions as quaternions
+from numpy.typing import ArrayLike
 
 from interhand_ros.stamps import stamp_to_ns
 
@@ -29,11 +29,11 @@ class TransformError(LookupError):
     """No transform between two frames at a stamp; the message says which link is missing."""
 
 
-def matrix_from(translation: Sequence[float], quaternion_xyzw: Sequence[float]) -> np.ndarray:
+def matrix_from(translation: ArrayLike, quaternion_xyzw: ArrayLike) -> np.ndarray:
     """4 x 4 from a translation (m) and a unit quaternion (x, y, z, w); ValueError if it is not
     finite or not (close to) unit length: a malformed transform must not become a rotation."""
     t = np.asarray(translation, dtype=np.float64)
-    x, y, z, w = (float(c) for c in quaternion_xyzw)
+    x, y, z, w = (float(c) for c in np.asarray(quaternion_xyzw, dtype=np.float64))
     q = np.array([w, x, y, z])
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(q))):
         raise ValueError(f'transform is not finite: translation {t}, rotation {q}')

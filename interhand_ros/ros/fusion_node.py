@@ -135,6 +135,7 @@ class FusionNode(LifecycleNode):
 
     @guarded()
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        assert self.checks is not None  # configured (the state machine's rule)
         self.buffer = TransformBuffer()
         self.tf = TfListener(self, self.buffer, lambda text: self.report.fault('tf', text))
         self.outputs = FusedOutputs(self, self.params)
