@@ -112,3 +112,13 @@ def test_no_camera_info_and_no_transform_say_what_is_missing():
                        ) as raised:
         observe('/cam1', msg, info, buffer, CHECKS)
     assert raised.value.kind == 'transform'
+
+
+def test_docs_describe_every_parameter_of_the_fusion_node():
+    text = (REPO / 'docs' / 'fusion.md').read_text()
+    table = text[text.index('## Parameters'):text.index('## Topics')]
+    rows = [line.split('|')[1] for line in table.splitlines() if line.startswith('| `')]
+    named = {name.strip(' `') for row in rows for name in row.split(',')}
+    for spec in FUSION_PARAMETERS:
+        group = spec.name.split('.')[0] + '.*'
+        assert spec.name in named or group in named, f'{spec.name} is not in docs/fusion.md'
