@@ -210,7 +210,7 @@ class FusionNode(LifecycleNode):
         except ViewProblem as problem:
             self.board.problem(view, now, problem.kind, str(problem))
             self.report.fault(f'{view} {problem.kind}', str(problem))
-            self.grouper.poll(self._now_ns())
+            self._fuse_groups(self.grouper.poll(self._now_ns()))
             return
         self._fuse_groups(self.grouper.add(view, observation.stamp_ns, self._now_ns(),
                                            observation))
