@@ -46,7 +46,7 @@ from interhand_ros.ros.parameters import descriptor
 from interhand_ros.ros.tf_listener import TfListener
 from interhand_ros.ros.view_inputs import ViewChecks, ViewInputs, ViewProblem, observe
 from interhand_ros.settings import change_problem
-from interhand_ros.stamps import ns_to_stamp
+from interhand_ros.stamps import NS_PER_S, ns_to_stamp
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 POLL_PERIOD_S = 0.01  # groups waiting for a slow view are checked this often
@@ -91,10 +91,6 @@ class FusionNode(LifecycleNode):
                     self.destroy_node()
                     raise StartupError(reason)
 
-    @property
-    def hands_pub(self):
-        return self.outputs.hands if self.outputs else None
-
     def _read_parameters(self) -> dict[str, Any]:
         params = {}
         for spec in FUSION_PARAMETERS:
@@ -123,7 +119,7 @@ class FusionNode(LifecycleNode):
         self.grouper = StampGrouper(self.views, grouping)
         self.checks = ViewChecks(world_frame=p['world_frame'].strip('/'),
                                  rectified=p['rectified'],
-                                 tf_tolerance_ns=int(p['tf_tolerance'] * 1e9))
+                                 tf_tolerance_ns=round(p['tf_tolerance'] * NS_PER_S))
         self.health = NodeHealth(stall_timeout=p['view_timeout'])
         self.report = Reporter(self.health, self._warn, lambda: self.params['log_throttle'])
         self.board = ViewBoard(self.views)
