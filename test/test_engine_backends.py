@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from interhand_ros.engine.backends import openvino_backend, registry
+from interhand_ros.engine.backends import openvino_backend, openvino_convert, registry
 from interhand_ros.engine.cache import MANIFEST, ModelCache, file_sha256
 from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.decoding import metres_to_depth_bins
@@ -148,7 +148,7 @@ def test_cached_model_is_reused_not_rebuilt(checkpoint, openvino_cache, openvino
                                             monkeypatch):
     def no_conversion(*args, **kwargs):
         raise AssertionError('the cached model should have been loaded')
-    monkeypatch.setattr(openvino_backend, 'convert_parts', no_conversion)
+    monkeypatch.setattr(openvino_convert, 'convert_parts', no_conversion)
     again = InterNetEstimator(checkpoint, EngineConfig(
         device='cpu', backend='openvino', cache_dir=str(openvino_cache)))
     assert again.details()['model_cache'] == openvino_fp32.details()['model_cache']
@@ -202,8 +202,8 @@ def test_stale_runtime_version_builds_a_new_entry(checkpoint, openvino_cache, op
                                                   monkeypatch):
     monkeypatch.setattr(openvino_backend, 'version', lambda: '0.0.0-older')
     converted = []
-    real = openvino_backend.convert_parts
-    monkeypatch.setattr(openvino_backend, 'convert_parts',
+    real = openvino_convert.convert_parts
+    monkeypatch.setattr(openvino_convert, 'convert_parts',
                         lambda *args: converted.append(1) or real(*args))
     other = InterNetEstimator(checkpoint, EngineConfig(
         device='cpu', backend='openvino', cache_dir=str(openvino_cache)))

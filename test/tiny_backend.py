@@ -13,11 +13,13 @@ import numpy as np
 import torch
 
 from interhand_ros.engine.backends.base import Backend, BackendOptions, ModelWriter
-from interhand_ros.engine.backends.compiled import ModelSource, PartsBackend, cached_model_dir
+from interhand_ros.engine.backends.compiled import PartsBackend, cached_model_dir
+from interhand_ros.engine.checkpoint import load_internet
 from interhand_ros.engine.model import InterNet, fold_batchnorm
 from interhand_ros.engine.parts import GlobalPart, HandPart
 
 NAME = 'tiny'
+CONVERTER = __name__  # this one module also converts (write_fp32) and quantizes
 _WEIGHTS = 'network.pt'
 
 
@@ -29,8 +31,8 @@ def native_precisions(device_type: str = 'cpu') -> tuple[str, ...]:
     return ('fp32', 'int8')
 
 
-def write_fp32(model: ModelSource, folder: Path, refine: bool) -> None:
-    torch.save(model().state_dict(), folder / _WEIGHTS)
+def write_fp32(checkpoint: Path, folder: Path, refine: bool) -> None:
+    torch.save(fold_batchnorm(load_internet(checkpoint)).state_dict(), folder / _WEIGHTS)
 
 
 class TinyBackend(PartsBackend):
@@ -58,7 +60,7 @@ class TinyBackend(PartsBackend):
 
 def open_backend(checkpoint: Path, options: BackendOptions) -> TinyBackend:
     return TinyBackend(cached_model_dir(NAME, 'tiny', version(), checkpoint, options,
-                                        write_fp32), options.precision)
+                                        CONVERTER), options.precision)
 
 
 def build_quantized(fp32: Backend, calibration: np.ndarray, precision: str,

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -75,6 +76,25 @@ class ModelCache:
         log.info('reusing the cached model in %s', folder)
         return folder
 
+    def mismatches(self, key: Mapping[str, object]) -> str:
+        """Why no entry serves `key`, for an error message: each entry of the same runtime and
+        precision and the key fields in which it differs (a cache copied from a machine with
+        another checkpoint or runtime version), or '' when the cache holds none."""
+        found = []
+        for manifest in sorted(self.root.glob(f'*/{MANIFEST}')):
+            try:
+                other = json.loads(manifest.read_text())['key']
+                same_kind = all(other.get(name) == key.get(name)
+                                for name in ('runtime', 'precision'))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+            if same_kind:
+                differs = [f'{name} {_short(other.get(name))} where this needs {_short(wanted)}'
+                           for name, wanted in key.items() if other.get(name) != wanted]
+                found.append(f'{manifest.parent.name} ('
+                             + ('; '.join(differs) or 'files not matching its manifest') + ')')
+        return f' (it holds {", ".join(found)})' if found else ''
+
     def store(self, key: Mapping[str, object], write: Callable[[Path], None]) -> Path:
         """Run write(folder) in a fresh temporary folder, then publish it as the key's entry."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -102,3 +122,10 @@ class ModelCache:
 
     def load_or_build(self, key: Mapping[str, object], write: Callable[[Path], None]) -> Path:
         return self.load(key) or self.store(key, write)
+
+
+def _short(value: object) -> str:
+    """A key value for a message: SHA-256 digests cut to their first 12 hex digits."""
+    if isinstance(value, str) and re.fullmatch('[0-9a-f]{64}', value):
+        return f"'{value[:12]}...'"
+    return repr(value)

@@ -15,16 +15,13 @@ from typing import Any
 
 import torch
 
+from interhand_ros.engine.checkpoint_file import CheckpointError
 from interhand_ros.engine.model import InterNet
 
 _CONTAINER_KEYS = ('network', 'model')
 _DATA_PARALLEL_PREFIX = 'module.'
 _OPTIONAL_SUFFIX = '.num_batches_tracked'  # absent from snapshots of old torch versions
 _MAX_KEYS_LISTED = 12
-
-
-class CheckpointError(ValueError):
-    """The checkpoint is missing, unreadable, not weights-only, or does not fit InterNet."""
 
 
 def expected_state_dict_shapes() -> dict[str, tuple[int, ...]]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from interhand_ros.engine.backends.base import Backend, BackendOptions
 from interhand_ros.engine.backends.registry import choose_backend, open_backend
@@ -119,10 +118,11 @@ class InterNetEstimator:
                  config: EngineConfig = EngineConfig()) -> None:
         self.config = config
         self.hand_scales = HandScaleCalibrator()  # this estimator's user, from depth
-        self.device = torch.device(resolve_device(config.device))
+        self.device = resolve_device(config.device)  # a torch device name; no torch imported
         self._backend: Backend | None = open_backend(
-            choose_backend(config.backend, config.precision, self.device.type), checkpoint_path,
-            BackendOptions(precision=config.precision, device=str(self.device),
+            choose_backend(config.backend, config.precision, self.device.split(':')[0]),
+            checkpoint_path,
+            BackendOptions(precision=config.precision, device=self.device,
                            cache_dir=config.cache_dir, threads=config.threads,
                            refine=config.refine, channels_last=config.channels_last,
                            cuda_graph=config.cuda_graph, compile=config.compile))

@@ -3,7 +3,11 @@ interhand-run's flags, EngineConfig, the benchmark and training accept (the back
 engine.backends.registry, which imports no backend until one is used)."""
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
 
 from interhand_ros.engine.backends.registry import BackendChoices
 
@@ -39,8 +43,7 @@ def resolve_device(name: str, cuda_fallback: bool = False,
     check_device_name(name)
     if name == 'cpu':
         return name
-    import torch
-    if torch.cuda.is_available():
+    if cuda_available():
         return 'cuda' if name == 'auto' else name
     if name == 'auto':
         return 'cpu'
@@ -51,3 +54,27 @@ def resolve_device(name: str, cuda_fallback: bool = False,
     if warn is not None:
         warn(f'device {name!r} requested but CUDA is not available: running on the CPU (slow)')
     return 'cpu'
+
+
+def cuda_available() -> bool:
+    """torch.cuda.is_available(), importing torch only where it can be true, so that a node
+    running a compiled backend on a CPU never loads torch: False without importing it when torch
+    is not installed or is a build without CUDA and ROCm (its version.py says so)."""
+    if 'torch' not in sys.modules and not _torch_gpu_build():
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _torch_gpu_build() -> bool:
+    """False only for an installed torch whose version.py names neither CUDA nor ROCm (HIP);
+    True when that cannot be read (then torch itself is asked)."""
+    try:
+        build = Path(str(distribution('torch').locate_file('torch/version.py'))).read_text()
+    except (PackageNotFoundError, OSError):
+        return True
+    return not all(re.search(rf'^{name}\b[^=\n]*=\s*None\s*$', build, re.MULTILINE)
+                   for name in ('cuda', 'hip'))

@@ -4,7 +4,8 @@ each hand's heatmap head with its decoding.
 Two parts, not one graph, so the heatmap head of an absent hand (28 % of the work each) can
 still be skipped; decoding inside the hand part so that only B x 21 x 4 numbers per hand leave
 the backend, never the B x 21 x 64^3 volume. Every backend (engine.backends: torch, OpenVINO,
-ONNX Runtime) runs these same modules, so they compute the same thing.
+ONNX Runtime) runs these same modules, so they compute the same thing. Changing their graphs
+means bumping engine.backends.base.PARTS_VERSION (part of every cached model's key).
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from interhand_ros.engine.model import InterNet
 from interhand_ros.geometry.crop import INPUT_SIZE
 from interhand_ros.skeleton import NUM_JOINTS
 
-PARTS_VERSION = 2  # bump when the parts' graphs change: invalidates every cached model
 GLOBAL_OUTPUTS = ('features', 'root_m', 'presence')
 HAND_OUTPUTS = ('crop_xy', 'depth_rel_m', 'confidence')
 WHOLE_OUTPUTS = HAND_OUTPUTS + GLOBAL_OUTPUTS[1:]

@@ -126,9 +126,7 @@ def _landmark_estimator(settings: EstimatorSettings) -> HandPoseEstimator:
 
 def _internet_estimator(settings: EstimatorSettings,
                         warn: Callable[[str], None]) -> HandPoseEstimator:
-    import torch
-
-    from interhand_ros.engine.checkpoint import CheckpointError
+    from interhand_ros.engine.checkpoint_file import CheckpointError
     from interhand_ros.engine.estimator import EngineConfig, InterNetEstimator
     try:
         device = resolve_device(settings.device, settings.cuda_fallback, warn)
@@ -140,8 +138,6 @@ def _internet_estimator(settings: EstimatorSettings,
                                  'cache_dir': settings.cache_dir or None})
     except ValueError as error:
         raise EstimatorError(str(error)) from error
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
     try:
         estimator = InterNetEstimator(settings.checkpoint, config)
     except (CheckpointError, OSError) as error:

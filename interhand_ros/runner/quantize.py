@@ -12,7 +12,7 @@ held out, the others calibrate.
 int8: NNCF post-training quantization of the OpenVINO parts (the fully connected heads and the
 decoding tail stay fp32). bf16: the fp32 IR compiled with the bf16 hint (nothing to build).
 --backend onnxruntime (int8 only): static QDQ quantization of the ONNX global part, per-channel
-weights (engine.backends.onnx_backend.quantize_parts says what stays fp32 and why).
+weights (engine.backends.onnx_convert.quantize_parts says what stays fp32 and why).
 The report (printed, and JSON) compares the candidate with fp32 on the held-out crops: per-joint
 error in crop pixels and in mm after lifting, presence / handedness agreement, and the speed of
 both. The model is stored in the model cache (and --out) only when it passes the thresholds

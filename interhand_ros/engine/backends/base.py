@@ -2,7 +2,8 @@
 both import it and neither imports the other (the registry finds backend modules by name).
 
 Importable without torch or any backend library: engine.options reads the registry, which reads
-this, and the node's parameter table reads engine.options.
+this, and the node's parameter table reads engine.options; the compiled backends build their
+cache keys from it without torch.
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ import numpy as np
 # (crop_xy B x 42 x 2, depth_rel_m B x 42, confidence B x 42, root_m B, presence B x 2).
 Decoded = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 ModelWriter = Callable[[Path], None]  # writes a model's files into a (cache) folder
+# Bump when engine.parts' graphs change: invalidates every cached model. Kept here, beside the
+# key it is part of, so that looking a model up in the cache needs no torch.
+PARTS_VERSION = 2
 
 
 class BackendError(ValueError):
@@ -31,7 +35,7 @@ class BackendOptions:
     precision: str = 'fp32'
     device: str = 'cpu'                 # a torch.device name: cpu | cuda | cuda:N
     cache_dir: str | None = None        # compiled models; None: engine.cache.default_cache_dir
-    threads: int = 0                    # compiled backends' CPU threads; 0: their default
+    threads: int = 0                    # runtime's CPU threads (torch: process-wide); 0: default
     refine: bool = False                # sub-voxel refinement of the heatmap argmax
     channels_last: bool | None = None   # torch: None = on CUDA only
     cuda_graph: bool = False            # torch on CUDA: capture the fixed-shape forward
@@ -63,8 +67,20 @@ class BackendModule(Protocol):
         """InterNet of `checkpoint`, ready to infer (CheckpointError / BackendError if not)."""
 
 
-class QuantizingModule(BackendModule, Protocol):
-    """A backend module that builds reduced-precision models (registry entry `quantizes`)."""
+class CompiledModule(BackendModule, Protocol):
+    """A backend module that runs models converted into the model cache (OpenVINO, ONNX
+    Runtime). It imports no torch; CONVERTER names the module that converts a checkpoint and
+    builds its quantized models (ConverterModule: torch, exporters, quantizers), imported by name
+    only when a model must be built."""
+
+    CONVERTER: str
+
+
+class ConverterModule(Protocol):
+    """A compiled backend's CONVERTER module."""
+
+    def write_fp32(self, checkpoint: Path, folder: Path, refine: bool) -> None:
+        """The fp32 model of `checkpoint` (weights loaded strictly) into a cache folder."""
 
     def build_quantized(self, fp32: Backend, calibration: np.ndarray, precision: str,
                         options: BackendOptions, presence_threshold: float, scratch: Path
@@ -78,13 +94,20 @@ def cache_key(checkpoint_hash: str, backend: str, version: str, precision: str,
               refine: bool) -> dict[str, object]:
     """Everything a cached model depends on: the model cache's key (the on-disk field names
     'runtime' / 'runtime_version' are kept so caches built before stay valid)."""
-    from interhand_ros.engine.parts import PARTS_VERSION
     return {'checkpoint_sha256': checkpoint_hash, 'runtime': backend,
             'runtime_version': version, 'precision': precision, 'refine': refine,
             'parts_version': PARTS_VERSION}
 
 
 def cpu_isa() -> str:
-    """The CPU's vector ISA as torch names it (DEFAULT, AVX2, AVX512, ...)."""
-    import torch
-    return torch.backends.cpu.get_cpu_capability()
+    """The CPU's vector ISA as torch names it (AVX512, AVX2 or DEFAULT), read from the CPU
+    flags the kernel reports, so that choosing a compiled backend needs no torch."""
+    try:
+        flags = next((line.split(':', 1)[1].split() for line in
+                      Path('/proc/cpuinfo').read_text().splitlines()
+                      if line.startswith('flags')), [])
+    except OSError:
+        flags = []
+    if {'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'} <= set(flags):
+        return 'AVX512'
+    return 'AVX2' if {'avx2', 'fma'} <= set(flags) else 'DEFAULT'

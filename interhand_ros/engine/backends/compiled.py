@@ -1,22 +1,32 @@
 """What the compiled backends (OpenVINO, ONNX Runtime) share: they run engine.parts (the global
-part, then each present hand's part) from a model file kept in the model cache, so the torch
-weights are loaded only when the cache has no trusted model to convert, and are not kept.
+part, then each present hand's part) from a model file kept in the model cache.
+
+Running a cached model needs no torch: the cache is looked up by the checkpoint file's SHA-256,
+and the module that converts a checkpoint (the backend's CONVERTER: torch, the exporters, the
+quantizers) is imported by name only when the cache has no trusted model, so a warm cache (or
+one copied from another machine: docs/runtime_install.md) runs where torch is not installed.
 """
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
-from interhand_ros.engine.backends.base import BackendError, BackendOptions, Decoded, cache_key
-from interhand_ros.engine.cache import ModelCache, file_sha256
-from interhand_ros.engine.checkpoint import CheckpointError, load_internet
-from interhand_ros.engine.model import InterNet, fold_batchnorm
+from interhand_ros.engine.backends.base import (
+    BackendError,
+    BackendOptions,
+    ConverterModule,
+    Decoded,
+    cache_key,
+)
+from interhand_ros.engine.cache import ModelCache
+from interhand_ros.engine.checkpoint_file import checkpoint_sha256
 from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE
 
-ModelSource = Callable[[], InterNet]  # the folded eval-mode network, loaded only when needed
+RUNTIME_INSTALL_DOC = 'docs/runtime_install.md'
 
 
 class PartsBackend(ABC):
@@ -58,33 +68,37 @@ class PartsBackend(ABC):
 
 
 def cached_model_dir(name: str, label: str, version: str, checkpoint: Path,
-                     options: BackendOptions,
-                     write_fp32: Callable[[ModelSource, Path, bool], None]) -> Path:
+                     options: BackendOptions, converter: str) -> Path:
     """The cache entry backend `name` runs: for int8 the model interhand-quantize stored
     (BackendError saying how to build one when absent or untrusted), else the fp32 model,
-    written by write_fp32(model source, folder, refine) when absent or untrusted.
+    written by the `converter` module's write_fp32(checkpoint, folder, refine) when absent or
+    untrusted (BackendError when that needs torch and torch is not installed).
     label: the library's name for messages; version: its version (part of the key)."""
     if options.compile or options.cuda_graph:
         raise ValueError(f'compile and cuda_graph are torch options; backend {name!r} '
                          'compiles its own model')
-    if not checkpoint.is_file():
-        raise CheckpointError(f'checkpoint not found: {checkpoint}')
     cache = ModelCache(options.cache_dir)
-    checkpoint_hash = file_sha256(checkpoint)
-    if options.precision == 'int8':
-        folder = cache.load(cache_key(checkpoint_hash, name, version, 'int8', options.refine))
-        if folder is None:
-            raise BackendError(
-                f'no int8 {label} model of this checkpoint in {cache.root} (or it is corrupt or '
-                f'from another {label} version): build one from your own footage with '
-                f'`interhand-quantize --backend {name} --checkpoint CHECKPOINT '
-                f'--images DIR|VIDEO|BAG --cache-dir {cache.root}`')
+    key = cache_key(checkpoint_sha256(checkpoint), name, version, options.precision,
+                    options.refine)
+    folder = cache.load(key)
+    if folder is not None:
         return folder
-
-    def model() -> InterNet:
-        return fold_batchnorm(load_internet(checkpoint))
-    key = cache_key(checkpoint_hash, name, version, 'fp32', options.refine)
-    return cache.load_or_build(key, lambda folder: write_fp32(model, folder, options.refine))
+    missing = (f'no {options.precision} {label} model of checkpoint {checkpoint} in '
+               f'{cache.root}{cache.mismatches(key)}')
+    if options.precision == 'int8':
+        raise BackendError(
+            f'{missing}: build one from your own footage with `interhand-quantize --backend '
+            f'{name} --checkpoint CHECKPOINT --images DIR|VIDEO|BAG --cache-dir {cache.root}` '
+            '(on a machine with the full install, then copy the cache folder here)')
+    try:
+        writer = cast(ConverterModule, importlib.import_module(converter))
+    except ImportError as error:  # a runtime-only install: no torch to convert with
+        raise BackendError(
+            f'{missing}, and converting one needs {error.name or error}, which is not '
+            f'installed here (a runtime-only install, {RUNTIME_INSTALL_DOC}): convert it on a '
+            'machine with the full install (run the node or interhand-run once with the same '
+            'checkpoint, backend and cache_dir) and copy that cache folder here') from error
+    return cache.store(key, lambda entry: writer.write_fp32(checkpoint, entry, options.refine))
 
 
 def calibration_images(crops: np.ndarray) -> list[np.ndarray]:

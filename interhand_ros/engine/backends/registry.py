@@ -1,10 +1,12 @@
 """Backend name -> the module that implements it: the one list every entry point reads.
 
-Adding a backend is one module (base.BackendModule's three functions, plus build_quantized when
-it quantizes) and one line in BACKENDS. The node's `backend` choices, interhand-run's and
-interhand-quantize's flags, 'auto', the benchmark's cases and the model cache keys all come from
-here. Modules are imported by name only when their backend is used, so this list (and the node's
-parameter table built from it) costs no import of torch or of any backend library.
+Adding a backend is one module (base.BackendModule's three functions; a backend running converted
+models also names its CONVERTER module, base.CompiledModule, which builds them and, when it
+quantizes, its build_quantized) and one line in BACKENDS. The node's `backend` choices,
+interhand-run's and interhand-quantize's flags, 'auto', the benchmark's cases and the model cache
+keys all come from here. Modules are imported by name only when their backend is used, so this
+list (and the node's parameter table built from it) costs no import of torch or of any backend
+library.
 """
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from interhand_ros.engine.backends.base import (
     BackendError,
     BackendModule,
     BackendOptions,
+    CompiledModule,
+    ConverterModule,
     ModelWriter,
-    QuantizingModule,
     cache_key,
     cpu_isa,
 )
@@ -167,6 +170,7 @@ def build_quantized(name: str, fp32: Backend, calibration: np.ndarray, precision
         offered = ', '.join(entry(name).quantizes) or 'nothing'
         raise BackendError(f'interhand-quantize builds {offered} for backend {name!r}, '
                            f'not {precision}')
-    module = cast(QuantizingModule, load(name))
+    converter = cast(CompiledModule, load(name)).CONVERTER
+    module = cast(ConverterModule, importlib.import_module(converter))
     return module.build_quantized(fp32, calibration, precision, options, presence_threshold,
                                   scratch)

@@ -75,6 +75,8 @@ class TorchBackend:
     model_dir: Path | None = None
 
     def __init__(self, model: InterNet, options: BackendOptions) -> None:
+        if options.threads:
+            torch.set_num_threads(options.threads)  # process-wide: torch has no per-model count
         self.precision = options.precision
         self.refine = options.refine
         self.device = torch.device(options.device)
