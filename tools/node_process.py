@@ -41,10 +41,10 @@ def launch_command(checkpoint: str, parameters: list[str]) -> list[str]:
     return [sys.executable, str(LAUNCHER), 'hands.launch.py', *arguments]
 
 
-def launched_node_pid(launcher: int, timeout: float = 60.0) -> int:
+def launched_node_pid(launcher: int, timeout: float = 240.0) -> int:
     """The hands_node process that the launch process `launcher` started (its child)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and Path(f'/proc/{launcher}').exists():
         for stat in Path('/proc').glob('[0-9]*/stat'):
             try:
                 fields = stat.read_text().rsplit(')', 1)[1].split()
@@ -54,7 +54,7 @@ def launched_node_pid(launcher: int, timeout: float = 60.0) -> int:
             if int(fields[1]) == launcher and b'hands_node' in command:
                 return int(stat.parent.name)
         time.sleep(0.2)
-    raise RuntimeError(f'hands.launch.py started no hands_node within {timeout:.0f} s')
+    raise RuntimeError(f'hands.launch.py started no hands_node (within {timeout:.0f} s)')
 
 
 def process_usage(pid: int) -> tuple[float, float]:
@@ -66,14 +66,15 @@ def process_usage(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def node_environment(profile: str, domain: int) -> dict[str, str]:
-    """Both processes' environment: a private domain on loopback, the DDS profile or none."""
+def node_environment(profile: str | Path, domain: int) -> dict[str, str]:
+    """Both processes' environment: a private domain on loopback, the DDS profile ('' = none)."""
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
     env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
-    # hands.launch.py finds the package in the ament index: the venv is the install prefix
+    # hands.launch.py finds the package in the ament index: the venv is the install prefix,
+    # after any overlay already given
+    prefixes = [p for p in env.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
     env['AMENT_PREFIX_PATH'] = os.pathsep.join(
-        [sys.prefix] + [p for p in env.get('AMENT_PREFIX_PATH', '').split(os.pathsep)
-                        if p and p != sys.prefix])
+        prefixes + ([] if sys.prefix in prefixes else [sys.prefix]))
     if profile:
         if not Path(profile).is_file():
             raise FileNotFoundError(f'Fast DDS profile {profile} does not exist')
