@@ -27,8 +27,12 @@ from visualization_msgs.msg import MarkerArray
 from interhand_msgs.msg import TwoHandPose
 from interhand_ros.geometry.box import Box
 from interhand_ros.ros.hands_node import HandsNode, StartupError
+from interhand_ros.stamps import header_seconds
 
 WIDTH, HEIGHT = 64, 48
+# s: deadline for an event that takes milliseconds on an idle machine; the suite shares a
+# 2-core CPU with other jobs, and a passing test never waits this long
+WAIT = 15.0
 
 
 class ScriptedEstimator:
@@ -111,9 +115,13 @@ class Harness:
             self.wait_for_discovery()
 
     def wait_for_discovery(self) -> None:
-        raw = self.node.params['image_transport'] == 'raw'  # else the test has its publisher
-        self.wait_for(lambda: (not raw or self.image_pub.get_subscription_count() > 0)
-                      and self.node.hands_pub.get_subscription_count() > 0, 5.0, 'discovery')
+        """Every probe publisher on a topic the node subscribes to is matched, and the probe
+        listens to hands: a message sent before its reader matched would be lost."""
+        subscribed = ({s.topic_name for s in self.node.inputs.subscriptions}
+                      if self.node.inputs is not None else set())
+        publishers = [p for p in self.probe.publishers if p.topic_name in subscribed]
+        self.wait_for(lambda: all(p.get_subscription_count() > 0 for p in publishers)
+                      and self.node.hands_pub.get_subscription_count() > 0, WAIT, 'discovery')
 
     def now(self) -> float:
         return self.probe.get_clock().now().nanoseconds * 1e-9
@@ -141,20 +149,36 @@ class Harness:
                 raise AssertionError(f'timed out waiting for {what}')
             time.sleep(0.01)
 
-    def wait_for_stamp(self, stamp, timeout: float = 3.0) -> TwoHandPose:
+    def send_until(self, send: Callable[[], object], done: Callable[[], object], what: str,
+                   timeout: float = WAIT) -> None:
+        """send() every 50 ms (a 20 Hz camera) until done(): for what the node reports only
+        while images keep arriving (e.g. none paired for over a second)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f'timed out waiting for {what}')
+            send()
+            time.sleep(0.05)
+
+    def wait_for_stamp(self, stamp, timeout: float = WAIT) -> TwoHandPose:
         def found():
             return any(m.header.stamp == stamp for _, m in self.hands)
         self.wait_for(found, timeout, f'hands message stamped {stamp}')
         return next(m for _, m in self.hands if m.header.stamp == stamp)
 
-    def wait_for_error(self, text: str, timeout: float = 3.0) -> DiagnosticStatus:
-        def found():
-            return any(s.level == DiagnosticStatus.ERROR and text in s.message
-                       for s in self.diagnostics)
-        self.wait_for(found, timeout, f'diagnostics ERROR mentioning {text!r}')
-        return next(s for s in self.diagnostics if text in s.message)
+    def error_status(self, text: str) -> DiagnosticStatus | None:
+        """The first ERROR status received whose message mentions text, if any."""
+        return next((s for s in self.diagnostics
+                     if s.level == DiagnosticStatus.ERROR and text in s.message), None)
 
-    def wait_for_report(self, text: str, timeout: float = 3.0) -> DiagnosticStatus:
+    def wait_for_error(self, text: str, timeout: float = WAIT) -> DiagnosticStatus:
+        self.wait_for(lambda: self.error_status(text) is not None, timeout,
+                      f'diagnostics ERROR mentioning {text!r}')
+        status = self.error_status(text)
+        assert status is not None
+        return status
+
+    def wait_for_report(self, text: str, timeout: float = WAIT) -> DiagnosticStatus:
         """A WARN or ERROR status whose message or last_fault mentions text (a survived fault)."""
         def mentions(status: DiagnosticStatus) -> bool:
             last_fault = {kv.key: kv.value for kv in status.values}.get('last_fault', '')
@@ -181,7 +205,7 @@ pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest
 def test_outputs_follow_the_image_header_and_markers_match_joints(harness_factory):
     h = harness_factory()
     h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0
-               and h.node.debug_pub.get_subscription_count() > 0, 5.0, 'probe subscriptions')
+               and h.node.debug_pub.get_subscription_count() > 0, WAIT, 'probe subscriptions')
     stamp = h.send_good()
     msg = h.wait_for_stamp(stamp)
     assert msg.header.frame_id == 'cam_optical'
@@ -189,8 +213,8 @@ def test_outputs_follow_the_image_header_and_markers_match_joints(harness_factor
     assert len(msg.right.joints) == 21 and len(msg.left.pixels) == 21
     assert (msg.roi.width, msg.roi.height) == (WIDTH, HEIGHT)
     h.wait_for(lambda: any(m.markers and m.markers[0].header.stamp == stamp
-                           for m in h.markers), 3.0, 'markers')
-    h.wait_for(lambda: any(d.header.stamp == stamp for d in h.debug), 3.0, 'debug image')
+                           for m in h.markers), WAIT, 'markers')
+    h.wait_for(lambda: any(d.header.stamp == stamp for d in h.debug), WAIT, 'debug image')
     markers = next(m for m in h.markers if m.markers[0].header.stamp == stamp)
     for hand_msg, side in ((msg.right, 'right'), (msg.left, 'left')):
         joints = next(m for m in markers.markers if m.ns == side and m.id == 0)
@@ -203,7 +227,7 @@ def test_outputs_follow_the_image_header_and_markers_match_joints(harness_factor
     shape, camera, roi, depth = h.estimator.calls[-1]
     assert shape == (HEIGHT, WIDTH, 3) and roi is None and depth is None
     assert (camera.fx, camera.cx, camera.width) == (50.0, WIDTH / 2, WIDTH)
-    h.wait_for(lambda: any(s.level == DiagnosticStatus.OK for s in h.diagnostics), 3.0,
+    h.wait_for(lambda: any(s.level == DiagnosticStatus.OK for s in h.diagnostics), WAIT,
                'diagnostics OK')
 
 
@@ -214,7 +238,7 @@ def test_markers_and_debug_image_only_when_subscribed(harness_factory):
     h.probe.destroy_subscription(next(s for s in h.probe.subscriptions
                                       if s.topic_name == '/hands/debug_image'))
     h.wait_for(lambda: h.node.markers_pub.get_subscription_count() == 0
-               and h.node.debug_pub.get_subscription_count() == 0, 5.0, 'unsubscribe')
+               and h.node.debug_pub.get_subscription_count() == 0, WAIT, 'unsubscribe')
     h.wait_for_stamp(h.send_good())
     assert not h.markers and not h.debug
 
@@ -259,18 +283,15 @@ def test_each_bad_input_is_reported_and_the_next_good_frame_is_processed(harness
 
 def test_missing_camera_info_is_reported(harness_factory, pairing):
     h = harness_factory(pairing=pairing)
-    deadline = time.monotonic() + 1.6
-    while time.monotonic() < deadline:
-        h.send(image(h.stamp()))
-        time.sleep(0.05)
-    h.wait_for_error('no camera_info received')
+    h.send_until(lambda: h.send(image(h.stamp())),
+                 lambda: h.error_status('no camera_info received'), 'no camera_info reported')
     h.wait_for_stamp(h.send_good())
 
 
 def test_latest_sync_uses_cached_info_of_the_same_frame(harness_factory, pairing):
     h = harness_factory(pairing=pairing, sync='latest', max_info_age=0.0)
     h.info_pub.publish(camera_info(h.stamp()))
-    time.sleep(0.2)
+    h.wait_for(lambda: h.node.inputs.seen['camera_info'], WAIT, 'the camera_info cached')
     stamp = h.stamp()
     h.send(image(stamp))
     h.wait_for_stamp(stamp)
@@ -317,12 +338,14 @@ def test_estimator_exception_is_reported_and_the_node_keeps_going(harness_factor
 
 def test_roi_topic_box_is_given_to_the_estimator(harness_factory):
     h = harness_factory(**{'roi.mode': 'topic'})
-    h.wait_for(lambda: h.roi_pub.get_subscription_count() > 0, 5.0, 'roi subscription')
-    h.roi_pub.publish(RegionOfInterest(x_offset=4, y_offset=6, width=20, height=30))
-    time.sleep(0.1)
-    stamp = h.send_good()
-    msg = h.wait_for_stamp(stamp)
-    assert h.estimator.calls[-1][2] == Box(4.0, 6.0, 20.0, 30.0)
+    box = Box(4.0, 6.0, 20.0, 30.0)
+    deadline = time.monotonic() + WAIT
+    while True:  # a frame sent right behind the box may reach the node before it
+        h.roi_pub.publish(RegionOfInterest(x_offset=4, y_offset=6, width=20, height=30))
+        msg = h.wait_for_stamp(h.send_good())
+        if h.estimator.calls[-1][2] == box:
+            break
+        assert time.monotonic() < deadline, f'roi never given: {h.estimator.calls[-1][2]}'
     assert (msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height) == (4, 6, 20, 30)
 
 
@@ -346,32 +369,36 @@ def test_overload_keeps_pose_age_bounded_and_memory_flat(harness_factory):
     width, height = 320, 240
     frame, info = image(h.stamp(), width=width, height=height), camera_info(
         h.stamp(), width=width, height=height)
-    rss = []
-    start = time.monotonic()
-    sent = 0
-    while time.monotonic() - start < 4.0:
+    rss, sent = [], []  # every frame's stamp (s)
+    deadline = time.monotonic() + 60.0
+    next_frame = time.monotonic()
+    # a 30 Hz camera for 4 s, longer if a busy CPU has not let the node publish 24 poses yet
+    while len(sent) < 120 or len(h.hands) < 24:
+        assert time.monotonic() < deadline, f'only {len(h.hands)} poses out of {len(sent)} frames'
         stamp = h.stamp()
         frame.header.stamp = info.header.stamp = stamp
         h.send(frame, info)
-        sent += 1
-        if sent % 15 == 0:
+        sent.append(stamp.sec + stamp.nanosec * 1e-9)
+        if len(sent) % 15 == 0:
             rss.append(rss_mb())
-        time.sleep(max(0.0, start + sent / 30 - time.monotonic()))
-    time.sleep(0.5)
-    ages = [received - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9)
-            for received, m in h.hands]
+        next_frame = max(next_frame + 1 / 30, time.monotonic())  # late: no burst to catch up
+        time.sleep(max(0.0, next_frame - time.monotonic()))
+    # a pose's age in camera frames: those sent after its image and before it arrived. Newest
+    # frame each time: the wait for the worker (< 1 inference) + 1 inference + DDS, 5 to 9
+    # frames; a queue would add 3.5 frames per pose (over 30 by the tenth). Counted in frames,
+    # a pause of the whole process on a busy CPU adds nothing.
+    stamps = np.array(sent)
+    ages = [int(np.sum((stamps > header_seconds(m)) & (stamps <= received)))
+            for received, m in list(h.hands)]
     steady = ages[len(ages) // 4:]
-    assert len(h.hands) >= 15, f'only {len(h.hands)} poses out of {sent} frames'
-    assert len(h.hands) < sent / 2, 'frames must be dropped, not queued'
-    # newest frame each time: age = wait for the worker (< 1 inference) + 1 inference + DDS;
-    # a queue would add 30 Hz x 4 s of backlog (seconds). Bounds leave room for a busy CPU.
-    assert np.percentile(steady, 90) < 3 * inference + 0.1, f'pose age: {np.round(steady, 3)}'
-    assert max(steady) < 1.0, f'pose age grew: {np.round(steady, 3)}'
-    assert abs(np.mean(steady[-5:]) - np.mean(steady[:5])) < inference
-    # after warm-up (1.5 s); keeping one 320x240 frame per published pose would add > 5 MB
+    assert np.percentile(steady, 90) <= 15, f'pose age in frames: {steady}'
+    assert max(steady) <= 30, f'pose age grew: {steady}'
+    assert np.mean(steady[-5:]) - np.mean(steady[:5]) < 10, f'pose age grew: {steady}'
+    # after warm-up (2 s); keeping one 320x240 frame per published pose would add > 5 MB
     assert rss[-1] - rss[3] < 4.0, f'RSS grew: {np.round(rss, 1)} MB'
-    dropped = int({kv.key: kv.value for kv in h.diagnostics[-1].values}['frames_dropped'])
-    assert dropped > sent / 3
+    counts = {kv.key: kv.value for kv in h.diagnostics[-1].values}
+    dropped, published = int(counts['frames_dropped']), int(counts['frames_published'])
+    assert dropped > published, f'frames must be dropped, not queued: {counts}'
 
 
 def test_wrongly_typed_parameter_fails_at_start():
@@ -382,13 +409,13 @@ def test_wrongly_typed_parameter_fails_at_start():
 
 def test_exact_sync_reports_stamps_that_never_match(harness_factory, pairing):
     h = harness_factory(pairing=pairing, sync='exact')
-    deadline = time.monotonic() + 1.6
-    while time.monotonic() < deadline:
+
+    def send_unmatched():
         stamp = h.stamp()
         h.send(image(stamp), camera_info(Time(sec=stamp.sec,
                                               nanosec=(stamp.nanosec + 1_000_000) % 10**9)))
-        time.sleep(0.05)
-    h.wait_for_error('stamps differ by more than sync_slop')
+    h.send_until(send_unmatched, lambda: h.error_status('stamps differ by more than sync_slop'),
+                 'unmatched stamps reported')
     assert not h.hands
     h.wait_for_stamp(h.send_good())
 
@@ -415,8 +442,7 @@ def test_non_optical_frame_id_is_warned_about_once(harness_factory, capfd):
     for _ in range(2):
         stamp = h.stamp()
         h.send(image(stamp, frame='camera_link'), camera_info(stamp, frame='camera_link'))
-        h.wait_for_stamp(stamp)
-    time.sleep(0.2)
+        h.wait_for_stamp(stamp)  # warned (or not) before the frame's hands are published
     log = capfd.readouterr().err
     assert log.count("image frame_id 'camera_link' does not look like an optical frame") == 1
 
@@ -424,33 +450,31 @@ def test_non_optical_frame_id_is_warned_about_once(harness_factory, capfd):
 @pytest.mark.parametrize('sync', ['approximate', 'latest'])
 def test_missing_depth_is_reported(harness_factory, sync, pairing):
     h = harness_factory(pairing=pairing, sync=sync, **{'depth.mode': 'depth_image'})
-    deadline = time.monotonic() + 1.6
-    while time.monotonic() < deadline:
+
+    def send(with_depth: bool) -> None:
         stamp = h.stamp()
-        h.send(image(stamp), camera_info(stamp))
-        time.sleep(0.05)
-    h.wait_for_error('no depth image received')
+        depth = image(stamp, encoding='16UC1', channels=1, dtype=np.uint16)
+        h.send(image(stamp), camera_info(stamp), depth if with_depth else None)
+    h.send_until(lambda: send(False), lambda: h.error_status('no depth image received'),
+                 'missing depth reported')
     assert not h.hands
-    deadline = time.monotonic() + 1.6
-    while time.monotonic() < deadline:  # depth now, but without its camera_info
-        stamp = h.stamp()
-        h.send(image(stamp), camera_info(stamp),
-               image(stamp, encoding='16UC1', channels=1, dtype=np.uint16))
-        time.sleep(0.05)
-    h.wait_for_error('no depth camera_info received')
+    h.send_until(lambda: send(True),  # depth now, but without its camera_info
+                 lambda: h.error_status('no depth camera_info received'),
+                 'missing depth camera_info reported')
     assert not h.hands
 
 
 def test_a_pair_older_than_the_last_taken_frame_is_dropped(harness_factory, pairing):
     h = harness_factory(ScriptedEstimator(delay=0.3), pairing=pairing)
     first = h.send_good()
-    h.wait_for(lambda: h.estimator.calls, 3.0, 'worker busy with the first frame')
+    h.wait_for(lambda: h.estimator.calls, WAIT, 'worker busy with the first frame')
     newer, older = h.stamp(), Time(sec=first.sec, nanosec=first.nanosec)
     h.node.inputs.on_pair(image(newer), camera_info(newer))
     h.node.inputs.on_pair(image(older), camera_info(older))  # completes late, after a newer one
     h.wait_for_stamp(newer)
-    time.sleep(0.4)
-    assert [m.header.stamp for _, m in h.hands] == [first, newer]
+    later = h.send_good()  # its hands come after any the older pair could have given
+    h.wait_for_stamp(later)
+    assert [m.header.stamp for _, m in h.hands] == [first, newer, later]
 
 
 def test_stamps_jumping_back_like_a_looped_bag_are_served(harness_factory, pairing):
