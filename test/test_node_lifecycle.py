@@ -24,7 +24,7 @@ from interhand_ros.processing.factory import build_estimator
 from interhand_ros.ros import hands_node
 from interhand_ros.ros.hands_node import HandsNode, StartupError
 
-from test_node_ros import Harness, ScriptedEstimator, camera_info, image
+from test_node_ros import WAIT, Harness, ScriptedEstimator, camera_info, image
 
 pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
@@ -64,7 +64,7 @@ class Managed(Harness):
     def call(self, srv_type, service: str, request, timeout: float = 30.0):
         client: Any = self.probe.create_client(srv_type, f'/{self.node.get_name()}/{service}')
         try:
-            assert client.wait_for_service(timeout_sec=5.0), service
+            assert client.wait_for_service(timeout_sec=WAIT), service
             future = client.call_async(request)
             self.wait_for(future.done, timeout, f'{service} response')
             return future.result()
@@ -111,7 +111,7 @@ def test_transitions_through_the_lifecycle_services(managed_factory):
     assert not factory.built and m.node.estimator is None
     m.wait_for(lambda: any(
         s.level == DiagnosticStatus.WARN and s.message.startswith('unconfigured')
-        for s in m.diagnostics), 3.0, 'diagnostics: unconfigured')
+        for s in m.diagnostics), WAIT, 'diagnostics: unconfigured')
 
     assert m.transition(Transition.TRANSITION_CONFIGURE)
     assert m.state() == State.PRIMARY_STATE_INACTIVE
@@ -125,7 +125,7 @@ def test_transitions_through_the_lifecycle_services(managed_factory):
 
     assert m.transition(Transition.TRANSITION_DEACTIVATE)
     assert m.state() == State.PRIMARY_STATE_INACTIVE
-    m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, 5.0,
+    m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, WAIT,
                'subscriptions and publishers removed')
     assert m.node.worker is None and m.node.estimator is factory.built[0]()  # model kept
     assert not factory.closed
@@ -155,7 +155,7 @@ def test_transitions_through_the_lifecycle_services(managed_factory):
     assert len(factory.closed) == 2
     gc.collect()
     assert factory.built[1]() is None
-    m.wait_for(lambda: any('finalized' in s.message for s in m.diagnostics), 3.0,
+    m.wait_for(lambda: any('finalized' in s.message for s in m.diagnostics), WAIT,
                'diagnostics: finalized')
 
 
@@ -168,7 +168,7 @@ def test_active_node_shuts_down_through_the_service(managed_factory):
     m.wait_for_stamp(m.send_good())
     assert m.transition(Transition.TRANSITION_ACTIVE_SHUTDOWN)
     assert m.state() == State.PRIMARY_STATE_FINALIZED
-    m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, 5.0,
+    m.wait_for(lambda: m.image_subscribers() == 0 and m.hands_publishers() == 0, WAIT,
                'subscriptions and publishers removed')
     assert factory.closed == ['closed']
     gc.collect()
@@ -191,7 +191,7 @@ def test_failed_configure_stays_unconfigured_with_the_reason(managed_factory, tm
     assert type(m.node.estimator).__name__ == 'LandmarkEstimator'
     m.diagnostics.clear()
     m.wait_for(lambda: any(s.level == DiagnosticStatus.WARN and s.message.startswith('inactive')
-                           for s in m.diagnostics), 3.0, 'diagnostics: inactive, error gone')
+                           for s in m.diagnostics), WAIT, 'diagnostics: inactive, error gone')
 
 
 class FailingOnce(CountingFactory):
@@ -207,10 +207,16 @@ class FailingOnce(CountingFactory):
 
 
 def rosout(m: Managed) -> list[Log]:
-    """The log lines the node publishes on /rosout from now on."""
+    """The log lines the node publishes on /rosout from now on (once every /rosout writer
+    in the graph, the node's among them, has matched this reader)."""
     logs: list[Log] = []
     subscription = m.probe.create_subscription(Log, '/rosout', logs.append, 100)
-    m.wait_for(lambda: subscription.get_publisher_count() > 1, 5.0, '/rosout discovery')
+
+    def matched() -> bool:
+        writers = m.probe.get_publishers_info_by_topic('/rosout')
+        return (any(w.node_name == m.node.get_name() for w in writers)
+                and subscription.get_publisher_count() >= len(writers))
+    m.wait_for(matched, WAIT, "/rosout discovery (the node's writer)")
     return logs
 
 
@@ -231,7 +237,7 @@ def test_unexpected_error_in_a_transition_is_logged_with_its_traceback_and_repor
     assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
     status = m.wait_for_error('cannot configure: KeyError')
     assert 'simulated bug in the factory' in status.message
-    m.wait_for(lambda: logged(logs, 'cannot configure', 'Traceback', 'simulated bug'), 5.0,
+    m.wait_for(lambda: logged(logs, 'cannot configure', 'Traceback', 'simulated bug'), WAIT,
                'the error and its traceback on /rosout')
 
     assert m.transition(Transition.TRANSITION_CONFIGURE)  # the error released everything
@@ -242,10 +248,10 @@ def test_unexpected_error_in_a_transition_is_logged_with_its_traceback_and_repor
     assert not m.transition(Transition.TRANSITION_ACTIVATE)
     assert m.state() == State.PRIMARY_STATE_UNCONFIGURED
     m.wait_for_error('cannot activate: RuntimeError: simulated bug at activation')
-    m.wait_for(lambda: logged(logs, 'cannot activate', 'Traceback'), 5.0, 'traceback logged')
+    m.wait_for(lambda: logged(logs, 'cannot activate', 'Traceback'), WAIT, 'traceback logged')
     assert m.node.outputs is None and m.node.estimator is None
     assert factory.closed == ['closed']  # on_error closed the estimator configure built
-    m.wait_for(lambda: m.hands_publishers() == 0, 5.0, 'publishers removed')
+    m.wait_for(lambda: m.hands_publishers() == 0, WAIT, 'publishers removed')
 
     monkeypatch.undo()
     assert m.transition(Transition.TRANSITION_CONFIGURE)
