@@ -7,7 +7,6 @@ node is configured, with the reason, and keep their value.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 from rcl_interfaces.msg import ParameterType
@@ -18,7 +17,7 @@ from rclpy.parameter import Parameter
 from interhand_ros.processing.factory import EstimatorSettings
 from interhand_ros.settings import DEFAULTS, PARAMETERS, SPECS, estimator_settings
 
-from test_node_ros import ScriptedEstimator
+from test_node_ros import WAIT, ScriptedEstimator
 
 pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
@@ -26,9 +25,9 @@ pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest
 def call(h, srv_type, service: str, request):
     client = h.probe.create_client(srv_type, f'/{h.node.get_name()}/{service}')
     try:
-        assert client.wait_for_service(timeout_sec=5.0), service
+        assert client.wait_for_service(timeout_sec=WAIT), service
         future = client.call_async(request)
-        h.wait_for(future.done, 10.0, f'{service} response')
+        h.wait_for(future.done, WAIT, f'{service} response')
         return future.result()
     finally:
         h.probe.destroy_client(client)
@@ -107,13 +106,13 @@ def test_every_parameter_is_described_and_numeric_ones_have_a_range(harness_fact
 
 def test_safe_parameters_change_at_run_time(harness_factory):
     h = harness_factory()
-    h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0, 5.0, 'markers sub')
+    h.wait_for(lambda: h.node.markers_pub.get_subscription_count() > 0, WAIT, 'markers sub')
     assert set_parameter(h, 'markers.joint_diameter', 0.03).successful
     assert set_parameter(h, 'markers.wrist_axes', True).successful
     stamp = h.send_good()
     h.wait_for_stamp(stamp)
     h.wait_for(lambda: any(m.markers and m.markers[0].header.stamp == stamp
-                           for m in h.markers), 3.0, 'markers')
+                           for m in h.markers), WAIT, 'markers')
     markers = next(m for m in h.markers if m.markers[0].header.stamp == stamp).markers
     joints = next(m for m in markers if m.ns == 'right' and m.id == 0)
     assert joints.scale.x == pytest.approx(0.03)
@@ -123,7 +122,7 @@ def test_safe_parameters_change_at_run_time(harness_factory):
     assert set_parameter(h, 'publish_markers', False).successful
     h.markers.clear()
     h.wait_for_stamp(h.send_good())
-    time.sleep(0.3)
+    h.wait_for_stamp(h.send_good())  # the first frame's markers would have come before this
     assert not h.markers
 
     assert set_parameter(h, 'max_image_pixels', 100).successful  # 64x48 is now too large
