@@ -89,13 +89,23 @@ def test_mailbox_keeps_only_the_newest_item():
     assert box.take(timeout=0.01) is None
 
 
+WAIT = 15.0  # s: a generous deadline for what takes milliseconds on an idle CPU
+
+
+def wait_until(condition) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_worker_processes_newest_frames_and_survives_errors():
     box = LatestMailbox()
     handled, errors = [], []
-    gate = threading.Event()
+    busy, gate = threading.Event(), threading.Event()
 
     def handle(item):
-        gate.wait(1.0)
+        busy.set()
+        assert gate.wait(WAIT)
         if item == 'bad':
             raise ValueError('bad frame')
         handled.append(item)
@@ -103,22 +113,16 @@ def test_worker_processes_newest_frames_and_survives_errors():
     worker = Worker(box, handle, errors.append)
     worker.start()
     box.put('first')
-    time.sleep(0.05)  # worker is now blocked on 'first'
+    assert busy.wait(WAIT)  # the worker took 'first' and is blocked on it
     dropped = [box.put(i) for i in ('bad', 'stale', 'newest')]
     gate.set()
-    deadline = time.monotonic() + 2.0
-    while 'newest' not in handled and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: 'newest' in handled)
     assert handled == ['first', 'newest'] and dropped == [None, 'bad', 'stale']
     box.put('bad')
-    deadline = time.monotonic() + 2.0
-    while not errors and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: errors)
     assert [str(e) for e in errors] == ['bad frame']
     box.put('after')
-    deadline = time.monotonic() + 2.0
-    while 'after' not in handled and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: 'after' in handled)
     worker.stop()
     assert handled[-1] == 'after'
 
@@ -168,7 +172,7 @@ def test_worker_finishes_items_in_order_on_a_second_thread_while_handling_the_ne
 
         def finish():
             if item == 1:  # still finishing item 1 when item 2 is handled
-                assert second_handled.wait(5.0)
+                assert second_handled.wait(WAIT)
             if item == 3:
                 raise RuntimeError('publish failed')
             events.append(('finish', item, threading.current_thread().name))
@@ -178,9 +182,7 @@ def test_worker_finishes_items_in_order_on_a_second_thread_while_handling_the_ne
     worker.start()
     for item in (1, 2, 3, 4):
         box.put(item)
-        deadline = time.monotonic() + 5.0
-        while not any(e[:2] == ('handle', item) for e in events) and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until(lambda item=item: any(e[:2] == ('handle', item) for e in events))
     worker.stop()
     handled = [e[1] for e in events if e[0] == 'handle']
     finished = [e[1] for e in events if e[0] == 'finish']
