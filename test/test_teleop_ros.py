@@ -30,6 +30,7 @@ from tools.synthetic_hands import hand_joints
 
 needs_urdfs = pytest.mark.skipif(not URDF_DIR.is_dir(), reason=f'{URDF_DIR} absent')
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+WAIT = 15.0  # s: a generous deadline for what takes milliseconds on an idle CPU
 
 
 pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
@@ -71,6 +72,14 @@ class Spinner:
         self.probe.create_subscription(msg_type, topic, store.append, qos)
         return store
 
+    def wait_for_discovery(self, publisher, *topics: str) -> None:
+        """publisher's readers and the probe's readers of topics matched: a message sent
+        before would be lost."""
+        readers = [s for s in self.probe.subscriptions if s.topic_name in topics]
+        assert len(readers) == len(topics), topics
+        self.wait_for(lambda: publisher.get_subscription_count() > 0
+                      and all(r.get_publisher_count() > 0 for r in readers), WAIT, 'discovery')
+
     def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -104,10 +113,10 @@ def test_retarget_node_commands_fresh_hands_only_with_the_input_stamp():
         left_states = spin.listen(JointState, 'retarget/left/joint_states')
         diagnostics = spin.listen(DiagnosticArray, '/diagnostics')
         publisher = spin.probe.create_publisher(TwoHandPose, 'hands', QOS)
-        spin.wait_for(lambda: publisher.get_subscription_count() > 0, 5.0, 'discovery')
+        spin.wait_for_discovery(publisher, '/retarget/right/joint_states', '/diagnostics')
         fresh = to_two_hand_pose(estimate(hand('right'), hand('left')), header(7, 250), 640, 480)
         publisher.publish(fresh)
-        spin.wait_for(lambda: right_states, 10.0, 'a right JointState')
+        spin.wait_for(lambda: right_states, WAIT, 'a right JointState')
         state = right_states[0]
         assert (state.header.stamp.sec, state.header.stamp.nanosec) == (7, 250)
         limits = urdf_limits('leap_hand', 'right')
@@ -122,9 +131,14 @@ def test_retarget_node_commands_fresh_hands_only_with_the_input_stamp():
         spin.wait_for(lambda: any(
             'lost' in s.message and s.level == DiagnosticStatus.WARN
             for d in diagnostics for s in d.status if 'right hand -> leap_hand' in s.name),
-            5.0, 'a lost-hand diagnostic')
-        time.sleep(0.3)
-        assert len(right_states) == 1
+            WAIT, 'a lost-hand diagnostic')
+        # a fresh pose again: handled after those two (one topic, in order), so any command
+        # they gave would have come before its own
+        publisher.publish(to_two_hand_pose(estimate(hand('right'), hand('left')), header(10),
+                                           640, 480))
+        spin.wait_for(lambda: any(s.header.stamp.sec == 10 for s in right_states), WAIT,
+                      'the JointState of stamp 10')
+        assert [s.header.stamp.sec for s in right_states] == [7, 10]
         assert not left_states  # robot_left '' skips the left hand
     finally:
         spin.close()
@@ -144,10 +158,11 @@ def test_retarget_node_drives_a_robot_of_our_own_from_its_config(tmp_path):
                   for side in SIDES}
         diagnostics = spin.listen(DiagnosticArray, '/diagnostics')
         publisher = spin.probe.create_publisher(TwoHandPose, 'hands', QOS)
-        spin.wait_for(lambda: publisher.get_subscription_count() > 0, 5.0, 'discovery')
+        spin.wait_for_discovery(publisher, *(f'/retarget/{side}/joint_states' for side in SIDES),
+                                '/diagnostics')
         publisher.publish(to_two_hand_pose(estimate(hand('right'), hand('left')), header(3, 9),
                                            640, 480))
-        spin.wait_for(lambda: all(states.values()), 10.0, 'a JointState for each side')
+        spin.wait_for(lambda: all(states.values()), WAIT, 'a JointState for each side')
         for side in SIDES:
             state = states[side][0]
             assert (state.header.stamp.sec, state.header.stamp.nanosec) == (3, 9)
@@ -158,7 +173,7 @@ def test_retarget_node_drives_a_robot_of_our_own_from_its_config(tmp_path):
             assert max(state.position) > 0.05  # the relaxed hand's fingers flex the robot's
         spin.wait_for(lambda: any(
             s.level == DiagnosticStatus.OK for d in diagnostics for s in d.status
-            if 'left hand -> two_finger' in s.name), 5.0, 'an OK two_finger diagnostic')
+            if 'left hand -> two_finger' in s.name), WAIT, 'an OK two_finger diagnostic')
     finally:
         spin.close()
 
@@ -205,11 +220,11 @@ def test_wrist_pose_and_tf_carry_the_image_stamp_and_skip_held_hands():
         left = spin.listen(PoseStamped, 'hands/left/wrist')
         tf = spin.listen(TFMessage, '/tf', outputs.tf_pub.qos_profile)
         spin.wait_for(lambda: outputs.tf_pub.get_subscription_count() > 0
-                      and outputs.wrist_pubs['left'].get_subscription_count() > 0, 5.0,
-                      'discovery')
+                      and all(pub.get_subscription_count() > 0
+                              for pub in outputs.wrist_pubs.values()), WAIT, 'discovery')
         both = estimate(hand('right'), hand('left'))
         outputs.publish(both, header(11, 500))
-        spin.wait_for(lambda: right and left and tf, 5.0, 'wrist poses and /tf')
+        spin.wait_for(lambda: right and left and tf, WAIT, 'wrist poses and /tf')
         position, quaternion = wrist_pose(both.right.joints, 'right')
         got = right[0]
         assert (got.header.stamp.sec, got.header.stamp.nanosec) == (11, 500)
@@ -224,7 +239,11 @@ def test_wrist_pose_and_tf_carry_the_image_stamp_and_skip_held_hands():
                    and t.header.stamp.sec == 11 for t in frames.values())
         outputs.publish(estimate(hand('right', held=True), hand('left', detected=False)),
                         header(12))
-        time.sleep(0.3)
-        assert len(right) == 1 and len(left) == 1 and len(tf) == 1
+        outputs.publish(both, header(13))  # sent after 12: any output of 12 comes before
+        spin.wait_for(lambda: all(m and m[-1].header.stamp.sec == 13 for m in (right, left))
+                      and tf and tf[-1].transforms[0].header.stamp.sec == 13, WAIT,
+                      'the outputs of stamp 13')
+        assert [m.header.stamp.sec for m in right] == [m.header.stamp.sec for m in left] == \
+            [m.transforms[0].header.stamp.sec for m in tf] == [11, 13]
     finally:
         spin.close()
