@@ -93,8 +93,10 @@ def run(frames: list[np.ndarray], retarget: bool = False, **params):
             harness.executor.add_node(retargeter)
         outputs = harness.node.outputs
         assert outputs is not None  # autostart: active
-        harness.wait_for(lambda: outputs.teleop.raw_pub.get_subscription_count() > 0, 5.0,
-                         'hands/raw discovery')
+        teleop = outputs.teleop
+        harness.wait_for(lambda: all(pub.get_subscription_count() > 0 for pub in (
+            teleop.raw_pub, *teleop.wrist_pubs.values(), teleop.tf_pub) if pub is not None),
+            TIMEOUT, 'discovery of hands/raw, the wrist poses and /tf')
         sent = []
         for index, bgr in enumerate(frames):
             stamp = stamp_at(index)
@@ -104,8 +106,11 @@ def run(frames: list[np.ndarray], retarget: bool = False, **params):
             harness.wait_for_stamp(stamp, timeout=TIMEOUT)
             sent.append(stamp)
         if retarget:
-            harness.wait_for(lambda: bool(states), 10.0, 'a retargeted JointState')
-        harness.wait_for(lambda: len(raw) >= len(frames), 5.0, 'every raw pose')
+            harness.wait_for(lambda: bool(states), TIMEOUT, 'a retargeted JointState')
+        harness.wait_for(lambda: len(raw) >= len(frames), TIMEOUT, 'every raw pose')
+        if measured_hand(harness.wait_for_stamp(sent[-1])) is not None:
+            harness.wait_for(lambda: any(w.header.stamp == sent[-1] for w in wrists), TIMEOUT,
+                             "the last frame's wrist pose")
         by_stamp = {(m.header.stamp.sec, m.header.stamp.nanosec): m for _, m in harness.hands}
         filtered = [by_stamp[(s.sec, s.nanosec)] for s in sent]
         return filtered, raw, wrists, transforms, states, sent
