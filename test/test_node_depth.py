@@ -19,7 +19,7 @@ from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.root_depth import SURFACE_OFFSET_M
 from interhand_ros.skeleton import LEFT, RIGHT, WRIST
 
-from test_node_ros import camera_info, image
+from test_node_ros import WAIT, camera_info, image
 
 WIDTH, HEIGHT, FX = 320, 240, 300.0
 CAMERA = CameraModel.from_intrinsics(
@@ -65,14 +65,13 @@ def test_two_hands_at_different_depths_each_get_their_own_measured_root(harness_
     predicted = 0.02  # the network's relative root depth; the truth is 0.13 m
     estimator = LiftingEstimator(hands, predicted)
     h = harness_factory(estimator, **{'depth.mode': 'depth_image', 'roi.mode': 'full'})
-    h.wait_for(lambda: h.depth_pub.get_subscription_count() > 0, 5.0, 'depth subscription')
     metres = skin_depth_image(CAMERA, [hands[RIGHT], hands[LEFT]], SURFACE_OFFSET_M,
                               radius_px=5, background_m=1.8)  # half the image: half the discs
     stamp = h.stamp()
     h.send(image(stamp, width=WIDTH, height=HEIGHT),
            camera_info(stamp, width=WIDTH, height=HEIGHT, fx=FX), depth_message(metres, stamp),
            camera_info(stamp, width=WIDTH, height=HEIGHT, fx=FX))
-    msg = h.wait_for_stamp(stamp, timeout=5.0)
+    msg = h.wait_for_stamp(stamp)
     assert estimator.depths[-1] is not None
     for hand_msg, side in ((msg.right, RIGHT), (msg.left, LEFT)):
         assert hand_msg.depth_source == HandPose.DEPTH_IMAGE, side
@@ -87,5 +86,5 @@ def test_two_hands_at_different_depths_each_get_their_own_measured_root(harness_
         values = [{kv.key: kv.value for kv in s.values}.get('root_depth_disagreement_m', 'nan')
                   for s in h.diagnostics]
         return next((float(v) for v in reversed(values) if v != 'nan'), float('nan'))
-    h.wait_for(lambda: np.isfinite(disagreement()), 3.0, 'disagreement on /diagnostics')
+    h.wait_for(lambda: np.isfinite(disagreement()), WAIT, 'disagreement on /diagnostics')
     assert disagreement() == pytest.approx(LEFT_DEPTH - RIGHT_DEPTH - predicted, abs=0.005)

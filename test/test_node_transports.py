@@ -10,7 +10,7 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage
 
-from test_node_ros import camera_info
+from test_node_ros import WAIT, camera_info
 
 pytestmark = pytest.mark.usefixtures('ros')  # rclpy up for the module (conftest)
 
@@ -30,7 +30,7 @@ def test_compressed_frames_over_max_image_pixels_are_refused(harness_factory):
     h = harness_factory(image_transport='compressed', max_image_pixels=64 * 48)
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     publisher = h.probe.create_publisher(CompressedImage, 'image/compressed', qos)
-    h.wait_for(lambda: publisher.get_subscription_count() > 0, 5.0, 'image subscription')
+    h.wait_for(lambda: publisher.get_subscription_count() > 0, WAIT, 'image subscription')
     small = np.tile(np.linspace(0, 255, 64, dtype=np.uint8)[None, :, None], (48, 1, 3))
 
     def send(msg: CompressedImage, width: int = 64, height: int = 48) -> None:
