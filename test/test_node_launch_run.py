@@ -223,6 +223,11 @@ def configure_node(name: str, node, executor, deadline: float) -> None:
             continue
         if state.current_state.id != State.PRIMARY_STATE_UNCONFIGURED:
             return
+        # launch_ros activates the node on its 'inactive' transition event: a configure before
+        # launch's reader of those events is in the graph could go unseen
+        if node.count_subscribers(f'{name}/transition_event') == 0:
+            executor.spin_once(timeout_sec=0.2)
+            continue
         call_service(change_state, configure, executor, deadline, 30.0)
     raise TimeoutError(f'{name} was not configured')
 
