@@ -6,7 +6,7 @@ VENV ?= $(ROOT)/.venv
 PY := $(abspath $(VENV))/bin/python
 export VENV
 
-.PHONY: setup lint test demo train-smoke bench bench-gpu bench-depth
+.PHONY: setup lint test demo train-smoke bench bench-gpu bench-depth bench-multiview
 setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
@@ -35,3 +35,8 @@ bench-gpu: setup
 # Metric accuracy per depth source on synthetic RGB-D scenes (numpy, about 15 s; issue 17).
 bench-depth: setup
 	cd "$(ROOT)" && "$(PY)" benchmarks/depth_accuracy.py $(ARGS)
+
+# Multi-view fusion accuracy (2-4 cameras, bad views, swapped labels, sync and extrinsic errors)
+# and fusion time per group, on synthetic multi-camera scenes (numpy; issue 21).
+bench-multiview: setup
+	cd "$(ROOT)" && "$(PY)" -m benchmarks.multiview_accuracy $(ARGS)

@@ -124,11 +124,11 @@ def run_row(row: Row, users: int, per_user: int, seed: int) -> Outcome:
                 truth = joints[hand.side]
                 outcome.fused.append(scenes.mpjpe_mm(hand.joints, truth))
                 swapped = {0: 1 - side} if row.swapped_view else {}
-                outcome.single.append(min(
+                outcome.single.append(np.nanmin([
                     scenes.mpjpe_mm(own_world(view, swapped.get(i, side) if i == 0 else side),
                                     truth)
                     for i, view in enumerate(views) if view.estimate.hands()[
-                        swapped.get(i, side) if i == 0 else side].detected))
+                        swapped.get(i, side) if i == 0 else side].detected]))
                 outcome.near.append(farthest <= 1.0)
                 outcome.triangulated.append(result.sources[hand.side].kind == TRIANGULATED)
     return outcome

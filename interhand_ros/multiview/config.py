@@ -21,7 +21,7 @@ class FusionConfig:
     bone_sigma_m: float = 0.004        # how far a bone may stray from the session's length
     bone_window: int = 300             # fused frames whose bone lengths the session keeps
     min_bone_samples: int = 15         # before this many, no bone-length prior
-    refine_iterations: int = 8         # Gauss-Newton steps of the refinement (0: none)
+    refine_iterations: int = 2         # Gauss-Newton steps of the refinement (0: none)
     memory_s: float = 0.5              # the last fused wrists help settle a two-view label tie
 
     def check(self) -> None:

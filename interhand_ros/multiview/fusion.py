@@ -100,17 +100,16 @@ class MultiViewFuser:
         for index in swapped:
             stack.swap(index)
         observed = stack.weights > 0
-        rejected: dict[str, list[str]] = {}
-        for side, name in enumerate(SIDES):
-            for index, reason in reject_outliers(stack, side, config.max_reprojection_px,
-                                                 config.max_outlier_fraction).items():
-                rejected.setdefault(stack.names[index], []).append(f'{name} hand: {reason}')
+        rejected = {stack.names[index]: '; '.join(reasons) for index, reasons in
+                    reject_outliers(stack, config.max_reprojection_px,
+                                    config.max_outlier_fraction).items()}
         _drop_sparse(stack, config.min_joints)
         hands: list[HandEstimate | None] = [None, None]
         sources: dict[str, HandSource] = {}
         starts = {}
+        points = triangulate(stack.projections, stack.rays, stack.weights)   # both sides
         for side, name in enumerate(SIDES):
-            start = self._triangulate(stack, side)
+            start = self._start(stack, side, points[side])
             if start is None:
                 hands[side], sources[name] = _single_view(views, stack, side, swapped)
             else:
@@ -129,17 +128,15 @@ class MultiViewFuser:
         return FusionResult(
             _two_hands(views, right, left), stamp, [v.name for v in views if v.name in used],
             _reprojection_errors(views, stack, observed, (right, left), sources),
-            {view: '; '.join(reasons) for view, reasons in rejected.items()},
+            rejected,
             [stack.names[index] for index in swapped], sources, dict(stack.problems))
 
-    def _triangulate(self, stack: ViewStack, side: int) -> np.ndarray | None:
-        """Start values (J, 3) of a hand two or more views see (None: fewer), and the
+    def _start(self, stack: ViewStack, side: int, points: np.ndarray) -> np.ndarray | None:
+        """Start values (J, 3) of a hand two or more views triangulate (None: fewer), and the
         session's bone lengths learn from it."""
         weights = stack.weights[side]
-        if np.count_nonzero(weights.any(axis=1)) < 2:
-            return None
-        points = triangulate(stack.projections, stack.rays[side], weights)
-        if np.isfinite(points).all(axis=1).sum() < self.config.min_joints:
+        if np.count_nonzero(weights.any(axis=1)) < 2 or \
+                np.isfinite(points).all(axis=1).sum() < self.config.min_joints:
             return None
         self._bones.observe(side, points, np.count_nonzero(weights > 0, axis=0))
         return _fill_from_own(points, stack.own[side], stack.rays[side], weights,
@@ -160,15 +157,13 @@ class MultiViewFuser:
         for joints, side in zip(refined, sides):
             weights = stack.weights[side]
             seen = weights > 0
+            count = np.maximum(seen.sum(axis=0), 1)
             errors = ray_errors_px(stack.projections, stack.focal_px, joints, stack.rays[side])
-            with warnings.catch_warnings():  # joints no view saw: all-NaN columns
-                warnings.simplefilter('ignore', RuntimeWarning)
-                rms = np.sqrt(np.nanmean(np.where(seen, errors ** 2, np.nan), axis=0))
-                confidence = np.nanmean(np.where(seen, weights, np.nan), axis=0)
+            rms = np.sqrt((np.where(seen, errors, 0.0) ** 2).sum(axis=0) / count)
             presence = max(float(_view_hand_of(views[i], side, i in swapped).presence)
                            for i in np.flatnonzero(seen.any(axis=1)))
             hands[side] = triangulated_hand(SIDES[side], joints, presence,
-                                            np.nan_to_num(confidence), seen.sum(axis=0), rms,
+                                            weights.sum(axis=0) / count, seen.sum(axis=0), rms,
                                             config.max_reprojection_px)
         return hands
 
@@ -238,23 +233,20 @@ def _fill_from_own(points: np.ndarray, own: np.ndarray, rays: np.ndarray, weight
 def _reprojection_errors(views: Sequence[ViewObservation], stack: ViewStack,
                          observed: np.ndarray, hands: tuple[HandEstimate, HandEstimate],
                          sources: dict[str, HandSource]) -> dict[str, float]:
-    """View -> median distorted-pixel distance of its observations to the triangulated joints."""
+    """View -> median distorted-pixel distance of its observations (before any rejection) to
+    the triangulated joints."""
+    fused = np.stack([hand.joints if sources[hand.side].kind == TRIANGULATED
+                      else np.full_like(hand.joints, np.nan) for hand in hands])   # (2, J, 3)
     errors: dict[str, float] = {}
     for index, view in enumerate(views):
-        distances = []
-        for side, hand in enumerate(hands):
-            if sources[SIDES[side]].kind != TRIANGULATED:
-                continue
-            use = observed[side, index] & hand.valid
-            if not use.any():
-                continue
-            optical = (hand.joints[use] - view.position) @ view.rotation
-            in_front = optical[:, 2] > 0
-            pixels = view.camera.camera_to_pixel(optical[in_front])
-            distances.append(np.linalg.norm(pixels - stack.pixels[side, index, use][in_front],
-                                            axis=1))
-        if distances and np.concatenate(distances).size:
-            errors[view.name] = float(np.median(np.concatenate(distances)))
+        use = observed[:, index] & np.isfinite(fused).all(axis=-1)
+        optical = (fused[use] - view.position) @ view.rotation
+        front = optical[:, 2] > 0
+        if not front.any():
+            continue
+        pixels = view.camera.camera_to_pixel(optical[front])
+        distances = np.linalg.norm(pixels - stack.pixels[:, index][use][front], axis=-1)
+        errors[view.name] = float(np.median(distances))
     return errors
 
 

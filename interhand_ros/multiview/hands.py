@@ -29,7 +29,8 @@ def triangulated_hand(side: str, joints: np.ndarray, presence: float, confidence
     (J,): their RMS reprojection error. The fused confidence falls linearly to 0 at
     max_error_px and is halved for a joint only one view saw."""
     valid = np.isfinite(joints).all(axis=1) & (views_per_joint >= 1)
-    agreement = np.clip(1.0 - np.nan_to_num(errors_px, nan=0.0) / max_error_px, 0.0, 1.0)
+    agreement = np.clip(1.0 - np.where(np.isnan(errors_px), 0.0, errors_px) / max_error_px,
+                        0.0, 1.0)
     fused = np.where(views_per_joint >= 2, 1.0, _SINGLE_OBSERVATION_FACTOR) * agreement
     fused = np.where(valid, np.clip(confidence * fused, 0.0, 1.0), 0.0)
     joints = np.where(valid[:, None], joints, np.nan)

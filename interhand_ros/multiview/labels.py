@@ -44,13 +44,20 @@ def find_swapped(stack: ViewStack, unmatched_px: float, margin_px: float,
     views = [v for v in range(len(stack.names)) if stack.weights[:, v].any()]
     if len(views) < 2 or len(views) > MAX_SEARCH:
         return []
-    flips = np.array([(0, *rest) for rest in itertools.product((0, 1), repeat=len(views) - 1)])
-    reprojection, shape = _disagreement(stack, views, flips[:1], unmatched_px)
-    if np.all(np.nan_to_num(reprojection) <= margin_px) and \
-            np.all(np.nan_to_num(shape) <= SHAPE_MARGIN_M):
+    reprojection, shape = _disagreement(stack, views, stack.rays[None][:, :, views],
+                                        stack.weights[None][:, :, views],
+                                        stack.own[None][:, :, views], unmatched_px)
+    if not np.any(reprojection > margin_px) and not np.any(shape > SHAPE_MARGIN_M):  # NaN: no
         return []  # the views agree: the usual case, one triangulation
-    reprojection, shape = _disagreement(stack, views, flips, unmatched_px)
-    costs = np.nansum(reprojection + SHAPE_PX_PER_M * np.nan_to_num(shape), axis=(1, 2))
+    flips = np.array([(0, *rest) for rest in itertools.product((0, 1), repeat=len(views) - 1)])
+    side = np.where(flips[:, None, :] == 1, 1 - np.arange(2)[None, :, None],
+                    np.arange(2)[None, :, None])           # (A, 2, V): which side to read
+    column = np.array(views)[None, None, :]
+    reprojection, shape = _disagreement(stack, views, stack.rays[side, column],
+                                        stack.weights[side, column], stack.own[side, column],
+                                        unmatched_px)
+    costs = np.nansum(reprojection + SHAPE_PX_PER_M * np.where(np.isnan(shape), 0.0, shape),
+                      axis=(1, 2))
     best = int(np.argmin(costs))
     if costs[0] - costs[best] < margin_px:
         return []
@@ -61,23 +68,17 @@ def find_swapped(stack: ViewStack, unmatched_px: float, margin_px: float,
     return _settle_tie(stack, group, others, previous)
 
 
-def _disagreement(stack: ViewStack, views: list[int], flips: np.ndarray, unmatched_px: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Per labelling (rows of flips, one column per view), side and view (A, 2, V): the median
-    ray error against the labelling's triangulation (px; NaN: not seen), and the median
-    distance of the view's own wrist-relative 3D from the other views' mean (m; NaN: not seen
-    or no other view)."""
-    side = np.where(flips[:, None, :] == 1, 1 - np.arange(2)[None, :, None],
-                    np.arange(2)[None, :, None])           # (A, 2, V): which side to read
-    column = np.array(views)[None, None, :]
-    rays = stack.rays[side, column]                        # (A, 2, V, J, 2)
-    weights = stack.weights[side, column]                  # (A, 2, V, J)
+def _disagreement(stack: ViewStack, views: list[int], rays: np.ndarray, weights: np.ndarray,
+                  own: np.ndarray, unmatched_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per labelling, side and view (A, 2, V), given each labelling's rays (A, 2, V, J, 2),
+    weights and own 3D of the views: the median ray error against the labelling's
+    triangulation (px; NaN: not seen), and the median distance of the view's own
+    wrist-relative 3D from the other views' mean (m; NaN: not seen or no other view)."""
     seen = weights > 0
     projections = stack.projections[views]
     points = triangulate(projections, rays, weights)
     errors = ray_errors_px(projections, stack.focal_px[views], points, rays)
     errors = np.where(np.isfinite(errors), np.minimum(errors, 10 * unmatched_px), unmatched_px)
-    own = stack.own[side, column]                          # (A, 2, V, J, 3)
     relative = own - own[..., WRIST:WRIST + 1, :]
     usable = seen & np.isfinite(relative).all(axis=-1)
     relative = np.where(usable[..., None], relative, 0.0)

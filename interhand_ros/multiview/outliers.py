@@ -17,41 +17,45 @@ import numpy as np
 
 from interhand_ros.multiview.stack import ViewStack
 from interhand_ros.multiview.triangulation import ray_errors_px, triangulate
+from interhand_ros.skeleton import SIDES
 
 _MIN_VIEWS_TO_BLAME = 3
 
 
-def reject_outliers(stack: ViewStack, side: int, max_error_px: float, max_fraction: float
-                    ) -> dict[int, str]:
-    """Drop the disagreeing observations of one side in place; returns view -> reason for the
-    views that lost the hand."""
-    observed_before = stack.weights[side] > 0
+def reject_outliers(stack: ViewStack, max_error_px: float, max_fraction: float
+                    ) -> dict[int, list[str]]:
+    """Drop the disagreeing observations of both sides in place; returns view -> reasons
+    ('right hand: ...') for the views that lost a hand."""
+    observed_before = stack.weights > 0                                  # (2, V, J)
     count = len(stack.names)
+    every = np.arange(count)
     for _ in range(count - 2):
-        weights, rays = stack.weights[side], stack.rays[side]
-        blamable = np.count_nonzero(weights > 0, axis=0) >= _MIN_VIEWS_TO_BLAME
+        weights = stack.weights
+        blamable = np.count_nonzero(weights > 0, axis=1) >= _MIN_VIEWS_TO_BLAME   # (2, J)
         if not blamable.any():
             break
-        trial = np.repeat(weights[None][:, :, blamable], count, axis=0)  # (left out, V, j)
-        trial[np.arange(count), np.arange(count)] = 0.0
-        points = triangulate(stack.projections, rays[None][:, :, blamable], trial)
-        errors = ray_errors_px(stack.projections, stack.focal_px, points,
-                               rays[None][:, :, blamable])             # (left out, V, j)
-        others = np.where(trial > 0, errors, 0.0).max(axis=1)           # (left out, j)
-        others[~(weights[:, blamable] > 0)] = np.inf                    # only seen ones
-        culprit = np.argmin(others, axis=0)
-        columns = np.arange(culprit.size)
-        own = errors[culprit, culprit, columns]
-        guilty = (others[culprit, columns] <= max_error_px / 2) & (own > max_error_px)
+        trial = np.repeat(weights[:, None], count, axis=1)              # (2, left out, V, J)
+        trial[:, every, every] = 0.0
+        rays = stack.rays[:, None]
+        points = triangulate(stack.projections, rays, trial)             # (2, left out, J, 3)
+        errors = ray_errors_px(stack.projections, stack.focal_px, points, rays)
+        others = np.where(trial > 0, errors, 0.0).max(axis=2)           # (2, left out, J)
+        others[~(weights > 0)] = np.inf                                 # only seen ones
+        culprit = np.argmin(others, axis=1)                             # (2, J)
+        sides, joints = np.indices(culprit.shape)
+        own = errors[sides, culprit, culprit, joints]
+        guilty = blamable & (others[sides, culprit, joints] <= max_error_px / 2) & \
+            (own > max_error_px)
         if not guilty.any():
             break
-        stack.drop(side, culprit[guilty], np.flatnonzero(blamable)[guilty])
-    lost = observed_before & (stack.weights[side] == 0)
-    reasons = {}
-    for view in np.flatnonzero(observed_before.any(axis=1)):
-        fraction = lost[view].sum() / observed_before[view].sum()
+        stack.weights[sides[guilty], culprit[guilty], joints[guilty]] = 0.0
+    lost = observed_before & (stack.weights == 0)
+    reasons: dict[int, list[str]] = {}
+    for side, view in zip(*np.nonzero(observed_before.any(axis=2))):
+        fraction = lost[side, view].sum() / observed_before[side, view].sum()
         if fraction > max_fraction:
-            stack.drop(side, view)
-            reasons[int(view)] = (f'{fraction:.0%} of its joints more than {max_error_px:g} px '
-                                  'from where the other views put them')
+            stack.drop(int(side), int(view))
+            reasons.setdefault(int(view), []).append(
+                f'{SIDES[side]} hand: {fraction:.0%} of its joints more than {max_error_px:g} '
+                'px from where the other views put them')
     return reasons

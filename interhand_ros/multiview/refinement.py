@@ -10,10 +10,10 @@ vectors and lengths, so it lands where that view's own 3D puts it relative to th
 hand. Every term couples at most a joint and its parent, so the Gauss-Newton system is a tree
 of 3 x 3 blocks (the skeleton), solved exactly by eliminating the fingers level by level, tips
 first (solve_tree): no dense 63 x 63 factorisation, whose multi-threaded BLAS call alone took
-milliseconds on a loaded 2-CPU machine. Both hands are solved together (a leading axis), Huber
-weights are re-computed each step (IRLS) and each hand has its own Levenberg damping. This is
-the robust least-squares problem scipy.optimize.least_squares would solve (loss 'huber'), at a
-fraction of its per-call cost, which alone exceeds the 2 ms budget per group.
+milliseconds on a loaded 2-CPU machine. Both hands are solved together (a leading axis) and
+Huber weights are re-computed each step (IRLS). This is the robust least-squares problem
+scipy.optimize.least_squares would solve (loss 'huber'), at a fraction of its per-call cost,
+which alone exceeds the 2 ms budget per group.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ _PARENT = np.array([p for p, _ in BONES])
 _CHILD = np.array([c for _, c in BONES])
 _HUBER_RELATIVE = 2.0     # bone-vector residuals beyond 2 sigma count linearly
 _STEP_TOLERANCE_M = 1e-4  # converged when no joint moves more than this
+_DAMPING = 1e-4           # Levenberg term (x the mean diagonal): keeps every block invertible
 # joints by depth in the tree (wrist 0; MCPs and the thumb CMC 1; ... tips 4); child = bone + 1
 _DEPTH = np.zeros(NUM_JOINTS, dtype=int)
 for _child in range(1, NUM_JOINTS):
@@ -81,28 +82,31 @@ class _Terms:
 
 
 def refine(problem: Problem, start: np.ndarray, iterations: int) -> np.ndarray:
-    """(H, J, 3) refined joints from start (finite where observed; NaN elsewhere)."""
+    """(H, J, 3) refined joints from start (finite where observed; NaN elsewhere).
+
+    Gauss-Newton from the triangulated start, which is already close: one or two steps
+    converge (the benchmark's errors do not change beyond two). A step that raises a hand's
+    cost is taken back and that hand stops there.
+    """
     active = np.isfinite(start).all(axis=-1) & (problem.weights > 0).any(axis=1)
     terms = _Terms(problem, active)
     points = np.where(active[..., None], start, 0.0)
-    damping = np.full(len(points), 1e-3)
-    cost, system = _normal_equations(terms, points, active)
-    for _ in range(iterations):
-        diagonal, off, gradient = system
+    moving = np.ones(len(points), dtype=bool)
+    cost, (diagonal, off, gradient) = _normal_equations(terms, points, active)
+    for iteration in range(iterations):
         scale = np.trace(diagonal, axis1=-2, axis2=-1).mean(axis=-1) / 3 + 1e-12
-        step = solve_tree(diagonal + (damping * scale)[:, None, None, None] * np.eye(3), off,
+        step = solve_tree(diagonal + (_DAMPING * scale)[:, None, None, None] * np.eye(3), off,
                           -gradient)
+        step[~moving] = 0.0
         trial = points + step
-        trial_cost, trial_system = _normal_equations(terms, trial, active)
-        better = trial_cost <= cost
-        points = np.where(better[:, None, None], trial, points)
-        cost = np.where(better, trial_cost, cost)
-        diagonal, off, gradient = (
-            np.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-            for new, old in zip(trial_system, system))
-        system = (diagonal, off, gradient)
-        damping = np.where(better, np.maximum(damping / 3, 1e-7), damping * 10)
-        if np.all(better & (np.abs(step).max(axis=(1, 2)) < _STEP_TOLERANCE_M)):
+        last = iteration == iterations - 1   # only its cost is needed: no system to build
+        trial_cost, (diagonal, off, gradient) = _normal_equations(terms, trial, active,
+                                                                  system=not last)
+        worse = trial_cost > cost
+        points = np.where(worse[:, None, None], points, trial)
+        cost = np.where(worse, cost, trial_cost)
+        moving &= ~worse & (np.abs(step).max(axis=(1, 2)) >= _STEP_TOLERANCE_M)
+        if not moving.any():
             break
     return np.where(active[..., None], points, np.nan)
 
@@ -138,16 +142,20 @@ def solve_tree(diagonal: np.ndarray, off: np.ndarray, rhs: np.ndarray) -> np.nda
     return solution
 
 
-def _normal_equations(terms: _Terms, points: np.ndarray, active: np.ndarray
+def _normal_equations(terms: _Terms, points: np.ndarray, active: np.ndarray,
+                      system: bool = True
                       ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per hand cost (H,), and the IRLS-weighted Gauss-Newton systems at points: diagonal
-    blocks (H, J, 3, 3), child-parent blocks (H, B, 3, 3), gradients (H, J, 3)."""
+    blocks (H, J, 3, 3), child-parent blocks (H, B, 3, 3), gradients (H, J, 3) (all zero
+    when system is False)."""
     count = len(points)
     diagonal = np.zeros((count, NUM_JOINTS, 3, 3))
     gradient = np.zeros((count, NUM_JOINTS, 3))
-    cost = _rays(terms, points, diagonal, gradient)
+    cost = _rays(terms, points, diagonal, gradient, system)
     pair_cost, block, pulled = _bone_terms(terms, points)
     cost += pair_cost
+    if not system:
+        return cost, (diagonal, -block, gradient)
     diagonal += np.einsum('jb,hbxy->hjxy', _TOUCHES, block)
     gradient += np.einsum('jb,hbi->hji', _SIGNED, pulled)
     diagonal[~active] = np.eye(3)
@@ -163,8 +171,8 @@ def _huber(norm: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     return weight, cost
 
 
-def _rays(terms: _Terms, points: np.ndarray, diagonal: np.ndarray, gradient: np.ndarray
-          ) -> np.ndarray:
+def _rays(terms: _Terms, points: np.ndarray, diagonal: np.ndarray, gradient: np.ndarray,
+          system: bool) -> np.ndarray:
     camera = np.einsum('vij,hnj->hvni', terms.rotation, points) \
         + terms.translation[None, :, None, :]
     depth = np.where(terms.seen & (camera[..., 2] > 1e-6), camera[..., 2], 1.0)
@@ -172,6 +180,8 @@ def _rays(terms: _Terms, points: np.ndarray, diagonal: np.ndarray, gradient: np.
     scale = terms.pixel_scale[None, :, None, None]
     residual = np.where(terms.seen[..., None], (projected - terms.targets) * scale, 0.0)
     robust, cost = _huber(np.linalg.norm(residual, axis=-1), 1.0)
+    if not system:
+        return np.sum(terms.confidence * cost, axis=(1, 2))
     weight = terms.confidence * robust
     # d(projected)/d(camera) = [[1/z, 0, -x/z^2], [0, 1/z, -y/z^2]]; then the rotation
     inverse_depth = scale / depth[..., None]                              # (H, V, J, 1)

@@ -52,44 +52,53 @@ class ViewStack:
 
 def stack_views(views: Sequence[ViewObservation], min_confidence: float) -> ViewStack:
     count = len(views)
-    rays = np.full((2, count, NUM_JOINTS, 2), np.nan)
-    pixels = np.full((2, count, NUM_JOINTS, 2), np.nan)
-    weights = np.zeros((2, count, NUM_JOINTS))
-    own = np.full((2, count, NUM_JOINTS, 3), np.nan)
-    problems: dict[str, str] = {}
+    pixels = np.full((count, 2, NUM_JOINTS, 2), np.nan)
+    valid = np.zeros((count, 2, NUM_JOINTS), dtype=bool)
+    confidence = np.zeros((count, 2, NUM_JOINTS))
+    joints = np.full((count, 2, NUM_JOINTS, 3), np.nan)
     for index, view in enumerate(views):
         for side, hand in enumerate(view.estimate.hands()):
-            if not hand.detected:
-                continue
-            observed = np.asarray(hand.pixels, dtype=np.float64)
-            valid = np.asarray(hand.valid, dtype=bool)
-            confidence = np.nan_to_num(np.asarray(hand.confidence, dtype=np.float64))
-            finite = np.all(np.isfinite(observed), axis=1)
-            if np.any(valid & ~finite):
-                problems[view.name] = (f'{hand.side} hand: {np.count_nonzero(valid & ~finite)}'
-                                       ' valid joints with NaN pixels ignored')
-            outside = _outside(view, observed)
-            if np.any(valid & finite & outside):
+            if hand.detected:
+                pixels[index, side] = hand.pixels
+                valid[index, side] = hand.valid
+                confidence[index, side] = hand.confidence
+                joints[index, side] = hand.joints
+    finite = np.isfinite(pixels).all(axis=-1)
+    size = np.array([[view.camera.width, view.camera.height] for view in views], dtype=float)
+    margin = _OUTSIDE_FRACTION * size[:, None, None]
+    with np.errstate(invalid='ignore'):
+        outside = ((pixels < -margin) | (pixels > size[:, None, None] + margin)).any(axis=-1)
+    problems = _problems(views, valid & ~finite, valid & finite & outside)
+    use = valid & finite & ~outside & (confidence >= min_confidence)   # NaN confidence: no
+    weights = np.where(use, np.maximum(confidence, 1e-3), 0.0)
+    pixels = np.where(use[..., None], pixels, np.nan)
+    rays = np.full(pixels.shape, np.nan)
+    for index, view in enumerate(views):   # one undistortion per view, both hands
+        if use[index].any():
+            rays[index][use[index]] = view.camera.pixel_rays(pixels[index][use[index]])
+    rotation = np.stack([view.rotation for view in views])
+    position = np.stack([view.position for view in views])
+    own = np.einsum('vij,vsnj->vsni', rotation, joints) + position[:, None, None]
+    own = np.where(valid[..., None], own, np.nan)
+    projections = np.stack([projection(view.world_from_camera) for view in views])
+    focal = np.array([(view.camera.fx + view.camera.fy) / 2 for view in views])
+    return ViewStack([view.name for view in views], projections, focal,
+                     *(np.ascontiguousarray(np.swapaxes(array, 0, 1))
+                       for array in (rays, pixels, weights, own)), problems)
+
+
+def _problems(views: Sequence[ViewObservation], nan_pixels: np.ndarray, outside: np.ndarray
+              ) -> dict[str, str]:
+    """View -> why some of its valid joints are not used."""
+    problems = {}
+    for index, view in enumerate(views):
+        for side, hand in enumerate(view.estimate.hands()):
+            if nan_pixels[index, side].any():
+                problems[view.name] = (f'{hand.side} hand: {nan_pixels[index, side].sum()} '
+                                       'valid joints with NaN pixels ignored')
+            if outside[index, side].any():
                 problems[view.name] = (
                     f'{hand.side} hand: pixels outside the {view.camera.width}x'
                     f'{view.camera.height} image of its camera_info (camera_info of another '
                     'image size?); ignored')
-            use = valid & finite & ~outside & (confidence >= min_confidence)
-            weights[side, index, use] = np.maximum(confidence[use], 1e-3)
-            pixels[side, index, use] = observed[use]
-            if np.any(use):
-                rays[side, index, use] = view.camera.pixel_rays(observed[use])
-            joints = np.asarray(hand.joints, dtype=np.float64)
-            mine = valid & np.all(np.isfinite(joints), axis=1)
-            own[side, index, mine] = joints[mine] @ view.rotation.T + view.position
-    projections = np.stack([projection(view.world_from_camera) for view in views])
-    focal = np.array([(view.camera.fx + view.camera.fy) / 2 for view in views])
-    return ViewStack([view.name for view in views], projections, focal, rays, pixels, weights,
-                     own, problems)
-
-
-def _outside(view: ViewObservation, pixels: np.ndarray) -> np.ndarray:
-    size = np.array([view.camera.width, view.camera.height], dtype=np.float64)
-    margin = _OUTSIDE_FRACTION * size
-    with np.errstate(invalid='ignore'):
-        return np.any((pixels < -margin) | (pixels > size + margin), axis=1)
+    return problems
