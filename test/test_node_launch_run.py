@@ -34,6 +34,9 @@ VENV = Path(sys.prefix)
 PHOTO = REPO / '..' / 'shared' / 'data' / 'hands' / 'handSrc.jpg'
 RECEIVE_TIMEOUT_S = 180.0  # node start (torch import, checkpoint load, warm-up) on a busy CPU
 FRAME_TIMEOUT_S = 30.0  # one photo's answer once the node runs; later = lost
+# launch's SIGINT -> SIGTERM escalation (its default is 5 s): on a loaded CPU a node stopping
+# cleanly may need longer; how fast it stops is test_node_shutdown.py's to check
+SIGTERM_TIMEOUT_S = 60.0
 DDS_VARIABLE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 REPO_PROFILE = str(REPO / 'config' / 'fastdds.xml')  # what test/conftest.py exports
 
@@ -254,7 +257,11 @@ def run_launch_file(name: str, arguments: dict[str, str],
     Returns the launch's return code, each process's exit code and the worker.
     """
     from ament_index_python.packages import get_package_share_directory
-    from launch.actions import IncludeLaunchDescription, RegisterEventHandler
+    from launch.actions import (
+        IncludeLaunchDescription,
+        RegisterEventHandler,
+        SetLaunchConfiguration,
+    )
     from launch.event_handlers import OnProcessExit
     from launch.launch_description_sources import PythonLaunchDescriptionSource
 
@@ -265,6 +272,7 @@ def run_launch_file(name: str, arguments: dict[str, str],
     exits: dict[str, int] = {}
     service = LaunchService()
     service.include_launch_description(LaunchDescription([
+        SetLaunchConfiguration('sigterm_timeout', str(SIGTERM_TIMEOUT_S)),
         RegisterEventHandler(OnProcessExit(on_exit=lambda event, _: exits.__setitem__(
             event.action.name, event.returncode))),
         IncludeLaunchDescription(PythonLaunchDescriptionSource(str(launch_file)),
