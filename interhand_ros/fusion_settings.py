@@ -43,7 +43,7 @@ FUSION_PARAMETERS: tuple[ParameterSpec, ...] = (
                   's, a view that sent nothing for this long is left out of the groups (the '
                   'others go on without waiting for it); it rejoins with its next message',
                   range=(0.01, 60.0), launch=True),
-    ParameterSpec('max_clock_offset', 1.0,
+    ParameterSpec('max_clock_offset', 2.0,
                   "s, a view whose stamps are further than this from the fusion node's clock "
                   '(behind or ahead) is excluded: its clock is off, or its poses are too old',
                   range=(0.001, 3600.0)),
