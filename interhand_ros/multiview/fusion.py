@@ -25,7 +25,7 @@ from interhand_ros.multiview.observations import ViewObservation
 from interhand_ros.multiview.outliers import reject_outliers
 from interhand_ros.multiview.refinement import BoneLengths, Problem, refine
 from interhand_ros.multiview.stack import ViewStack, stack_views
-from interhand_ros.multiview.triangulation import ray_errors_px, triangulate
+from interhand_ros.multiview.triangulation import lengths, ray_errors_px, triangulate
 from interhand_ros.skeleton import SIDES
 
 # HandSource kinds
@@ -245,7 +245,7 @@ def _reprojection_errors(views: Sequence[ViewObservation], stack: ViewStack,
         if not front.any():
             continue
         pixels = view.camera.camera_to_pixel(optical[front])
-        distances = np.linalg.norm(pixels - stack.pixels[:, index][use][front], axis=-1)
+        distances = lengths(pixels - stack.pixels[:, index][use][front])
         errors[view.name] = float(np.median(distances))
     return errors
 

@@ -23,7 +23,12 @@ import itertools
 import numpy as np
 
 from interhand_ros.multiview.stack import ViewStack
-from interhand_ros.multiview.triangulation import masked_median, ray_errors_px, triangulate
+from interhand_ros.multiview.triangulation import (
+    lengths,
+    masked_median,
+    ray_errors_px,
+    triangulate,
+)
 from interhand_ros.skeleton import INDEX_MCP, PINKY_MCP, WRIST
 
 MAX_SEARCH = 8
@@ -85,7 +90,7 @@ def _disagreement(stack: ViewStack, views: list[int], rays: np.ndarray, weights:
     count = usable.sum(axis=2, keepdims=True)
     others = (relative.sum(axis=2, keepdims=True) - relative) \
         / np.maximum(count - usable, 1)[..., None]
-    distance = np.linalg.norm(relative - others, axis=-1)
+    distance = lengths(relative - others)
     shape = masked_median(distance, usable & (count - usable > 0))
     return masked_median(errors, seen), shape
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interhand_ros.multiview.triangulation import adjugate3
+from interhand_ros.multiview.triangulation import adjugate3, lengths
 from interhand_ros.skeleton import BONES, NUM_JOINTS, PARENTS
 
 _PARENT = np.array([p for p, _ in BONES])
@@ -31,11 +31,11 @@ _CHILD = np.array([c for _, c in BONES])
 _HUBER_RELATIVE = 2.0     # bone-vector residuals beyond 2 sigma count linearly
 _STEP_TOLERANCE_M = 1e-4  # converged when no joint moves more than this
 _DAMPING = 1e-4           # Levenberg term (x the mean diagonal): keeps every block invertible
-# joints by depth in the tree (wrist 0; MCPs and the thumb CMC 1; ... tips 4); child = bone + 1
-_DEPTH = np.zeros(NUM_JOINTS, dtype=int)
-for _child in range(1, NUM_JOINTS):
-    _DEPTH[_child] = _DEPTH[PARENTS[_child]] + 1
-_LEVELS = [np.flatnonzero(_DEPTH == level) for level in range(1, _DEPTH.max() + 1)]
+# the tree: the wrist, then five fingers (thumb first) of four joints each, base to tip, in
+# published order (joint 1 + 4 finger + level; bone 4 finger + level ends at that joint)
+_FINGERS, _LEVELS = 5, 4
+assert all(PARENTS[1 + 4 * finger + level] == (0 if level == 0 else 4 * finger + level)
+           for finger in range(_FINGERS) for level in range(_LEVELS))
 # bone -> joint incidence: _TOUCHES[j, b] = 1 if joint j is an end of bone b; _SIGNED: +1 for
 # its child, -1 for its parent
 _TOUCHES = np.zeros((NUM_JOINTS, len(BONES)))
@@ -113,32 +113,38 @@ def refine(problem: Problem, start: np.ndarray, iterations: int) -> np.ndarray:
 
 def solve_tree(diagonal: np.ndarray, off: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """x (..., J, 3) of symmetric block systems H x = rhs whose only off-diagonal blocks are
-    H[child, parent] = off[..., child - 1, :, :] (BONES order): eliminate tips first, then
-    substitute back."""
+    H[child, parent] = off[..., child - 1, :, :] (BONES order): the five fingers' chains are
+    eliminated tips first into the wrist, then substituted back."""
+    lead = diagonal.shape[:-3]
     diagonal, rhs = diagonal.copy(), rhs.copy()
+    # views (..., finger, level, ...): joint 1 + 4 finger + level, its bone 4 finger + level
+    fingers = diagonal[..., 1:, :, :].reshape(*lead, _FINGERS, _LEVELS, 3, 3)
+    pulled_rhs = rhs[..., 1:, :].reshape(*lead, _FINGERS, _LEVELS, 3)
+    coupling = off.reshape(*lead, _FINGERS, _LEVELS, 3, 3)
     inverses = []
-    for children in _LEVELS[::-1]:
-        coupling = off[..., children - 1, :, :]
-        adjugate, determinant = adjugate3(diagonal[..., children, :, :])
+    for level in reversed(range(_LEVELS)):
+        adjugate, determinant = adjugate3(fingers[..., level, :, :])
         inverse = adjugate / determinant[..., None, None]
-        gain = np.swapaxes(coupling, -1, -2) @ inverse                # H_pc H_cc^-1
-        reduced = gain @ coupling
-        pulled = (gain @ rhs[..., children, :, None])[..., 0]
-        if children is _LEVELS[0]:   # the wrist's children: one parent for all
+        link = coupling[..., level, :, :]
+        gain = link.swapaxes(-1, -2) @ inverse                          # H_pc H_cc^-1
+        reduced, pulled = gain @ link, (gain @ pulled_rhs[..., level, :, None])[..., 0]
+        if level:
+            fingers[..., level - 1, :, :] -= reduced
+            pulled_rhs[..., level - 1, :] -= pulled
+        else:                                                            # into the wrist
             diagonal[..., 0, :, :] -= reduced.sum(axis=-3)
             rhs[..., 0, :] -= pulled.sum(axis=-2)
-        else:                        # one child per parent
-            diagonal[..., PARENTS[children], :, :] -= reduced
-            rhs[..., PARENTS[children], :] -= pulled
         inverses.append(inverse)
-    solution = np.zeros_like(rhs)
+    solution = np.empty_like(rhs)
     adjugate, determinant = adjugate3(diagonal[..., 0, :, :])
     solution[..., 0, :] = (adjugate @ rhs[..., 0, :, None])[..., 0] / determinant[..., None]
-    for children, inverse in zip(_LEVELS, inverses[::-1]):
-        coupling = off[..., children - 1, :, :]
-        reduced = rhs[..., children, :] \
-            - (coupling @ solution[..., PARENTS[children], :, None])[..., 0]
-        solution[..., children, :] = (inverse @ reduced[..., None])[..., 0]
+    chains = solution[..., 1:, :].reshape(*lead, _FINGERS, _LEVELS, 3)
+    parent = np.broadcast_to(solution[..., None, 0, :], chains[..., 0, :].shape)
+    for level, inverse in zip(range(_LEVELS), reversed(inverses)):
+        reduced = pulled_rhs[..., level, :] \
+            - (coupling[..., level, :, :] @ parent[..., None])[..., 0]
+        chains[..., level, :] = (inverse @ reduced[..., None])[..., 0]
+        parent = chains[..., level, :]
     return solution
 
 
@@ -179,7 +185,7 @@ def _rays(terms: _Terms, points: np.ndarray, diagonal: np.ndarray, gradient: np.
     projected = camera[..., :2] / depth[..., None]
     scale = terms.pixel_scale[None, :, None, None]
     residual = np.where(terms.seen[..., None], (projected - terms.targets) * scale, 0.0)
-    robust, cost = _huber(np.linalg.norm(residual, axis=-1), 1.0)
+    robust, cost = _huber(lengths(residual), 1.0)
     if not system:
         return np.sum(terms.confidence * cost, axis=(1, 2))
     weight = terms.confidence * robust
@@ -202,12 +208,12 @@ def _bone_terms(terms: _Terms, points: np.ndarray
     sigma = terms.relative_sigma
     residual = np.where(terms.own_usable[..., None], vector[:, None] - terms.own_bones,
                         0.0) / sigma                                      # (H, V, B, 3)
-    weight, cost = _huber(np.linalg.norm(residual, axis=-1), _HUBER_RELATIVE)
+    weight, cost = _huber(lengths(residual), _HUBER_RELATIVE)
     weight = np.where(terms.own_usable, weight, 0.0) / sigma              # (H, V, B)
     block = (weight.sum(axis=1) / sigma)[..., None, None] * np.eye(3)
     pulled = np.einsum('hvb,hvbi->hbi', weight, residual)
     total = np.sum(np.where(terms.own_usable, cost, 0.0), axis=(1, 2))
-    length = np.maximum(np.linalg.norm(vector, axis=-1), 1e-9)
+    length = np.maximum(lengths(vector), 1e-9)
     usable = terms.length_usable
     unit = np.where(usable[..., None], vector / length[..., None], 0.0) / terms.bone_sigma
     stretch = np.where(usable, length - terms.lengths, 0.0) / terms.bone_sigma
