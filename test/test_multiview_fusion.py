@@ -149,14 +149,41 @@ def test_bad_inputs_raise_clear_errors():
         MultiViewFuser(FusionConfig(min_confidence=2.0))
 
 
-def test_views_that_disagree_everywhere_still_give_an_answer_with_low_confidence():
+def test_two_views_that_disagree_a_little_lower_the_confidence():
     hands = world_hands()
     observed = views(hands, rig(2))
     moved = observed[1].world_from_camera.copy()
-    moved[:3, 3] += (0.0, 0.0, 0.05)
+    moved[:3, 3] += (0.0, 0.0, 0.015)
     result = MultiViewFuser().fuse([observed[0], replace(observed[1], world_from_camera=moved)])
-    assert result.reprojection_error_px['/cam1'] > 5.0
-    assert result.estimate.right.confidence.mean() < 0.5
+    assert result.sources[RIGHT].kind == TRIANGULATED
+    assert 3.0 < result.reprojection_error_px['/cam1'] < 20.0
+    assert 0.1 < result.estimate.right.confidence.mean() < 0.8
+
+
+@pytest.mark.parametrize('how', ['moved 8 cm', "the camera's body frame, not its optical frame"])
+def test_two_views_that_disagree_a_lot_fall_back_to_one_view_and_say_why(how):
+    hands = world_hands()
+    observed = views(hands, rig(2))
+    pose = observed[1].world_from_camera.copy()
+    if how == 'moved 8 cm':
+        pose[:3, 3] += (0.0, 0.0, 0.08)
+    else:   # REP-103 body frame (x forward, y left, z up) given for the optical frame
+        pose[:3, :3] = pose[:3, :3] @ np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0],
+                                                [0.0, -1.0, 0.0]]).T
+    result = MultiViewFuser().fuse([observed[0], replace(observed[1], world_from_camera=pose)])
+    for side in (RIGHT, LEFT):
+        assert result.sources[side].kind == SINGLE_VIEW
+    assert 'disagree by' in result.problems['/cam2']
+    assert "a frame that is not the image's" in result.problems['/cam1']
+    assert np.isfinite(result.estimate.right.joints).all()
+
+
+def test_a_group_of_one_view_is_that_views_own_3d():
+    hands = world_hands()
+    result = MultiViewFuser().fuse(views(hands, rig(2))[:1])
+    assert {source.kind for source in result.sources.values()} == {SINGLE_VIEW}
+    assert result.views_used == ['/cam1'] and result.reprojection_error_px == {}
+    assert max(error_mm(result.estimate, hands).values()) < 1e-6
 
 
 def test_the_fused_estimate_converts_to_the_published_message():

@@ -106,6 +106,7 @@ class MultiViewFuser:
         _drop_sparse(stack, config.min_joints)
         hands: list[HandEstimate | None] = [None, None]
         sources: dict[str, HandSource] = {}
+        problems = dict(stack.problems)
         starts = {}
         points = triangulate(stack.projections, stack.rays, stack.weights)   # both sides
         for side, name in enumerate(SIDES):
@@ -114,11 +115,19 @@ class MultiViewFuser:
                 hands[side], sources[name] = _single_view(views, stack, side, swapped)
             else:
                 starts[side] = start
-        if starts:
-            hands = self._refine(views, stack, starts, swapped, hands)
-            for side in starts:
-                sources[SIDES[side]] = HandSource(TRIANGULATED, tuple(
-                    stack.names[i] for i in np.flatnonzero(stack.seen(side) > 0)))
+        for side, (hand, error) in self._refine(views, stack, starts, swapped).items():
+            name, seeing = SIDES[side], stack.seen(side) > 0
+            names = tuple(stack.names[i] for i in np.flatnonzero(seeing))
+            if error <= config.max_reprojection_px:
+                hands[side], sources[name] = hand, HandSource(TRIANGULATED, names)
+                self._bones.observe(side, points[side], (stack.weights[side] > 0).sum(axis=0))
+                continue
+            hands[side], sources[name] = _single_view(views, stack, side, swapped)
+            note = (f'{name} hand: {", ".join(names)} disagree by {error:.0f} px (moved camera, '
+                    "or a transform to a frame that is not the image's?); "
+                    f'{sources[name].describe()} used')
+            for view in names:
+                problems[view] = f'{problems[view]}; {note}' if view in problems else note
         right, left = (hand if hand is not None else not_seen(name)
                        for hand, name in zip(hands, SIDES))
         for side, hand in enumerate((right, left)):
@@ -129,23 +138,24 @@ class MultiViewFuser:
             _two_hands(views, right, left), stamp, [v.name for v in views if v.name in used],
             _reprojection_errors(views, stack, observed, (right, left), sources),
             rejected,
-            [stack.names[index] for index in swapped], sources, dict(stack.problems))
+            [stack.names[index] for index in swapped], sources, problems)
 
     def _start(self, stack: ViewStack, side: int, points: np.ndarray) -> np.ndarray | None:
-        """Start values (J, 3) of a hand two or more views triangulate (None: fewer), and the
-        session's bone lengths learn from it."""
+        """Start values (J, 3) of a hand two or more views triangulate (None: fewer)."""
         weights = stack.weights[side]
         if np.count_nonzero(weights.any(axis=1)) < 2 or \
                 np.isfinite(points).all(axis=1).sum() < self.config.min_joints:
             return None
-        self._bones.observe(side, points, np.count_nonzero(weights > 0, axis=0))
         return _fill_from_own(points, stack.own[side], stack.rays[side], weights,
                               stack.projections)
 
     def _refine(self, views: Sequence[ViewObservation], stack: ViewStack,
-                starts: dict[int, np.ndarray], swapped: list[int],
-                hands: list[HandEstimate | None]) -> list[HandEstimate | None]:
-        """Both triangulated hands refined together, as HandEstimates."""
+                starts: dict[int, np.ndarray], swapped: list[int]
+                ) -> dict[int, tuple[HandEstimate, float]]:
+        """Both triangulated hands refined together: side -> (the hand, the median ray error
+        of its observations, px)."""
+        if not starts:
+            return {}
         config, sides = self.config, list(starts)
         problem = Problem(stack.projections, stack.focal_px, stack.rays[sides],
                           stack.weights[sides], stack.own[sides],
@@ -153,7 +163,7 @@ class MultiViewFuser:
                           config.robust_scale_px, config.relative_sigma_m, config.bone_sigma_m)
         refined = refine(problem, np.array([starts[side] for side in sides]),
                          config.refine_iterations)
-        hands = list(hands)
+        hands = {}
         for joints, side in zip(refined, sides):
             weights = stack.weights[side]
             seen = weights > 0
@@ -162,9 +172,10 @@ class MultiViewFuser:
             rms = np.sqrt((np.where(seen, errors, 0.0) ** 2).sum(axis=0) / count)
             presence = max(float(_view_hand_of(views[i], side, i in swapped).presence)
                            for i in np.flatnonzero(seen.any(axis=1)))
-            hands[side] = triangulated_hand(SIDES[side], joints, presence,
-                                            weights.sum(axis=0) / count, seen.sum(axis=0), rms,
-                                            config.max_reprojection_px)
+            hands[side] = (triangulated_hand(SIDES[side], joints, presence,
+                                             weights.sum(axis=0) / count, seen.sum(axis=0),
+                                             rms, config.max_reprojection_px),
+                           float(np.median(errors[seen])))
         return hands
 
     def _recent_wrists(self, stamp_ns: int) -> dict[int, np.ndarray]:
