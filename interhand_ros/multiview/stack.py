@@ -82,9 +82,10 @@ def stack_views(views: Sequence[ViewObservation], min_confidence: float) -> View
     own = np.where(valid[..., None], own, np.nan)
     projections = np.stack([projection(view.world_from_camera) for view in views])
     focal = np.array([(view.camera.fx + view.camera.fy) / 2 for view in views])
-    return ViewStack([view.name for view in views], projections, focal,
-                     *(np.ascontiguousarray(np.swapaxes(array, 0, 1))
-                       for array in (rays, pixels, weights, own)), problems)
+    by_side = [np.ascontiguousarray(array.swapaxes(0, 1)) for array in (rays, pixels, weights,
+                                                                          own)]
+    return ViewStack([view.name for view in views], projections, focal, by_side[0], by_side[1],
+                     by_side[2], by_side[3], problems)
 
 
 def _problems(views: Sequence[ViewObservation], nan_pixels: np.ndarray, outside: np.ndarray
