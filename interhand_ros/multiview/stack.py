@@ -13,7 +13,6 @@ import numpy as np
 
 from interhand_ros.multiview.observations import ViewObservation
 from interhand_ros.multiview.triangulation import projection
-from interhand_ros.skeleton import NUM_JOINTS
 
 # Observed pixels may lie this far (fraction of the image size) outside the camera_info's image:
 # farther means the camera_info is of another image size.
@@ -51,18 +50,15 @@ class ViewStack:
 
 
 def stack_views(views: Sequence[ViewObservation], min_confidence: float) -> ViewStack:
-    count = len(views)
-    pixels = np.full((count, 2, NUM_JOINTS, 2), np.nan)
-    valid = np.zeros((count, 2, NUM_JOINTS), dtype=bool)
-    confidence = np.zeros((count, 2, NUM_JOINTS))
-    joints = np.full((count, 2, NUM_JOINTS, 3), np.nan)
-    for index, view in enumerate(views):
-        for side, hand in enumerate(view.estimate.hands()):
-            if hand.detected:
-                pixels[index, side] = hand.pixels
-                valid[index, side] = hand.valid
-                confidence[index, side] = hand.confidence
-                joints[index, side] = hand.joints
+    hands = [view.estimate.hands() for view in views]
+
+    def gather(field: str, dtype: type) -> np.ndarray:   # (V, 2, J, ...)
+        return np.array([[getattr(hand, field) for hand in pair] for pair in hands], dtype=dtype)
+
+    detected = np.array([[hand.detected for hand in pair] for pair in hands], dtype=bool)
+    pixels, confidence, joints = (gather(name, float) for name in ('pixels', 'confidence',
+                                                                   'joints'))
+    valid = gather('valid', bool) & detected[..., None]
     finite = np.isfinite(pixels).all(axis=-1)
     size = np.array([[view.camera.width, view.camera.height] for view in views], dtype=float)
     margin = _OUTSIDE_FRACTION * size[:, None, None]
