@@ -72,8 +72,10 @@ def test_an_outlier_view_is_rejected_and_reported_as_disagreeing(rig):
     assert float(fusion.value('reprojection_error_px', '/cam3')) > 20.0
     fusion.wait_for('the node status naming it', lambda: 'cam3 disagrees' in message(fusion))
     assert fusion.status().level == WARN
-    for msg in fusion.wait_for_poses(10, keep=triangulated):
-        assert pose_error_m(msg) < ACCURATE_M
+    errors = sorted(pose_error_m(msg) for msg in fusion.wait_for_poses(10, keep=triangulated))
+    # fused with /cam3's 57 px in, a hand would be about 4 cm off; a group that a busy machine
+    # left with two views only (one of them /cam3) cannot reject it, so the median is checked
+    assert errors[len(errors) // 2] < ACCURATE_M and errors[-1] < 0.02, errors
 
 
 def test_a_camera_that_stops_never_blocks_the_other_and_is_used_again(rig):
