@@ -10,6 +10,7 @@ a hand 0.5 m away. Both are placed 5 m from the world origin by the YAML, so fus
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +116,24 @@ def test_two_cameras_and_their_extrinsics_give_fused_hands_in_the_world_frame(tm
     assert set(exits.values()) == {0}, exits  # both hands nodes, fusion, extrinsics publisher
     assert len(exits) == 4, exits
 
+
+
+def test_launch_arguments_are_hands_launch_s_and_the_fusion_node_s_and_documented():
+    from launch.actions import DeclareLaunchArgument
+    from launch.launch_description_sources.python_launch_file_utilities import (
+        load_python_launch_file_as_module,
+    )
+    launch_dir = Path(__file__).resolve().parents[1] / 'launch'
+
+    def declared(name: str) -> set[str]:
+        module = load_python_launch_file_as_module(str(launch_dir / name))
+        return {entity.name for entity in module.generate_launch_description().entities
+                if isinstance(entity, DeclareLaunchArgument)}
+    multi, hands = declared('multi_camera.launch.py'), declared('hands.launch.py')
+    per_camera = {'camera', 'namespace', 'use_rviz', 'frame'}
+    assert hands - per_camera <= multi  # checkpoint, backend, precision, params_file, ...
+    own = multi - (hands - per_camera)
+    assert own == {'cameras', 'extrinsics', 'namespace', 'fusion_params_file', 'robot',
+                   'urdf_dir', 'world_frame', 'sync_tolerance', 'max_wait', 'view_timeout'}
+    docs = (launch_dir.parent / 'docs' / 'fusion.md').read_text()
+    assert all(f'`{name}`' in docs for name in own), own
