@@ -1,7 +1,7 @@
 """The fusion node's per-view /diagnostics: one status per view, beside the node's own.
 
 Each view's status says whether it is in use (and its reprojection error in px, median over
-the diagnostics window), or why not: excluded (its clock, camera_info, transform or pose, with
+the last `window` s), or why not: excluded (its clock, camera_info, transform or pose, with
 the reason the node logged), rejected by the fusion (an outlier; labels swapped back is only
 noted), with joints the fusion ignored (NaN pixels, pixels outside its camera_info's image),
 silent (nothing within view_timeout), or the health tracker's WARN that it disagrees with the
