@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -94,27 +95,20 @@ def run_views(args: Any, build: Callable[[], HandPoseEstimator],
               make_chain: Callable[[HandPoseEstimator], FrameChain]) -> dict[str, Any]:
     """Fuse the bag's views (args.views) into args.out; returns interhand-run's summary."""
     views = normalized_views(list(args.views))
-    first = BagInput(args.input, *view_topics(_topics(args.input), views[0]), None, args.sync,
-                     args.sync_slop)
-    runners: list[ViewRunner] = []
-    estimators: list[HandPoseEstimator] = []
-    try:
-        topics = {c.topic: c.msgtype for c in first.reader.connections}
+    with ExitStack() as opened:  # closed in reverse: each view's roi, estimator, bag reader
+        topics = _topics(args.input)
+        runners = []
         for view in views:
-            source = first if view == views[0] else BagInput(
-                args.input, *view_topics(topics, view), None, args.sync, args.sync_slop)
-            estimators.append(build())
-            runners.append(ViewRunner(view, source, make_chain(estimators[-1])))
-        return _fuse(args, runners, bag_transforms(first))
-    finally:
-        for runner in runners:
-            runner.source.close()
-            if runner.chain.roi is not None:
-                runner.chain.roi.close()
-        for estimator in estimators:
-            estimator.close()
-        if not runners:
-            first.close()
+            source = BagInput(args.input, *view_topics(topics, view), None, args.sync,
+                              args.sync_slop)
+            opened.callback(source.close)
+            estimator = build()
+            opened.callback(estimator.close)
+            chain = make_chain(estimator)
+            if chain.roi is not None:
+                opened.callback(chain.roi.close)
+            runners.append(ViewRunner(view, source, chain))
+        return _fuse(args, runners, bag_transforms(runners[0].source))
 
 
 def _topics(path: Path) -> dict[str, str]:
