@@ -17,11 +17,13 @@ Stable API:
   single-view hand), ``stamp_ns`` (grouping.group_stamp of the views), ``views_used``,
   ``reprojection_error_px`` (view -> px), ``rejected`` (view -> reason), ``swapped`` (views),
   ``sources`` (side -> HandSource(kind TRIANGULATED / SINGLE_VIEW / NOT_SEEN, views)),
-  ``problems`` (view -> joints ignored and why).
+  ``problems`` (view -> what was not used and why: NaN pixels, pixels outside its image,
+  views that disagree by more than max_reprojection_px, whose hand then falls back to one
+  view's own 3D).
 - ``StampGrouper(views, GroupingConfig(tolerance_ns, max_wait_ns, view_timeout_ns,
   max_clock_offset_ns))``: ``add(view, stamp_ns, arrival_ns, item) -> [Group]``,
   ``poll(now_ns) -> [Group]``, ``take_events() -> [ViewEvent(view, kind, message)]``,
   ``live_views()``, ``reset()``. ``Group(stamp_ns, items, stamps_ns, complete)``.
-- ``DisagreementTracker`` (health.py): per-view reprojection errors over a window -> the
-  recalibration warning.
+- ``DisagreementTracker`` (health.py): ``update(result.reprojection_error_px)`` -> view ->
+  the recalibration warning, for a view consistently off while the others agree.
 """
