@@ -74,13 +74,13 @@ def test_looped_bag_resets_pairing_and_tracking_instead_of_sticking(harness_fact
     h.wait_for_stamp(h.send_good())
     h.wait_for_stamp(h.send_good())
     assert h.estimator.calls[-1][2] is not None  # tracking: the roi follows the last hands
-    for _ in range(8):  # camera_info that never pairs, filling the pairing queue
+    for queued in range(1, 9):  # camera_info that never pairs, filling the pairing queue
         stamp = h.stamp()
         stamp.nanosec = (stamp.nanosec + 500_000_000) % 10**9
         h.info_pub.publish(camera_info(stamp))
-        time.sleep(0.01)
-    h.wait_for(lambda: h.node.inputs.seen['camera_info'] >= 10, WAIT,  # 2 paired + 8 queued
-               'the unpaired camera_info in the pairing queue')
+        # each one received before the next (the node's reader keeps only the newest)
+        h.wait_for(lambda queued=queued: h.node.inputs.seen['camera_info'] >= 2 + queued,
+                   WAIT, f'unpaired camera_info {queued} received')
     loop_start = h.stamp().sec - 60
     served_before, calls_before = len(h.hands), len(h.estimator.calls)
     for i in range(20):  # the bag starts again, 60 s back
