@@ -10,7 +10,7 @@ profile`, options after the estimator being `launch`, `one-hand` or node paramet
   fastest InterNet runtime, from the int8 model in the cache), `torch` (`backend:=torch`, the
   default before backend auto);
 - `launch`: started by launch/hands.launch.py as deployed (config/hands.yaml, the parameters
-  as launch arguments; the default model cache: cache_dir is no launch argument);
+  as launch arguments; the model cache by $INTERHAND_MODEL_CACHE: cache_dir is no argument);
 - `one-hand`: the weights say only the right hand is present (the left heatmap branch, 28 % of
   the network, is skipped); without it both hands are present (benchmarks/random_weights.py);
 - transport: `raw` (sensor_msgs/Image rgb8) or `compressed` (JPEG, image_transport compressed);
@@ -97,8 +97,12 @@ def run_node_case(case: str, checkpoints: dict[str, Path], cache_dir: str, profi
     command += ['--launch'] if launch else []
     for parameter in node_parameters(estimator, checkpoint, '' if launch else cache_dir) + extra:
         command += ['-p', parameter]
+    # cache_dir is no launch argument: a launched node reads the cache named by the variable
+    env = dict(os.environ, **({'INTERHAND_MODEL_CACHE': cache_dir} if launch and cache_dir
+                              else {}))
     with tempfile.NamedTemporaryFile(suffix='.json') as out:
-        done = subprocess.run(command + ['--json', out.name], capture_output=True, text=True)
+        done = subprocess.run(command + ['--json', out.name], capture_output=True, text=True,
+                              env=env)
         if done.returncode != 0:
             return {'error': (done.stderr or done.stdout).strip().splitlines()[-1:]}
         return json.loads(Path(out.name).read_text())
