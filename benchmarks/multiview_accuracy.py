@@ -1,6 +1,6 @@
 """Multi-view fusion accuracy and speed on synthetic two-hand scenes of known truth (issue 21).
 
-    .venv/bin/python benchmarks/multiview_accuracy.py [--users 8 --scenes-per-user 40 --seed 0]
+    .venv/bin/python -m benchmarks.multiview_accuracy [--users 8 --scenes-per-user 40 --rows TEXT]
 
 Scenes (benchmarks/multiview_scenes.py): one user per session (hand scale 0.85-1.15 of the mean
 adult hand, bones +-4 %), two hands in random poses, 2-4 cameras (640 x 480, f 540-660 px, mild
