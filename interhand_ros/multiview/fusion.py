@@ -4,7 +4,8 @@ Per group: each view's observations are undistorted into rays (stack.py); views 
 labels disagree with the others are swapped back (labels.py); per side, observations that
 disagree with three or more views are rejected (outliers.py); a hand seen by two or more views
 is triangulated (triangulation.py) and refined with a robust cost and weak priors
-(refinement.py); a hand seen by one view is that view's own 3D in the world frame.
+(refinement.py); a hand seen by one view, or whose views still disagree by more than
+max_reprojection_px (a moved camera, a wrong transform), is one view's own 3D in the world frame.
 """
 from __future__ import annotations
 
@@ -56,9 +57,10 @@ class HandSource:
 class FusionResult:
     """estimate: both hands in the world frame. reprojection_error_px: view -> median distance,
     in its distorted image pixels, between its observations and the fused joints (also for a
-    rejected view: how far off it is). rejected: view -> why it was not used. swapped: views
-    whose left/right labels were swapped back. sources: side -> HandSource. problems: view ->
-    joints ignored and why (NaN pixels, pixels outside its image)."""
+    rejected view: how far off it is). rejected: view -> which hand it lost and why. swapped:
+    views whose left/right labels were swapped back. sources: side -> HandSource. problems:
+    view -> what else was not used and why (NaN pixels, pixels outside its image, views that
+    disagree too much to triangulate)."""
 
     estimate: TwoHandEstimate
     stamp_ns: int
@@ -91,12 +93,27 @@ class MultiViewFuser:
     def fuse(self, views: Sequence[ViewObservation]) -> FusionResult:
         """Fuse the views of one group (1 or more; each view name once)."""
         _check(views)
-        config = self.config
         stamp = group_stamp(view.stamp_ns for view in views)
-        stack = stack_views(views, config.min_confidence)
+        stack = stack_views(views, self.config.min_confidence)
+        swapped, observed, rejected = self._clean(stack, stamp)
+        (right, left), sources, problems = self._hands(views, stack, swapped)
+        for side, hand in enumerate((right, left)):
+            if hand.detected:
+                self._last_wrists[side] = (stamp, hand.wrist_position)
+        used = {view for source in sources.values() for view in source.views}
+        return FusionResult(
+            _two_hands(views, right, left), stamp, [v.name for v in views if v.name in used],
+            _reprojection_errors(views, stack, observed, (right, left), sources), rejected,
+            [stack.names[index] for index in swapped], sources, problems)
+
+    def _clean(self, stack: ViewStack, stamp_ns: int
+               ) -> tuple[list[int], np.ndarray, dict[str, str]]:
+        """Swap back swapped labels, then drop disagreeing observations, in place: (the views
+        swapped, what was observed before the drops (2, V, J), view -> the hands it lost)."""
+        config = self.config
         _drop_sparse(stack, config.min_joints)
         swapped = find_swapped(stack, config.max_reprojection_px, config.label_margin_px,
-                               self._recent_wrists(stamp))
+                               self._recent_wrists(stamp_ns))
         for index in swapped:
             stack.swap(index)
         observed = stack.weights > 0
@@ -104,6 +121,13 @@ class MultiViewFuser:
                     reject_outliers(stack, config.max_reprojection_px,
                                     config.max_outlier_fraction).items()}
         _drop_sparse(stack, config.min_joints)
+        return swapped, observed, rejected
+
+    def _hands(self, views: Sequence[ViewObservation], stack: ViewStack, swapped: list[int]
+               ) -> tuple[tuple[HandEstimate, HandEstimate], dict[str, HandSource],
+                          dict[str, str]]:
+        """Both hands (triangulated, else one view's, else not seen), their sources, and the
+        views' problems."""
         hands: list[HandEstimate | None] = [None, None]
         sources: dict[str, HandSource] = {}
         problems = dict(stack.problems)
@@ -118,7 +142,7 @@ class MultiViewFuser:
         for side, (hand, error) in self._refine(views, stack, starts, swapped).items():
             name, seeing = SIDES[side], stack.seen(side) > 0
             names = tuple(stack.names[i] for i in np.flatnonzero(seeing))
-            if error <= config.max_reprojection_px:
+            if error <= self.config.max_reprojection_px:
                 hands[side], sources[name] = hand, HandSource(TRIANGULATED, names)
                 self._bones.observe(side, points[side], (stack.weights[side] > 0).sum(axis=0))
                 continue
@@ -130,15 +154,7 @@ class MultiViewFuser:
                 problems[view] = f'{problems[view]}; {note}' if view in problems else note
         right, left = (hand if hand is not None else not_seen(name)
                        for hand, name in zip(hands, SIDES))
-        for side, hand in enumerate((right, left)):
-            if hand.detected:
-                self._last_wrists[side] = (stamp, hand.wrist_position)
-        used = {view for source in sources.values() for view in source.views}
-        return FusionResult(
-            _two_hands(views, right, left), stamp, [v.name for v in views if v.name in used],
-            _reprojection_errors(views, stack, observed, (right, left), sources),
-            rejected,
-            [stack.names[index] for index in swapped], sources, problems)
+        return (right, left), sources, problems
 
     def _start(self, stack: ViewStack, side: int, points: np.ndarray) -> np.ndarray | None:
         """Start values (J, 3) of a hand two or more views triangulate (None: fewer)."""
