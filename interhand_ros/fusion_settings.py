@@ -7,7 +7,8 @@ to read and edit (a test keeps them equal). No rclpy here: the launch file impor
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from typing import Any
 
 from interhand_ros.multiview.grouping import GroupingConfig
@@ -30,10 +31,10 @@ FUSION_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('world_frame', 'world',
                   'fixed frame of the fused hands (REP-105); each camera optical frame is '
                   'looked up in it on /tf_static and /tf', launch=True),
-    ParameterSpec('sync_tolerance', 0.017,
-                  's, largest stamp difference between views fused together (default: about '
-                  'half the frame period of 30 Hz cameras; set half of yours)',
-                  range=(0.0001, 1.0), launch=True),
+    ParameterSpec('sync_tolerance', 0.0,
+                  's, largest stamp difference between views fused together; 0 = half the '
+                  "views' frame period, measured from their stamps (half a 30 Hz period until "
+                  'measured)', range=(0.0, 1.0), launch=True),
     ParameterSpec('max_wait', 0.3,
                   's, a group still missing a live view is fused without it this long after '
                   'its first view arrived (a view that skipped the instant moves past it with '
@@ -87,12 +88,26 @@ def fusion_problem(params: Mapping[str, Any]) -> str | None:
     return None
 
 
-def grouping_config(params: Mapping[str, Any]) -> GroupingConfig:
-    """The stamp grouper's settings from the parameters (seconds -> nanoseconds)."""
+def grouping_config(params: Mapping[str, Any], period_ns: int | None = None) -> GroupingConfig:
+    """The stamp grouper's settings from the parameters (seconds -> nanoseconds); an automatic
+    sync_tolerance (0) is half of period_ns, the views' measured frame period (None: unknown)."""
+    tolerance_ns = round(params['sync_tolerance'] * NS_PER_S) or (
+        period_ns // 2 if period_ns else GroupingConfig.tolerance_ns)
     config = GroupingConfig(
-        tolerance_ns=round(params['sync_tolerance'] * NS_PER_S),
+        tolerance_ns=tolerance_ns,
         max_wait_ns=round(params['max_wait'] * NS_PER_S),
         view_timeout_ns=round(params['view_timeout'] * NS_PER_S),
         max_clock_offset_ns=round(params['max_clock_offset'] * NS_PER_S))
     config.check()
     return config
+
+
+def frame_period_ns(stamps_ns: Mapping[str, Iterable[int]], min_intervals: int = 10
+                    ) -> int | None:
+    """The views' frame period: the median of every view's intervals between consecutive
+    stamps (each view's recent stamps, oldest first); None before min_intervals of them."""
+    intervals = [later - earlier for stamps in stamps_ns.values()
+                 for earlier, later in pairwise(stamps) if later > earlier]
+    if len(intervals) < min_intervals:
+        return None
+    return sorted(intervals)[len(intervals) // 2]

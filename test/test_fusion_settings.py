@@ -6,6 +6,7 @@ the kind of fault and what to do (bad camera_info of each kind, a missing transf
 """
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from std_msgs.msg import Header
 from interhand_ros.fusion_settings import (
     FUSION_DEFAULTS,
     FUSION_PARAMETERS,
+    frame_period_ns,
     grouping_config,
     normalized_views,
 )
@@ -51,6 +53,18 @@ def test_views_are_absolute_namespaces_and_at_least_two():
         normalized_views(['/cam1', 'cam1/'])
     with pytest.raises(ValueError, match='namespaces'):
         normalized_views(['/cam1', '/'])
+
+
+def test_an_automatic_tolerance_is_half_the_measured_frame_period():
+    period = 66_666_667
+    stamps = {'/cam1': [k * period for k in range(6)],
+              '/cam2': deque(k * period + 5_000_000 for k in range(6))}  # as the node keeps
+    assert frame_period_ns(stamps) == period
+    assert frame_period_ns({'/cam1': stamps['/cam1'][:3]}) is None  # too few yet
+    assert grouping_config(FUSION_DEFAULTS, period).tolerance_ns == period // 2
+    assert grouping_config(FUSION_DEFAULTS).tolerance_ns == 16_666_667  # until measured
+    assert grouping_config(dict(FUSION_DEFAULTS, sync_tolerance=0.01), period
+                           ).tolerance_ns == 10_000_000  # a given one is kept
 
 
 def test_grouping_config_is_the_parameters_in_nanoseconds():

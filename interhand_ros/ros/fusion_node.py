@@ -12,8 +12,10 @@ is unusable, whose clock is off or which falls silent is left out, reported (thr
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
+from collections import deque
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -29,6 +31,7 @@ from interhand_msgs.msg import TwoHandPose
 from interhand_ros.fusion_settings import (
     FUSION_PARAMETERS,
     FUSION_SPECS,
+    frame_period_ns,
     fusion_problem,
     grouping_config,
     normalized_views,
@@ -46,10 +49,12 @@ from interhand_ros.ros.parameters import descriptor
 from interhand_ros.ros.tf_listener import TfListener
 from interhand_ros.ros.view_inputs import ViewChecks, ViewInputs, ViewProblem, observe
 from interhand_ros.settings import change_problem
-from interhand_ros.stamps import NS_PER_S, ns_to_stamp
+from interhand_ros.stamps import NS_PER_S, ns_to_stamp, stamp_to_ns
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 POLL_PERIOD_S = 0.01  # groups waiting for a slow view are checked this often
+PERIOD_STAMPS = 31  # stamps per view behind the measured frame period (automatic tolerance)
+RETUNE = 0.2  # an automatic tolerance changes when the measured one differs by this fraction
 
 
 class FusionNode(LifecycleNode):
@@ -67,6 +72,7 @@ class FusionNode(LifecycleNode):
         self.inputs: ViewInputs | None = None
         self.tf: TfListener | None = None
         self.board = ViewBoard([])
+        self._stamps: dict[str, deque[int]] = {}  # recent stamps per view: the frame period
         self._poll_timer: Any = None
         self.state = 'unconfigured'
         try:
@@ -123,6 +129,7 @@ class FusionNode(LifecycleNode):
         self.health = NodeHealth(stall_timeout=p['view_timeout'])
         self.report = Reporter(self.health, self._warn, lambda: self.params['log_throttle'])
         self.board = ViewBoard(self.views)
+        self._stamps = {view: deque(maxlen=PERIOD_STAMPS) for view in self.views}
         self.health.estimator = (f"fusion of {len(self.views)} views "
                                  f"({', '.join(self.views)}) in {self.checks.world_frame}")
         self.state = 'inactive'
@@ -200,6 +207,7 @@ class FusionNode(LifecycleNode):
             return
         now = time.monotonic()
         self.health.received(now)
+        self._stamps[view].append(stamp_to_ns(msg.header.stamp))
         try:
             observation = observe(view, msg, self.inputs.infos.get(view), self.buffer,
                                   self.checks)
@@ -269,20 +277,36 @@ class FusionNode(LifecycleNode):
                                                             self._publish_diagnostics)
         return SetParametersResult(successful=True)
 
+    def _retune(self) -> None:
+        """An automatic sync_tolerance follows half the views' measured frame period (a new
+        grouper: the few groups pending now are dropped, once)."""
+        grouper = self.grouper
+        if grouper is None or self.params['sync_tolerance'] > 0:
+            return
+        wanted = grouping_config(self.params, frame_period_ns(self._stamps))
+        current = grouper.config.tolerance_ns
+        if abs(wanted.tolerance_ns - current) > RETUNE * current:
+            self.grouper = StampGrouper(self.views, wanted)
+            self.get_logger().info(f'sync_tolerance {wanted.tolerance_ns * 1e-6:.1f} ms: half '
+                                   "the views' frame period")
+
     def _publish_diagnostics(self) -> None:
+        self._retune()
         now = time.monotonic()
         name, hardware_id = self.get_name(), self.get_fully_qualified_name()
         status = self.health.status(now, f'{name}: multi-view hand fusion', hardware_id)
         incomplete = self.board.incomplete_fraction(now)
+        tolerance = self.grouper.config.tolerance_ns / NS_PER_S if self.grouper else math.nan
         values = {'lifecycle_state': self.state, 'views': ', '.join(self.views),
                   'views_in_use': ', '.join(self.board.in_use(now)),
-                  'groups_incomplete_fraction': f'{incomplete:.3g}'}
+                  'groups_incomplete_fraction': f'{incomplete:.3g}',
+                  'sync_tolerance_s': f'{tolerance:.4g}'}
         status.values += [KeyValue(key=k, value=v) for k, v in values.items()]
         views = self.board.statuses(now, name, hardware_id)
         warnings = [s.message for s in views if s.level != DiagnosticStatus.OK]
         if incomplete > 0.5:
             warnings.append(f'{incomplete:.0%} of the groups missed a live view: its stamps are '
-                            f"further than sync_tolerance ({self.params['sync_tolerance']:g} s) "
+                            f'further than sync_tolerance ({tolerance:.3g} s) '
                             'from the others, or it arrives after max_wait')
         if warnings and status.level != DiagnosticStatus.ERROR:
             status.message = '; '.join(warnings if status.level == DiagnosticStatus.OK
