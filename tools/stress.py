@@ -23,6 +23,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from interhand_ros.dds_shm import clean_dead_segments
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         hog.start()
     print(f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, '
           f'{len(hogs)} busy loops beside; {args.runs} runs of {" ".join(paths)}', flush=True)
-    runs = []
+    runs: list[dict[str, Any]] = []
     try:
         for index in range(args.runs):
             log = args.out / f'{stamp}_{args.what}_{index:03d}.log'
