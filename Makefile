@@ -6,7 +6,8 @@ VENV ?= $(ROOT)/.venv
 PY := $(abspath $(VENV))/bin/python
 export VENV
 
-.PHONY: setup lint test demo train-smoke bench bench-gpu bench-depth bench-multiview
+.PHONY: setup lint test demo train-smoke bench bench-gpu bench-depth bench-multiview \
+	bench-calibration
 setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
@@ -40,3 +41,8 @@ bench-depth: setup
 # and fusion time per group, on synthetic multi-camera scenes (numpy; issue 21).
 bench-multiview: setup
 	cd "$(ROOT)" && "$(PY)" -m benchmarks.multiview_accuracy $(ARGS)
+
+# Calibration accuracy: ChArUco views rendered from 2-4 known cameras through interhand-calibrate's
+# solver (focal length, camera-to-camera translation and rotation; issue 22; a few minutes).
+bench-calibration: setup
+	cd "$(ROOT)" && "$(PY)" -m benchmarks.calibration_accuracy $(ARGS)

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from interhand_ros.calibration.board import BoardSpec
+from interhand_ros.calibration.detection import Detection
 from interhand_ros.calibration.intrinsics import Intrinsics
 from interhand_ros.calibration.poses import rotation_angle_deg, transform
 from interhand_ros.geometry.transforms import invert
@@ -134,11 +135,17 @@ class BoardRenderer:
 
     def true_corners(self, camera: RenderCamera, board_pose: np.ndarray) -> np.ndarray:
         """(corner_count, 2) projected truth for every corner id (in view or not)."""
-        camera_board = invert(camera.pose) @ board_pose
-        rvec = Rotation.from_matrix(camera_board[:3, :3]).as_rotvec()
-        pixels, _ = cv2.projectPoints(self.spec.corner_points(), rvec, camera_board[:3, 3],
-                                      camera.lens.matrix, camera.lens.distortion)
-        return pixels.reshape(-1, 2)
+        return project_corners(self.spec, camera, board_pose)
+
+
+def project_corners(spec: BoardSpec, camera: RenderCamera, board_pose: np.ndarray
+                    ) -> np.ndarray:
+    """(corner_count, 2) pixels of every corner id through the camera's true lens."""
+    camera_board = invert(camera.pose) @ board_pose
+    rvec = Rotation.from_matrix(camera_board[:3, :3]).as_rotvec()
+    pixels, _ = cv2.projectPoints(spec.corner_points(), rvec, camera_board[:3, 3],
+                                  camera.lens.matrix, camera.lens.distortion)
+    return pixels.reshape(-1, 2)
 
 
 def board_poses(count: int, target: np.ndarray, facing: np.ndarray, spec: BoardSpec,
@@ -202,13 +209,27 @@ DISTORTION = (-0.12, 0.05, 0.0005, -0.0003, 0.0)  # a typical webcam / robot cam
 
 def make_scene(spec: BoardSpec, rng: np.random.Generator, cameras: int = 3, poses: int = 30,
                size: tuple[int, int] = (1280, 720), focal: float = 900.0,
-               distance_m: float = 1.0, tilt_deg: float = 35.0, spread_m: float = 0.15
+               distance_m: float = 1.0, tilt_deg: float = 35.0, spread_m: float = 0.15,
+               partial: float = 0.0, oblique: float = 0.0
                ) -> tuple[list[RenderCamera], list[np.ndarray]]:
-    """A rig of cameras distance_m from a point 1 m up, and a hand-held board's poses there."""
+    """A rig of cameras distance_m from a point 1 m up, and a hand-held board's poses there;
+    a `partial` fraction of the poses is pushed 0.3-0.45 m sideways or up, so that the board
+    leaves some cameras' images in part, and an `oblique` fraction turned 60-75 degrees about
+    its vertical axis (too oblique for some cameras to see)."""
     target = np.array([0.0, 0.0, 1.0])
     rig = camera_rig(cameras, target, distance_m, lens(*size, focal, DISTORTION), rng)
     centre = np.mean([camera.pose[:3, 3] for camera in rig], axis=0)
-    return rig, board_poses(poses, target, centre, spec, rng, tilt_deg, spread_m)
+    found = board_poses(poses, target, centre, spec, rng, tilt_deg, spread_m)
+    for index in range(0, poses, round(1 / partial)) if partial else ():
+        push = rng.uniform(0.3, 0.45) * rng.choice([-1.0, 1.0])
+        found[index][:3, 3] += [push, 0.0, 0.0] if index % 2 else [0.0, 0.0, push * 0.6]
+    for index in range(3, poses, round(1 / oblique)) if oblique else ():
+        turn = np.radians(rng.uniform(60, 75) * rng.choice([-1.0, 1.0]))
+        centre = found[index] @ np.array([spec.size_m[0] / 2, spec.size_m[1] / 2, 0.0, 1.0])
+        rotation = found[index][:3, :3] @ Rotation.from_rotvec([0.0, turn, 0.0]).as_matrix()
+        found[index] = transform(rotation, centre[:3] - rotation @ np.array(
+            [spec.size_m[0] / 2, spec.size_m[1] / 2, 0.0]))
+    return rig, found
 
 
 def relative_error(true_a: np.ndarray, true_b: np.ndarray, found_a: np.ndarray,
@@ -218,3 +239,19 @@ def relative_error(true_a: np.ndarray, true_b: np.ndarray, found_a: np.ndarray,
     truth, found = invert(true_a) @ true_b, invert(found_a) @ found_b
     error = invert(truth) @ found
     return float(np.linalg.norm(truth[:3, 3] - found[:3, 3])), rotation_angle_deg(error)
+
+
+def projected_detection(spec: BoardSpec, camera: RenderCamera, board_pose: np.ndarray,
+                        rng: np.random.Generator, noise_px: float = 0.1) -> Detection | None:
+    """The corners a perfect detector would find (projected truth + Gaussian noise, those in
+    the image), without rendering: for fast solver tests. No markers."""
+    camera_board = invert(camera.pose) @ board_pose
+    depth = spec.corner_points() @ camera_board[:3, :3].T + camera_board[:3, 3]
+    pixels = project_corners(spec, camera, board_pose)
+    inside = ((depth[:, 2] > 0) & (pixels[:, 0] >= 0) & (pixels[:, 1] >= 0)
+              & (pixels[:, 0] < camera.lens.width) & (pixels[:, 1] < camera.lens.height))
+    if inside.sum() < 6:
+        return None
+    ids = np.flatnonzero(inside)
+    return Detection(ids, pixels[ids] + rng.normal(0.0, noise_px, (len(ids), 2)),
+                     np.zeros(0, int), np.zeros((0, 4, 2)))
