@@ -9,8 +9,9 @@ disparity) and launch/multi_camera.launch.py as deployed: two hands nodes with p
 /tf_static. This process listens to the fused /hands. Printed beside it, measured in the same
 run with node_bench's helper: one camera into one int8 hands node (node case
 `fastest:640x480:raw:profile`). Figures: fused output rate, its ratio to the single-camera rate
-(target >= 0.45), fused pose age (received - group stamp) p50/p90 (target p90 <= 200 ms), CPU
-of each process. Wall-clock figures: the machine is shared, so the load average is printed.
+(target >= 0.45), fused pose age (received - group stamp) p50/p90 (target p90 <= 200 ms), the
+share of fused poses triangulated from both views, CPU of each process. Wall-clock figures: the
+machine is shared, so the load average is printed.
 """
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path) -> d
     """The deployed multi-camera set-up for `seconds` after warm-up; rate, age, CPU."""
     import rclpy
 
-    from interhand_msgs.msg import TwoHandPose
+    from interhand_msgs.msg import HandPose, TwoHandPose
     from interhand_ros.stamps import stamp_to_ns
     env = node_environment(str(PROFILE), 10 + os.getpid() % 90)
     env['INTERHAND_MODEL_CACHE'] = cache  # where the launched nodes find the int8 model
@@ -113,10 +114,11 @@ def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path) -> d
                for view in VIEWS]
     rclpy.init()
     node = rclpy.create_node('fusion_bench')
-    ages: list[tuple[float, float]] = []  # (receipt time, age s)
+    ages: list[tuple[float, float, bool]] = []  # (receipt time, age s, triangulated)
     node.create_subscription(TwoHandPose, '/hands', lambda msg: ages.append((
         time.monotonic(), (node.get_clock().now().nanoseconds - stamp_to_ns(msg.header.stamp))
-        * 1e-9)), 50)
+        * 1e-9, HandPose.DEPTH_TRIANGULATED in (msg.right.depth_source,
+                                                msg.left.depth_source))), 50)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while len(ages) < 30:  # warm-up: the nodes loaded and fused a second of frames
@@ -136,8 +138,10 @@ def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path) -> d
         rclpy.try_shutdown()
         for process in (*cameras, launch):
             stop_process(process)
-    window = np.array([age for when, age in ages if start <= when <= start + elapsed]) * 1e3
+    measured = [(age, both) for when, age, both in ages if start <= when <= start + elapsed]
+    window = np.array([age for age, _ in measured]) * 1e3
     return {'output_hz': window.size / elapsed,
+            'triangulated_pct': 100.0 * sum(both for _, both in measured) / max(1, window.size),
             'pose_age_ms_p50': float(np.percentile(window, 50)),
             'pose_age_ms_p90': float(np.percentile(window, 90)), 'cpu_pct': cpu}
 
@@ -191,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"two cameras, two int8 hands nodes + fusion: {fused['output_hz']:.1f} Hz fused "
           f"({ratio:.2f} x one camera; target >= {TARGETS['ratio']}), fused pose age p50/p90 "
           f"{fused['pose_age_ms_p50']:.0f} / {fused['pose_age_ms_p90']:.0f} ms (target p90 <= "
-          f"{TARGETS['age_p90_ms']:.0f}); CPU % " + ', '.join(
+          f"{TARGETS['age_p90_ms']:.0f}), {fused['triangulated_pct']:.0f} % triangulated (the "
+          "rest: one view's own hands); CPU % " + ', '.join(
               f'{name} {value:.0f}' for name, value in sorted(fused['cpu_pct'].items())))
     print(f'load average at end {os.getloadavg()[0]:.2f}')
     if args.json is not None:
