@@ -168,3 +168,70 @@ def test_sizes_in_the_wrong_unit_are_refused_or_warned(scene, tmp_path):
          '--out', str(tmp_path / 'x.yaml')], capture_output=True, text=True, timeout=300)
     assert tenfold.returncode == 0, tenfold.stderr
     assert 'are --square and --marker in metres' in tenfold.stdout
+
+
+def write_bag(path: Path, cameras, folders: dict[str, Path]) -> None:
+    """One bag with each camera's views (mono8) and camera_info, cam2's stamps 3 ms late."""
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+    store = get_typestore(Stores.ROS2_KILTED)
+    Image, CameraInfo = (store.types[f'sensor_msgs/msg/{name}'] for name in ('Image',
+                                                                            'CameraInfo'))
+    Header, Time = store.types['std_msgs/msg/Header'], store.types['builtin_interfaces/msg/Time']
+    RegionOfInterest = store.types['sensor_msgs/msg/RegionOfInterest']
+    with Writer(path, version=9) as writer:
+        for camera in cameras:
+            images = writer.add_connection(f'/{camera.name}/image_raw', Image.__msgtype__,
+                                           typestore=store)
+            infos = writer.add_connection(f'/{camera.name}/camera_info', CameraInfo.__msgtype__,
+                                          typestore=store)
+            k = camera.lens.matrix
+            for index, file in enumerate(sorted(folders[camera.name].glob('*.png'))):
+                stamp_ns = 1_700_000_000_000_000_000 + index * 200_000_000 + (
+                    3_000_000 if camera.name == 'cam2' else 0)
+                header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                                frame_id=f'{camera.name}_color_optical_frame')
+                grey = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+                info = CameraInfo(
+                    header=header, height=480, width=640, distortion_model='plumb_bob',
+                    d=camera.lens.distortion, k=k.ravel(), r=np.eye(3).ravel(),
+                    p=np.hstack([k, np.zeros((3, 1))]).ravel(), binning_x=0, binning_y=0,
+                    roi=RegionOfInterest(x_offset=0, y_offset=0, height=0, width=0,
+                                         do_rectify=False))
+                image = Image(header=header, height=480, width=640, encoding='mono8',
+                              is_bigendian=0, step=640, data=grey.ravel())
+                writer.write(infos, stamp_ns, store.serialize_cdr(info, CameraInfo.__msgtype__))
+                writer.write(images, stamp_ns, store.serialize_cdr(image, Image.__msgtype__))
+
+
+def test_a_bag_of_three_cameras_is_paired_by_stamp(scene, tmp_path):
+    cameras, folders, _, _ = scene
+    bag = tmp_path / 'rig_bag'
+    write_bag(bag, cameras, folders)
+    out = tmp_path / 'rig.yaml'
+    result = calibrate('--bag', bag, '--topics', '/cam1/image_raw', '/cam2/image_raw',
+                       'third=/cam3/image_raw', '--out', out)
+    assert result.returncode == 0, result.stderr
+    found = read_extrinsics(out)
+    assert list(found.cameras) == ['cam1', 'cam2', 'third']
+    assert found.cameras['third'].frame_id == 'cam3_color_optical_frame'  # from the header
+    assert all(camera.intrinsics is None for camera in found.cameras.values())  # camera_info
+    truth = {camera.name: camera.pose for camera in cameras}
+    for name, mine in (('cam2', 'cam2'), ('cam3', 'third')):
+        shift, turn = relative_error(truth['cam1'], truth[name], found.cameras['cam1'].matrix(),
+                                     found.cameras[mine].matrix())
+        assert shift < TRANSLATION_M and turn < ROTATION_DEG['given'], (name, shift, turn)
+
+
+def test_a_video_is_one_camera(scene, tmp_path):
+    _, folders, _, _ = scene
+    video = tmp_path / 'cam1.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 5, (640, 480))
+    for file in sorted(folders['cam1'].glob('*.png')):
+        writer.write(cv2.imread(str(file)))
+    writer.release()
+    result = calibrate('--images', f'cam1={video}', f'cam2={folders["cam2"]}',
+                       '--out', tmp_path / 'rig.yaml')
+    assert result.returncode == 0, result.stderr
+    assert 'cam1: board found in' in result.stderr
+    assert read_extrinsics(tmp_path / 'rig.yaml').cameras['cam1'].reprojection_error_px < 0.5

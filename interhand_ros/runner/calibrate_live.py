@@ -8,6 +8,7 @@ views add no constraint). The only rclpy import of the tool (see .importlinter).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -68,10 +69,15 @@ class LiveGrabber:
             self.node.create_subscription(
                 Image, image_topic, lambda msg, i=index: self.sync.add(i, msg),
                 qos_profile_sensor_data)
-            self.node.create_subscription(
-                CameraInfo, info_topic, lambda msg, n=name: self.infos.__setitem__(n, msg),
-                qos_profile_sensor_data)
+            self.node.create_subscription(CameraInfo, info_topic, self._keeper(name),
+                                          qos_profile_sensor_data)
             LOG.info('%s: listening on %s (+ %s)', name, image_topic, info_topic)
+
+    def _keeper(self, name: str) -> Callable[[CameraInfo], None]:
+        """Keeps the camera's newest CameraInfo (its lens, unless --intrinsics)."""
+        def keep(info: CameraInfo) -> None:
+            self.infos[name] = info
+        return keep
 
     def _on_group(self, *images: Image) -> None:
         self.groups += 1
