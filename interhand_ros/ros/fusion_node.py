@@ -52,7 +52,7 @@ from interhand_ros.settings import change_problem
 from interhand_ros.stamps import NS_PER_S, ns_to_stamp, stamp_to_ns
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
-POLL_PERIOD_S = 0.01  # groups waiting for a slow view are checked this often
+POLL_PERIOD_S = 0.025  # groups waiting for a stalled view are checked this often
 PERIOD_STAMPS = 31  # stamps per view behind the measured frame period (automatic tolerance)
 RETUNE = 0.2  # an automatic tolerance changes when the measured one differs by this fraction
 
