@@ -33,14 +33,14 @@ FUSION_PARAMETERS: tuple[ParameterSpec, ...] = (
                   'looked up in it on /tf_static and /tf', launch=True),
     ParameterSpec('sync_tolerance', 0.0,
                   's, largest stamp difference between views fused together; 0 = half the '
-                  "views' frame period, measured from their stamps (half a 30 Hz period until "
-                  'measured)', range=(0.0, 1.0), launch=True),
+                  "cameras' frame period, measured from their camera_info stamps (half a 30 Hz "
+                  'period until measured)', range=(0.0, 1.0), launch=True),
     ParameterSpec('max_wait', 0.3,
                   's, a group still missing a live view is fused without it this long after '
                   'its first view arrived (a view that skipped the instant moves past it with '
                   'its next message, so this only bounds the wait for a view that stalls)',
                   range=(0.001, 10.0), launch=True),
-    ParameterSpec('view_timeout', 0.5,
+    ParameterSpec('view_timeout', 1.0,
                   's, a view that sent nothing for this long is left out of the groups (the '
                   'others go on without waiting for it); it rejoins with its next message',
                   range=(0.01, 60.0), launch=True),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections import deque
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -49,11 +48,10 @@ from interhand_ros.ros.parameters import descriptor
 from interhand_ros.ros.tf_listener import TfListener
 from interhand_ros.ros.view_inputs import ViewChecks, ViewInputs, ViewProblem, observe
 from interhand_ros.settings import change_problem
-from interhand_ros.stamps import NS_PER_S, ns_to_stamp, stamp_to_ns
+from interhand_ros.stamps import NS_PER_S, ns_to_stamp
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 POLL_PERIOD_S = 0.025  # groups waiting for a stalled view are checked this often
-PERIOD_STAMPS = 31  # stamps per view behind the measured frame period (automatic tolerance)
 RETUNE = 0.2  # an automatic tolerance changes when the measured one differs by this fraction
 
 
@@ -72,7 +70,6 @@ class FusionNode(LifecycleNode):
         self.inputs: ViewInputs | None = None
         self.tf: TfListener | None = None
         self.board = ViewBoard([])
-        self._stamps: dict[str, deque[int]] = {}  # recent stamps per view: the frame period
         self._poll_timer: Any = None
         self.state = 'unconfigured'
         try:
@@ -129,7 +126,6 @@ class FusionNode(LifecycleNode):
         self.health = NodeHealth(stall_timeout=p['view_timeout'])
         self.report = Reporter(self.health, self._warn, lambda: self.params['log_throttle'])
         self.board = ViewBoard(self.views)
-        self._stamps = {view: deque(maxlen=PERIOD_STAMPS) for view in self.views}
         self.health.estimator = (f"fusion of {len(self.views)} views "
                                  f"({', '.join(self.views)}) in {self.checks.world_frame}")
         self.state = 'inactive'
@@ -207,7 +203,6 @@ class FusionNode(LifecycleNode):
             return
         now = time.monotonic()
         self.health.received(now)
-        self._stamps[view].append(stamp_to_ns(msg.header.stamp))
         try:
             observation = observe(view, msg, self.inputs.infos.get(view), self.buffer,
                                   self.checks)
@@ -278,12 +273,12 @@ class FusionNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     def _retune(self) -> None:
-        """An automatic sync_tolerance follows half the views' measured frame period (a new
-        grouper: the few groups pending now are dropped, once)."""
+        """An automatic sync_tolerance follows half the cameras' frame period, measured from
+        their camera_info stamps (a new grouper: the few groups pending now are dropped)."""
         grouper = self.grouper
-        if grouper is None or self.params['sync_tolerance'] > 0:
+        if grouper is None or self.inputs is None or self.params['sync_tolerance'] > 0:
             return
-        wanted = grouping_config(self.params, frame_period_ns(self._stamps))
+        wanted = grouping_config(self.params, frame_period_ns(self.inputs.info_stamps))
         current = grouper.config.tolerance_ns
         if abs(wanted.tolerance_ns - current) > RETUNE * current:
             self.grouper = StampGrouper(self.views, wanted)

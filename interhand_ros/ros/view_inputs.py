@@ -8,6 +8,7 @@ message names the view and what to do. The node reports each problem (throttled 
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -105,12 +106,16 @@ def observe(view: str, msg: TwoHandPose, info: Any, buffer: TransformBuffer,
 
 
 class ViewInputs:
-    """Subscriptions of every view; on_pose(view, msg) for each pose, camera_info kept."""
+    """Subscriptions of every view; on_pose(view, msg) for each pose; each view's newest
+    camera_info kept, and the stamps of its last `history` ones: the camera's frame period
+    (a hands node that skips frames publishes fewer poses, the camera's driver every frame)."""
 
     def __init__(self, node: Node, views: list[str],
-                 on_pose: Callable[[str, TwoHandPose], None]) -> None:
+                 on_pose: Callable[[str, TwoHandPose], None], history: int = 31) -> None:
         self._node = node
         self.infos: dict[str, Any] = {}
+        self.info_stamps: dict[str, deque[int]] = {view: deque(maxlen=history)
+                                                    for view in views}
         self._subscriptions = []
         for view in views:
             self._subscriptions += [
@@ -118,8 +123,12 @@ class ViewInputs:
                 node.create_subscription(TwoHandPose, f'{view}/hands/raw',
                                          partial(on_pose, view), output_qos()),
                 node.create_subscription(CameraInfo, f'{view}/camera_info',
-                                         partial(self.infos.__setitem__, view), sensor_qos()),
+                                         partial(self._on_info, view), sensor_qos()),
             ]
+
+    def _on_info(self, view: str, info: CameraInfo) -> None:
+        self.infos[view] = info
+        self.info_stamps[view].append(stamp_to_ns(info.header.stamp))
 
     def destroy(self) -> None:
         for subscription in self._subscriptions:
