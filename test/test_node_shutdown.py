@@ -33,8 +33,6 @@ from test_node_launch_run import (  # noqa: F401 - ament_env and checkpoint are 
 )
 from test_node_launch_run import pytestmark as launch_requirements
 
-from interhand_ros.dds_shm import clean_dead_segments
-
 pytestmark = launch_requirements
 RUNNER = Path(__file__).resolve().parent / 'launch_child.py'
 # launch escalates to SIGTERM when a process has not stopped sigterm_timeout (5 s by default)
@@ -51,6 +49,26 @@ SECOND_PRESS_AFTER_S = 0.05
 EXIT_TIMEOUT_S = STOP_DEADLINE_S + 10.0  # past launch's SIGTERM and SIGKILL: a hang
 STARTED = re.compile(r'process started with pid \[(\d+)\]')
 SIGNAL_SENT = re.compile(r"sending signal '(\w+)' to process\[")
+SHM = Path('/dev/shm')
+
+
+def segments_held_by(pids: set[int]) -> set[Path]:
+    """The Fast DDS segment lock files (fastdds_<16 hex digits>_el; not the ports' lock files,
+    which any process using the port may hold) these processes hold (/proc/locks: a living
+    participant keeps its segment's lock file flocked)."""
+    inodes = set()
+    for line in Path('/proc/locks').read_text().splitlines():
+        fields = line.split()
+        if 'FLOCK' in fields and int(fields[-4]) in pids:
+            inodes.add(int(fields[-3].split(':')[-1]))
+    held = set()
+    for lock in SHM.glob('fastdds_' + '[0-9a-f]' * 16 + '_el'):
+        try:
+            if lock.stat().st_ino in inodes:
+                held.add(lock)
+        except FileNotFoundError:  # a participant closing meanwhile
+            pass
+    return held
 
 
 class LaunchedHands:
@@ -66,6 +84,7 @@ class LaunchedHands:
              *(f'{name}:={value}' for name, value in arguments.items())],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.lines: list[tuple[float, str]] = []
+        self.segments: set[Path] = set()  # held just before the stop was asked for
         self.closed = False
         self.changed = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -105,10 +124,21 @@ class LaunchedHands:
         assert ready is not None, f'the node did not become active:\n{self.output}'
         time.sleep(SETTLE_S)  # waiting for a camera
 
+    def node_pid(self) -> int:
+        started = self.wait_for(STARTED, 1.0)
+        assert started is not None, self.output
+        return int(started[1].group(1))
+
+    def note_segments(self) -> None:
+        """The shared memory that launch and the node hold now (checked after the stop)."""
+        self.segments = segments_held_by({self.process.pid, self.node_pid()})
+        assert self.segments, f'no Fast DDS segment held by launch or the node:\n{self.output}'
+
     def ctrl_c(self, presses: int, launch_only: bool = False) -> float:
         """What a terminal does on Ctrl-C (`presses` times): SIGINT to the process group, or with
         launch_only what a script's `kill -INT <launch pid>` does; returns the first press's
         time."""
+        self.note_segments()
         pressed = time.monotonic()
         for press in range(presses):
             if press:
@@ -178,8 +208,8 @@ def assert_clean_stop(launched: LaunchedHands, return_code: int, node_exit: int,
     assert not {'SIGTERM', 'SIGKILL'} & set(SIGNAL_SENT.findall(output)), output
     assert ESCALATION not in output
     assert 'Traceback' not in output, output
-    leftover = clean_dead_segments().segments
-    assert leftover == 0, f'a stopped process left its shared memory:\n{output}'
+    left = {lock for lock in launched.segments if lock.exists()}
+    assert not left, f'a stopped process left its shared memory {sorted(left)}:\n{output}'
 
 
 def stop_idle(presses: int, launch_only: bool = False) -> LaunchedHands:
@@ -234,10 +264,9 @@ def test_sigterm_to_the_node_stops_it_cleanly():
     launched = LaunchedHands(new_camera(), {})
     try:
         launched.wait_until_ready()
-        started = launched.wait_for(STARTED, 1.0)
-        assert started is not None, launched.output
+        launched.note_segments()
         pressed = time.monotonic()
-        os.kill(int(started[1].group(1)), signal.SIGTERM)
+        os.kill(launched.node_pid(), signal.SIGTERM)
         assert_clean_stop(launched, *launched.finish(pressed))
     finally:
         launched.kill()
@@ -253,13 +282,15 @@ def test_a_launch_removes_the_shared_memory_of_killed_processes():
     killed = LaunchedHands(new_camera(), {})
     try:
         killed.wait_until_ready()
+        killed.note_segments()
     finally:
         killed.kill()
+    assert all(lock.exists() for lock in killed.segments)  # what SIGKILL leaves
     launched = LaunchedHands(new_camera(), {})
     try:
         cleaned = launched.wait_for(CLEANED, READY_TIMEOUT_S)
         assert cleaned is not None, launched.output
-        assert int(cleaned[1].group(1)) >= 2, launched.output  # launch's and the node's
+        assert not any(lock.exists() for lock in killed.segments), launched.output
         launched.wait_until_ready()
         assert_clean_stop(launched, *launched.finish(launched.ctrl_c(presses=1)))
     finally:
