@@ -10,8 +10,9 @@ disparity) and launch/multi_camera.launch.py as deployed: two hands nodes with p
 run with node_bench's helper: one camera into one int8 hands node (node case
 `fastest:640x480:raw:profile`). Figures: fused output rate, its ratio to the single-camera rate
 (target >= 0.45), fused pose age (received - group stamp) p50/p90 (target p90 <= 200 ms), the
-share of fused poses triangulated from both views, CPU of each process. Wall-clock figures: the
-machine is shared, so the load average is printed.
+share of fused poses triangulated from both views, each hands node's output rate and the share
+of frames both estimated (only those can be triangulated), CPU of each process. Wall-clock
+figures: the machine is shared, so the load average is printed.
 """
 from __future__ import annotations
 
@@ -119,6 +120,10 @@ def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path) -> d
         time.monotonic(), (node.get_clock().now().nanoseconds - stamp_to_ns(msg.header.stamp))
         * 1e-9, HandPose.DEPTH_TRIANGULATED in (msg.right.depth_source,
                                                 msg.left.depth_source))), 50)
+    processed: dict[str, list[tuple[float, int]]] = {view: [] for view in VIEWS}  # each node's
+    for view in VIEWS:
+        node.create_subscription(TwoHandPose, f'{view}/hands/raw', lambda msg, v=view: processed[
+            v].append((time.monotonic(), stamp_to_ns(msg.header.stamp))), 50)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while len(ages) < 30:  # warm-up: the nodes loaded and fused a second of frames
@@ -139,9 +144,13 @@ def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path) -> d
         for process in (*cameras, launch):
             stop_process(process)
     measured = [(age, both) for when, age, both in ages if start <= when <= start + elapsed]
+    frames = [{stamp for when, stamp in processed[view] if start <= when <= start + elapsed}
+              for view in VIEWS]
     window = np.array([age for age, _ in measured]) * 1e3
     return {'output_hz': window.size / elapsed,
             'triangulated_pct': 100.0 * sum(both for _, both in measured) / max(1, window.size),
+            'node_hz': [len(stamps) / elapsed for stamps in frames],
+            'same_frame_pct': 100.0 * len(frames[0] & frames[1]) / max(1, len(frames[0])),
             'pose_age_ms_p50': float(np.percentile(window, 50)),
             'pose_age_ms_p90': float(np.percentile(window, 90)), 'cpu_pct': cpu}
 
@@ -196,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
           f"({ratio:.2f} x one camera; target >= {TARGETS['ratio']}), fused pose age p50/p90 "
           f"{fused['pose_age_ms_p50']:.0f} / {fused['pose_age_ms_p90']:.0f} ms (target p90 <= "
           f"{TARGETS['age_p90_ms']:.0f}), {fused['triangulated_pct']:.0f} % triangulated (the "
-          "rest: one view's own hands); CPU % " + ', '.join(
+          "rest: one view's own hands); hands nodes " + ' and '.join(
+              f'{hz:.1f}' for hz in fused['node_hz']) + f" Hz, {fused['same_frame_pct']:.0f} % of "
+          "/cam1's frames also estimated by /cam2; CPU % " + ', '.join(
               f'{name} {value:.0f}' for name, value in sorted(fused['cpu_pct'].items())))
     print(f'load average at end {os.getloadavg()[0]:.2f}')
     if args.json is not None:
