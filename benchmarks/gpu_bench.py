@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.bench import bench_image, memory_mb, timed
-from benchmarks.node_bench import run_node_cases
+from benchmarks.node_bench import PROFILE, run_node_cases
 from benchmarks.random_weights import save_bench_checkpoint
 
 # engine case -> (how it runs, precision, CUDA graph)
@@ -149,10 +149,12 @@ def measure_onnxruntime(checkpoint: Path, provider: str, precision: str, repeats
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         export_parts(folded_model(checkpoint), Path(folder), whole=True)
-        options = ({'trt_fp16_enable': precision == 'fp16'}
-                   if provider == 'TensorrtExecutionProvider' else {})
+        providers: list[Any] = [provider]
+        if provider == 'TensorrtExecutionProvider':  # what TensorRT cannot take runs on CUDA
+            providers = [(provider, {'trt_fp16_enable': precision == 'fp16'}),
+                         'CUDAExecutionProvider']
         session = onnxruntime.InferenceSession(str(Path(folder) / 'network.onnx'),
-                                               providers=[(provider, options)])
+                                               providers=providers)
         images = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
         session.run(None, {'images': images})  # builds the TensorRT engine
         start_s = time.perf_counter() - started
@@ -206,6 +208,27 @@ def print_engine_table(results: dict[str, dict[str, Any]]) -> None:
               f"{r['peak_rss_mb']:.0f} | {r['cuda_peak_mb']:.0f} |")
 
 
+def run_all(args: argparse.Namespace, scratch: Path
+            ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every engine case, then the node cases; both printed as tables."""
+    checkpoints = ({'two': args.checkpoint, 'one-hand': args.checkpoint} if args.checkpoint
+                   else {hands: save_bench_checkpoint(scratch / f'{hands}.pth', weights)
+                         for hands, weights in (('two', 'two'), ('one-hand', 'right'))})
+    args.checkpoint = checkpoints['two']
+    started = time.perf_counter()
+    results = {}
+    for case in args.cases:
+        results[case] = run_case(case, args)
+        print(f'  {case}: ' + str(results[case].get('error') or
+                                  f"network {results[case]['network']['median_ms']:.2f} ms"),
+              flush=True)
+    print_engine_table(results)
+    probes = (run_node_cases(NODE_CASES, checkpoints, {}, str(PROFILE), args.probe_seconds)
+              if args.probe_seconds > 0 else {})
+    print(f'gpu bench took {time.perf_counter() - started:.0f} s')
+    return results, probes
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--checkpoint', type=Path, help='weights (default: the bench weights)')
@@ -227,24 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     print('machine: ' + ', '.join(f'{k} {v}' for k, v in machine.items()), flush=True)
     if not torch.cuda.is_available():
         sys.exit('no CUDA device: nothing to measure here (the CPU figures: make bench)')
-    scratch = Path(tempfile.mkdtemp(prefix='gpu_bench_'))
-    checkpoints = ({'two': args.checkpoint, 'one-hand': args.checkpoint} if args.checkpoint
-                   else {hands: save_bench_checkpoint(scratch / f'{hands}.pth', weights)
-                         for hands, weights in (('two', 'two'), ('one-hand', 'right'))})
-    args.checkpoint = checkpoints['two']
-    started = time.perf_counter()
-    results = {}
-    for case in args.cases:
-        results[case] = run_case(case, args)
-        print(f'  {case}: ' + str(results[case].get('error') or
-                                  f"network {results[case]['network']['median_ms']:.2f} ms"),
-              flush=True)
-    print_engine_table(results)
-    probes = (run_node_cases(NODE_CASES, checkpoints, {}, str(Path(__file__).resolve().parents[1]
-                                                             / 'config' / 'fastdds.xml'),
-                             args.probe_seconds) if args.probe_seconds > 0 else {})
-    print(f'gpu bench took {time.perf_counter() - started:.0f} s; CPU load average '
-          f'{os.getloadavg()[0]:.2f}')
+    with tempfile.TemporaryDirectory(prefix='gpu_bench_') as scratch:
+        results, probes = run_all(args, Path(scratch))
+    print(f'CPU load average at the end {os.getloadavg()[0]:.2f}')
     if args.json is not None:
         args.json.write_text(json.dumps({'machine': machine, 'cases': results,
                                          'node_probe': probes}, indent=1))
