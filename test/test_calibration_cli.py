@@ -3,6 +3,7 @@ known cameras, the installed console script, the YAML and report it writes; the 
 prints; and the bad inputs a user makes, each refused with a message naming the camera."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,9 +31,14 @@ TRANSLATION_M, FOCAL = 0.005, 0.01
 ROTATION_DEG = {'estimated': 1.0, 'given': 0.3}
 
 
-def calibrate(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CLI), *BOARD, *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+# The tests share two cores with other processes: one BLAS thread per solve, as threaded BLAS
+# under oversubscription made a bundle adjustment 10x slower (measured on this machine).
+ENV = dict(os.environ, OPENBLAS_NUM_THREADS='1')
+
+
+def calibrate(*args: str | Path, board: list[str] = BOARD) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLI), *board, *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=ENV)
 
 
 @pytest.fixture(scope='module')
@@ -149,10 +155,8 @@ def test_a_camera_that_never_shares_a_view_is_named(scene, tmp_path):
 
 def test_a_wrong_square_size_is_named(scene, tmp_path):
     _, folders, _, _ = scene
-    result = subprocess.run(
-        [str(CLI), '--board', '7x5', '--square', '0.042', '--marker', '0.037',
-         *images(folders), '--out', str(tmp_path / 'x.yaml')],
-        capture_output=True, text=True, timeout=300)
+    result = calibrate(*images(folders), '--out', tmp_path / 'x.yaml',
+                       board=['--board', '7x5', '--square', '0.042', '--marker', '0.037'])
     assert result.returncode == 2
     assert 'cam1: the markers measure' in result.stderr
     assert '--square 0.042' in result.stderr and 'ruler' in result.stderr
@@ -160,12 +164,11 @@ def test_a_wrong_square_size_is_named(scene, tmp_path):
 
 def test_sizes_in_the_wrong_unit_are_refused_or_warned(scene, tmp_path):
     _, folders, _, _ = scene
-    millimetres = subprocess.run([str(CLI), '--board', '7x5', '--square', '50', '--marker',
-                                  '37', *images(folders)], capture_output=True, text=True)
+    millimetres = calibrate(*images(folders),
+                            board=['--board', '7x5', '--square', '50', '--marker', '37'])
     assert millimetres.returncode == 2 and 'in metres' in millimetres.stderr
-    tenfold = subprocess.run(
-        [str(CLI), '--board', '7x5', '--square', '0.5', '--marker', '0.37', *images(folders),
-         '--out', str(tmp_path / 'x.yaml')], capture_output=True, text=True, timeout=300)
+    tenfold = calibrate(*images(folders), '--out', tmp_path / 'x.yaml',
+                        board=['--board', '7x5', '--square', '0.5', '--marker', '0.37'])
     assert tenfold.returncode == 0, tenfold.stderr
     assert 'are --square and --marker in metres' in tenfold.stdout
 

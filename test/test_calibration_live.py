@@ -62,7 +62,8 @@ def test_live_cameras_are_calibrated_from_their_topics(cameras, tmp_path):
         [str(CLI), '--board', '7x5', '--square', '0.05', '--marker', '0.037',
          '--live', '/cam1', '/cam2', 'cam3=/cam3/image_raw', '--views', str(VIEWS),
          '--timeout', str(DEADLINE_S - 60), '--out', str(out)],
-        capture_output=True, text=True, timeout=DEADLINE_S)
+        capture_output=True, text=True, timeout=DEADLINE_S,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS='1'))  # as test_calibration_cli.ENV
     assert result.returncode == 0, result.stderr[-3000:]
     assert f'view {VIEWS}/{VIEWS}' in result.stderr  # stopped once it had its views
     found = read_extrinsics(out)
