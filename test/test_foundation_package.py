@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 OWN = {'interhand_ros'}
 ROSDEP_KEYS = {'yaml': 'python3-yaml', 'cv2': 'python3-opencv', 'numpy': 'python3-numpy',
                'transforms3d': 'python3-transforms3d', 'matplotlib': 'python3-matplotlib',
-               'tqdm': 'python3-tqdm'}
+               'tqdm': 'python3-tqdm', 'scipy': 'python3-scipy'}
 ROS_PACKAGES = {'rclpy', 'rcl_interfaces', 'builtin_interfaces', 'std_msgs', 'sensor_msgs',
                 'geometry_msgs', 'visualization_msgs', 'diagnostic_msgs', 'tf2_msgs',
                 'interhand_msgs', 'message_filters', 'ament_index_python', 'launch',
