@@ -7,7 +7,7 @@ PY := $(abspath $(VENV))/bin/python
 export VENV
 
 .PHONY: setup lint test demo train-smoke bench bench-gpu bench-depth bench-multiview \
-	bench-calibration
+	bench-calibration bench-fusion
 setup:
 	bash "$(ROOT)/scripts/setup_venv.sh"
 
@@ -36,6 +36,10 @@ bench-gpu: setup
 # Metric accuracy per depth source on synthetic RGB-D scenes (numpy, about 15 s; issue 17).
 bench-depth: setup
 	cd "$(ROOT)" && "$(PY)" benchmarks/depth_accuracy.py $(ARGS)
+
+# Two cameras, two int8 hands nodes and the fusion node as deployed, beside one camera (issue 21).
+bench-fusion: setup
+	cd "$(ROOT)" && "$(PY)" -m benchmarks.fusion_bench $(ARGS)
 
 # Multi-view fusion accuracy (2-4 cameras, bad views, swapped labels, sync and extrinsic errors)
 # and fusion time per group, on synthetic multi-camera scenes (numpy; issue 21).
