@@ -13,25 +13,36 @@ measured corner error (2D RMS against the truth) reaches the row's level. Everyt
 the command's own path (calibration/solve.calibrate: lenses, initial poses, bundle adjustment).
 
 Rows: the target case (3 cameras, 35 poses, 0.3 px), fewer poses, more noise, a narrow
-spread of tilts (up to 8 degrees, no oblique poses), 2 and 4 cameras, and the lenses given
-(camera_info) instead of estimated.
+spread of tilts (up to 8 degrees, no oblique poses), 2 and 4 cameras, tangential distortion
+estimated too (--tangential), and the lenses given (camera_info) instead of estimated.
 Errors: focal length (fx and fy, worst camera), each camera's pose relative to cam1
 (translation and rotation, worst camera): what multi-view fusion depends on.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
-from dataclasses import asdict, dataclass, replace
+import os
 
-import numpy as np
+# One BLAS thread: on this shared 2-core machine threaded BLAS under oversubscription made one
+# bundle adjustment 10-20x slower (50 s instead of 2.5 s); set before numpy loads it.
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
-from interhand_ros.calibration.board import BoardSpec
-from interhand_ros.calibration.detection import BoardDetector, Detection
-from interhand_ros.calibration.solve import CameraViews, calibrate
-from tools.charuco_render import BoardRenderer, RenderCamera, make_scene, relative_error
+import argparse  # noqa: E402 - after the environment above
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import asdict, dataclass, replace  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from interhand_ros.calibration.board import BoardSpec  # noqa: E402
+from interhand_ros.calibration.detection import BoardDetector, Detection  # noqa: E402
+from interhand_ros.calibration.solve import CameraViews, calibrate  # noqa: E402
+from tools.charuco_render import (  # noqa: E402
+    BoardRenderer,
+    RenderCamera,
+    make_scene,
+    relative_error,
+)
 
 SPEC = BoardSpec.parse('7x5', 0.05, 0.037)
 TARGETS = {'focal_pct': 0.3, 'translation_mm': 3.0, 'rotation_deg': 0.25}
@@ -97,15 +108,16 @@ def with_noise(rendered: Rendered, names: list[str], poses: int, level_px: float
 
 
 def evaluate(case: str, rendered: Rendered, cameras: int, poses: int, level_px: float,
-             seed: int, lens_given: bool = False) -> Row:
+             seed: int, lens: str = 'estimated') -> Row:
+    """lens: 'estimated' (k1, k2), 'tangential' (k1, k2, p1, p2) or 'given' (the truth)."""
     rig = rendered.cameras[:cameras]
     names = [camera.name for camera in rig]
     detections = with_noise(rendered, names, poses, level_px, np.random.default_rng(seed))
     views = [CameraViews(camera.name, f'{camera.name}_optical_frame',
                          (camera.lens.width, camera.lens.height), detections[camera.name],
-                         poses, camera.lens if lens_given else None) for camera in rig]
+                         poses, camera.lens if lens == 'given' else None) for camera in rig]
     start = time.perf_counter()
-    result = calibrate(SPEC, views)
+    result = calibrate(SPEC, views, tangential=lens == 'tangential')
     seconds = time.perf_counter() - start
     print(f'{case}: solved in {seconds:.1f} s', file=sys.stderr, flush=True)
     focal = max(abs(found / true - 1.0) * 100
@@ -122,17 +134,18 @@ def evaluate(case: str, rendered: Rendered, cameras: int, poses: int, level_px: 
                seconds)
 
 
-# case -> (rendered set, cameras used, poses used, corner noise px, lenses given)
+# case -> (rendered set, cameras used, poses used, corner noise px, lens)
 CASES = {
-    'target: 3 cameras, 35 poses, 0.3 px': ('three', 3, 35, 0.3, False),
-    'fewer poses: 20': ('three', 3, 20, 0.3, False),
-    'fewer poses: 10': ('three', 3, 10, 0.3, False),
-    'more noise: 0.6 px': ('three', 3, 35, 0.6, False),
-    'more noise: 1.0 px': ('three', 3, 35, 1.0, False),
-    'narrow tilts (8 deg)': ('narrow', 3, 35, 0.3, False),
-    '2 cameras': ('three', 2, 35, 0.3, False),
-    '4 cameras, 40 poses': ('four', 4, 40, 0.3, False),
-    'lenses given (camera_info)': ('three', 3, 35, 0.3, True),
+    'target: 3 cameras, 35 poses, 0.3 px': ('three', 3, 35, 0.3, 'estimated'),
+    'fewer poses: 20': ('three', 3, 20, 0.3, 'estimated'),
+    'fewer poses: 10': ('three', 3, 10, 0.3, 'estimated'),
+    'more noise: 0.6 px': ('three', 3, 35, 0.6, 'estimated'),
+    'more noise: 1.0 px': ('three', 3, 35, 1.0, 'estimated'),
+    'narrow tilts (8 deg)': ('narrow', 3, 35, 0.3, 'estimated'),
+    '2 cameras': ('three', 2, 35, 0.3, 'estimated'),
+    '4 cameras, 40 poses': ('four', 4, 40, 0.3, 'estimated'),
+    'with p1, p2 (--tangential)': ('three', 3, 35, 0.3, 'tangential'),
+    'lenses given (camera_info)': ('three', 3, 35, 0.3, 'given'),
 }
 SETS = {  # set -> (cameras, poses, tilt deg, seed offset, oblique fraction)
     'three': (3, 35, 35.0, 0, 0.12),
@@ -145,13 +158,13 @@ def run(seed: int, only: str = '') -> list[Row]:
     """Every case whose name contains `only`, each set rendered once when first needed."""
     rendered: dict[str, Rendered] = {}
     rows = []
-    for case, (key, cameras, poses, noise, given) in CASES.items():
+    for case, (key, cameras, poses, noise, lens) in CASES.items():
         if only not in case:
             continue
         if key not in rendered:
             count, total, tilt, offset, oblique = SETS[key]
             rendered[key] = render(count, total, tilt, seed + offset, oblique)
-        rows.append(evaluate(case, rendered[key], cameras, poses, noise, seed, given))
+        rows.append(evaluate(case, rendered[key], cameras, poses, noise, seed, lens))
     return rows
 
 

@@ -1,9 +1,9 @@
 """One bundle adjustment over every board corner every camera saw.
 
 Unknowns: each camera's pose (one camera fixed: it is the frame the others are solved in),
-each board pose (one per frame index), and the intrinsics (fx, fy, cx, cy, k1, k2, p1, p2;
-k3 stays 0, as calibrate_intrinsics leaves it) of the cameras whose lens was estimated (a
-camera_info lens stays as given).
+each board pose (one per frame index), and the intrinsics (fx, fy, cx, cy, k1, k2, and p1,
+p2 when asked; the others stay as calibrate_intrinsics left them: 0) of the cameras whose lens
+was estimated (a camera_info lens stays as given).
 Residuals: reprojection errors in pixels, under a Huber loss so a badly detected corner cannot
 pull the solution. The Jacobian is exact (OpenCV's projection and pose-composition derivatives)
 and the trust-region steps are solved exactly: the principal point and the cameras' rotations
@@ -23,7 +23,8 @@ from interhand_ros.calibration.intrinsics import Intrinsics
 from interhand_ros.calibration.poses import from_vector, to_vector
 
 HUBER_PX = 1.0  # residuals beyond this count linearly: outlying corners lose their pull
-POSE, LENS = 6, 8  # refined lens parameters: the first 8 of Intrinsics.vector()
+POSE = 6
+RADIAL, TANGENTIAL = (0, 1, 2, 3, 4, 5), (0, 1, 2, 3, 4, 5, 6, 7)  # of Intrinsics.vector()
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,10 @@ class BundleProblem:
     fixed camera is the reference frame (identity pose, not a parameter)."""
 
     def __init__(self, observations: Observations, cameras: int, frames: int, fixed: int,
-                 refined: list[int]) -> None:
+                 refined: list[int], lens_params: tuple[int, ...] = RADIAL) -> None:
         self.obs, self.cameras, self.frames = observations, cameras, frames
         self.fixed, self.refined = fixed, refined
+        self.lens_params, self.lens_size = list(lens_params), len(lens_params)
         self.free = [c for c in range(cameras) if c != fixed]
         self.board_start = len(self.free) * POSE
         self.lens_start = self.board_start + frames * POSE
@@ -77,7 +79,7 @@ class BundleProblem:
              lenses: list[Intrinsics]) -> np.ndarray:
         parts = [to_vector(camera_poses[c]) for c in self.free]
         parts += [to_vector(pose) for pose in board_poses]
-        parts += [lenses[c].vector()[:LENS] for c in self.refined]
+        parts += [lenses[c].vector()[self.lens_params] for c in self.refined]
         return np.concatenate(parts)
 
     def unpack(self, x: np.ndarray, lenses: list[Intrinsics]
@@ -87,7 +89,9 @@ class BundleProblem:
         cameras[self.free] = x[:self.board_start].reshape(-1, POSE)
         boards = x[self.board_start:self.lens_start].reshape(-1, POSE)
         lens = np.stack([lens.vector() for lens in lenses])
-        lens[self.refined, :LENS] = x[self.lens_start:].reshape(-1, LENS)
+        refined = x[self.lens_start:].reshape(-1, self.lens_size)
+        for slot, camera in enumerate(self.refined):
+            lens[camera, self.lens_params] = refined[slot]
         return cameras, boards, lens
 
     def residuals(self, x: np.ndarray, lenses: list[Intrinsics]) -> np.ndarray:
@@ -123,17 +127,19 @@ class BundleProblem:
                 jac[rows, column:column + 3] = d_rvec @ dr_dc + d_tvec @ dt_dc
                 jac[rows, column + 3:column + 6] = d_rvec @ dr_dct + d_tvec @ dt_dct
             if camera in self.refined:
-                column = self.lens_start + self.refined.index(camera) * LENS
-                jac[rows, column:column + LENS] = d[:, 6:6 + LENS]  # f(2), c(2), k1 k2 p1 p2
+                column = self.lens_start + self.refined.index(camera) * self.lens_size
+                # d's lens columns: fx, fy, cx, cy, k1, k2, p1, p2, k3 (Intrinsics.vector order)
+                jac[rows, column:column + self.lens_size] = d[:, [6 + i for i in self.lens_params]]
         return jac
 
 
 def bundle_adjust(observations: Observations, camera_poses: list[np.ndarray],
                   board_poses: list[np.ndarray], lenses: list[Intrinsics], fixed: int,
-                  refined: list[int]) -> Solution:
+                  refined: list[int], tangential: bool = False) -> Solution:
     """Refine everything from the initial poses. Camera `fixed` is the reference frame itself
     (its T_camera_reference is the identity and stays so)."""
-    problem = BundleProblem(observations, len(camera_poses), len(board_poses), fixed, refined)
+    problem = BundleProblem(observations, len(camera_poses), len(board_poses), fixed, refined,
+                            TANGENTIAL if tangential else RADIAL)
     x0 = problem.pack(camera_poses, board_poses, lenses)
     result = least_squares(problem.residuals, x0, jac=problem.jacobian, args=(lenses,),
                            loss='huber', f_scale=HUBER_PX, x_scale='jac', method='trf',

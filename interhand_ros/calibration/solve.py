@@ -69,7 +69,8 @@ def world_from_board(spec: BoardSpec) -> np.ndarray:
     return transform(np.diag([1.0, -1.0, -1.0]), np.array([0.0, spec.size_m[1], 0.0]))
 
 
-def camera_lens(camera: CameraViews, spec: BoardSpec, estimate: bool) -> tuple[Intrinsics, bool]:
+def camera_lens(camera: CameraViews, spec: BoardSpec, estimate: bool, tangential: bool
+                ) -> tuple[Intrinsics, bool]:
     """(lens, estimated): estimated when asked or when there is no camera_info."""
     if camera.lens is not None and not estimate:
         lens = camera.lens
@@ -80,7 +81,7 @@ def camera_lens(camera: CameraViews, spec: BoardSpec, estimate: bool) -> tuple[I
                 f'camera_info or use --intrinsics')
         return lens, False
     return calibrate_intrinsics(camera.name, spec, list(camera.detections.values()),
-                                camera.size)[0], True
+                                camera.size, tangential)[0], True
 
 
 def _observations(spec: BoardSpec, cameras: list[CameraViews], frames: list[int]
@@ -97,8 +98,10 @@ def _observations(spec: BoardSpec, cameras: list[CameraViews], frames: list[int]
 
 
 def calibrate(spec: BoardSpec, cameras: list[CameraViews], estimate_intrinsics: bool = False,
-              world_camera: str | None = None, world_frame: str = 'world') -> Calibration:
-    """Every camera's lens and pose; CalibrationError naming the camera and what to do."""
+              world_camera: str | None = None, world_frame: str = 'world',
+              tangential: bool = False) -> Calibration:
+    """Every camera's lens and pose; CalibrationError naming the camera and what to do.
+    tangential: estimated lenses get p1, p2 too (views must reach the image corners)."""
     names = [camera.name for camera in cameras]
     if world_camera is not None and world_camera not in names:
         raise CalibrationError(f'--world-camera {world_camera} is not one of the cameras '
@@ -109,7 +112,7 @@ def calibrate(spec: BoardSpec, cameras: list[CameraViews], estimate_intrinsics: 
                 f'{camera.name}: no board found in any of its {camera.images} images. Check '
                 f'that --board, --dictionary and the sizes match the printed board '
                 f'({spec.describe()}), and that the board is in view, lit and in focus')
-    lenses = {c.name: camera_lens(c, spec, estimate_intrinsics) for c in cameras}
+    lenses = {c.name: camera_lens(c, spec, estimate_intrinsics, tangential) for c in cameras}
     ratios = {c.name: check_marker_ratio(c.name, spec, list(c.detections.values()),
                                          lenses[c.name][0]) for c in cameras}
     poses: BoardPoses = {}
@@ -129,7 +132,7 @@ def calibrate(spec: BoardSpec, cameras: list[CameraViews], estimate_intrinsics: 
         observations,
         [invert(placed[name]) for name in names], [boards[f] for f in frames],
         [lenses[name][0] for name in names], names.index(reference),
-        [c for c, name in enumerate(names) if lenses[name][1]])
+        [c for c, name in enumerate(names) if lenses[name][1]], tangential)
     world = _world(spec, solution, names, frames, poses, world_camera)
     return _result(cameras, solution, observations, world, frames, lenses, poses, ratios,
                    shared, world_frame)

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--intrinsics', action='store_true',
                         help='estimate every camera\'s intrinsics (always done for a camera '
                              'without a usable camera_info)')
+    parser.add_argument('--tangential', action='store_true',
+                        help='estimated lenses also get tangential distortion (p1, p2): only '
+                             "with views that reach every image's corners")
     parser.add_argument('--world-camera', metavar='NAME',
                         help="world frame = this camera's optical frame (default: the board's "
                              'first pose seen by two cameras)')
@@ -139,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         print(f'wrote {args.print_board}: {spec.describe()}\n{caption}')
         return 0
     views = camera_views(args, spec)
-    calibration = calibrate(spec, views, args.intrinsics, args.world_camera, args.world_frame)
+    calibration = calibrate(spec, views, args.intrinsics, args.world_camera, args.world_frame,
+                            args.tangential)
     print(write_outputs(calibration, spec, args.out), end='')
     print(f'wrote {args.out} (and its report, top view and lens files beside it)')
     return 0
