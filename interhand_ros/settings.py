@@ -89,6 +89,11 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('max_image_pixels', 33_177_600,
                   'px, larger images are refused before conversion (memory stays bounded); '
                   'default 7680x4320', range=(1, INT_MAX), runtime=True),
+    ParameterSpec('frame_grid.period', 0.0,
+                  's, base period of the stamp grid shared by the cameras of a multi-camera rig '
+                  '(1/camera fps): each node estimates the first frame of each slot, slots widen '
+                  'in powers of two while the node is slower than its camera; 0 = the newest '
+                  'frame wins', range=(0.0, 10.0), launch=True),
     ParameterSpec('sync', 'approximate',
                   "image/camera_info pairing: 'approximate', 'exact' or 'latest'",
                   choices=SYNC_MODES, launch=True),

@@ -12,6 +12,9 @@ are remapped from /tf to <camera>/hands/tf, so /tf carries one right_wrist and o
 the fused ones. extrinsics:=FILE (interhand-calibrate's YAML) starts extrinsics_publisher,
 which publishes it on /tf_static; without it, publish world <- each optical frame yourself.
 robot:=NAME also starts retarget_node on the fused hands (robot_right = robot_left = NAME).
+Every hands node gets frame_grid.period = 1/camera_fps (default 30 Hz; frame_grid_period:=
+overrides it, 0 = off): a node slower than its camera then estimates the same frames as the
+others, so the fusion can triangulate them (docs/fusion.md).
 
 On one machine this is the whole system; across machines, run hands.launch.py next to each
 camera (camera:=/camN namespace:=/camN) and fusion_node where the fusion runs (docs/fusion.md,
@@ -66,10 +69,22 @@ def hands_arguments() -> list[DeclareLaunchArgument]:
             if isinstance(entity, DeclareLaunchArgument) and entity.name not in PER_CAMERA]
 
 
+def grid_period(context: LaunchContext) -> str:
+    """frame_grid_period as given, else one frame period of camera_fps (0: newest frame wins)."""
+    given = LaunchConfiguration('frame_grid_period').perform(context)
+    if given != NOT_GIVEN:
+        return given
+    fps = float(LaunchConfiguration('camera_fps').perform(context))
+    if not fps >= 0.0:
+        raise ValueError(f'camera_fps must be >= 0, got {fps}')
+    return str(1.0 / fps if fps > 0.0 else 0.0)
+
+
 def camera_groups(context: LaunchContext) -> list:
     """Per camera: hands.launch.py in the camera's namespace, its /tf set aside (scoped)."""
     passed = [(argument.name, LaunchConfiguration(argument.name))
-              for argument in hands_arguments()]
+              for argument in hands_arguments() if argument.name != 'frame_grid_period']
+    passed.append(('frame_grid_period', grid_period(context)))
     return [GroupAction([
         SetRemap(src='/tf', dst=f'{camera}/hands/tf'),
         IncludeLaunchDescription(PythonLaunchDescriptionSource(str(HANDS_LAUNCH)),
@@ -125,6 +140,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('urdf_dir', default_value='',
                               description="the robot URDFs (a dex-urdf checkout's "
                                           'robots/hands folder), with robot'),
+        DeclareLaunchArgument('camera_fps', default_value='30.0',
+                              description='Hz, the cameras\' frame rate: every hands node '
+                                          'estimates frames on a stamp grid of this period '
+                                          'shared by all cameras (frame_grid.period; 0 = off)'),
         *hands_arguments(),
     ]
     arguments += [DeclareLaunchArgument(launch_argument(spec), default_value=NOT_GIVEN,

@@ -142,6 +142,7 @@ def test_launch_arguments_are_hands_launch_s_and_the_fusion_node_s_and_documente
     assert hands - per_camera <= multi  # checkpoint, backend, precision, params_file, ...
     own = multi - (hands - per_camera)
     assert own == {'cameras', 'extrinsics', 'namespace', 'fusion_params_file', 'robot',
-                   'urdf_dir', 'world_frame', 'sync_tolerance', 'max_wait', 'view_timeout'}
+                   'urdf_dir', 'camera_fps', 'world_frame', 'sync_tolerance', 'max_wait',
+                   'view_timeout'}
     docs = (launch_dir.parent / 'docs' / 'fusion.md').read_text()
     assert all(f'`{name}`' in docs for name in own), own

@@ -5,10 +5,11 @@ and warms the estimator through interhand_ros.processing.factory; activate creat
 (ros/pipeline.Outputs), the inference worker (ros/mailbox) and the subscriptions with their
 pairing (ros/inputs); deactivate removes those and keeps the model; cleanup frees the model.
 `autostart` (default true) configures and activates at start, as a plain `ros2 run` expects.
-Callbacks only pair messages and drop the newest frame into a one-slot mailbox; the worker
-converts, estimates and publishes, so poses lag by about one inference time under any camera
-rate. Every bad input is logged (throttled), reported on /diagnostics, and the next good frame
-is processed.
+Callbacks only pair messages and drop the newest frame into a one-slot mailbox (with
+frame_grid.period, the first of the newest slot of a stamp grid the rig's cameras share:
+processing/frame_grid.py); the worker converts, estimates and publishes, so poses lag by about
+one inference time under any camera rate. Every bad input is logged (throttled), reported on
+/diagnostics, and the next good frame is processed.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from interhand_ros.processing.factory import (
     EstimatorSettings,
     build_estimator,
 )
+from interhand_ros.processing.frame_grid import FrameGrid
 from interhand_ros.processing.roi import RoiConfig, RoiSource
 from interhand_ros.ros.diagnostics import NodeHealth, Reporter
 from interhand_ros.ros.entry import StartupError, spin_node
@@ -49,6 +51,7 @@ from interhand_ros.settings import (
     choice_problem,
     estimator_settings,
 )
+from interhand_ros.stamps import header_seconds
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
@@ -193,7 +196,8 @@ class HandsNode(LifecycleNode):
         p, estimator, roi = self.params, self.estimator, self.roi
         assert estimator is not None and roi is not None  # configured (the state machine's rule)
         self.outputs = Outputs(self, p)
-        self.mailbox = LatestMailbox()
+        self.mailbox = LatestMailbox(FrameGrid(p['frame_grid.period']),
+                                     lambda frame: header_seconds(frame.image))
         self._pipeline = FramePipeline(
             estimator, roi, self.outputs, p, self.report, self.health,
             lambda: self.get_clock().now().nanoseconds * 1e-9, self._warn, self.context.ok)
@@ -320,6 +324,10 @@ class HandsNode(LifecycleNode):
                 status.message = (lost if status.level == DiagnosticStatus.OK else
                                   f'{lost}; {status.message}')
                 status.level = DiagnosticStatus.WARN
+        if self.mailbox is not None:  # frames the stamp grid passed over on purpose (not lost)
+            status.values += [
+                KeyValue(key='frames_skipped_for_grid', value=str(self.mailbox.skipped)),
+                KeyValue(key='frame_grid_slot_s', value=f'{self.mailbox.slot_width:.4g}')]
         if self.state != 'active' and status.level != DiagnosticStatus.ERROR:
             status.level, status.message = (DiagnosticStatus.WARN,
                                             f'{self.state}: not processing images')
