@@ -94,7 +94,8 @@ def extrinsics(path: Path) -> Path:
     return path
 
 
-def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path) -> dict[str, Any]:
+def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path,
+                  launch_args: tuple[str, ...] = ()) -> dict[str, Any]:
     """The deployed multi-camera set-up for `seconds` after warm-up; rate, age, CPU."""
     import rclpy
 
@@ -107,7 +108,7 @@ def measure_fused(checkpoint: Path, cache: str, seconds: float, logs: Path) -> d
         launch = subprocess.Popen(
             [sys.executable, str(LAUNCHER), 'multi_camera.launch.py',
              f'cameras:=[{",".join(VIEWS)}]', f'extrinsics:={extrinsics(logs / "rig.yaml")}',
-             f'checkpoint:={checkpoint}', 'precision:=int8'], env=env, stdout=log,
+             f'checkpoint:={checkpoint}', 'precision:=int8', *launch_args], env=env, stdout=log,
             stderr=subprocess.STDOUT)
     total = START_TIMEOUT + seconds + 30
     cameras = [subprocess.Popen([sys.executable, '-m', 'benchmarks.fusion_bench', '--camera',
@@ -179,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--logs', type=Path, default=None,
                         help="keep the launch's output and the extrinsics here (default: a "
                              'temporary folder)')
+    parser.add_argument('--camera-fps', type=float, default=None,
+                        help="the launch's camera_fps: the hands nodes' shared frame grid "
+                             "(0 = off: each takes the newest frame); default: the launch's")
     parser.add_argument('--camera', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.camera:
@@ -188,16 +192,17 @@ def main(argv: list[str] | None = None) -> None:
     cache = str(default_cache_dir())
     checkpoint = save_bench_checkpoint(Path(cache) / 'bench_two_hands_internet.pth', 'two')
     ensure_int8(checkpoint, 'openvino', cache, cache)
+    launch_args = () if args.camera_fps is None else (f'camera_fps:={args.camera_fps}',)
     print(f'load average at start {os.getloadavg()[0]:.2f}', flush=True)
     single = run_node_case(SINGLE_CASE, {'two': checkpoint}, cache, str(PROFILE), args.seconds)
     if 'error' in single:
         raise SystemExit(f'single camera case failed: {single["error"]}')
     if args.logs is not None:
         args.logs.mkdir(parents=True, exist_ok=True)
-        fused = measure_fused(checkpoint, cache, args.seconds, args.logs)
+        fused = measure_fused(checkpoint, cache, args.seconds, args.logs, launch_args)
     else:
         with tempfile.TemporaryDirectory() as logs:
-            fused = measure_fused(checkpoint, cache, args.seconds, Path(logs))
+            fused = measure_fused(checkpoint, cache, args.seconds, Path(logs), launch_args)
     ratio = fused['output_hz'] / single['output_hz']
     print(f"one camera, one int8 hands node: {single['output_hz']:.1f} Hz out, pose age p50/p90 "
           f"{single['pose_age_ms_p50']:.0f} / {single['pose_age_ms_p90']:.0f} ms")
