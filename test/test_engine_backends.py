@@ -112,6 +112,18 @@ def test_openvino_fp32_gives_the_decoded_joints_of_torch_fp32(openvino_fp32, ref
                                torch_heatmaps)
 
 
+def test_openvino_runs_both_hands_together_with_the_sequential_outputs(openvino_fp32, crops,
+                                                                     monkeypatch):
+    """Both hands present: their requests run at once (run_hands), exactly as one by one."""
+    from interhand_ros.engine.backends.compiled import PartsBackend
+    together = openvino_fp32.backend.infer(crops, 0.0)
+    monkeypatch.setattr(openvino_backend.OpenVinoBackend, 'run_hands', PartsBackend.run_hands)
+    one_by_one = openvino_fp32.backend.infer(crops, 0.0)
+    assert np.isfinite(together[0]).all()  # both hands' parts ran on every crop
+    for ours, theirs in zip(together, one_by_one):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_openvino_skips_an_absent_hand_like_torch(checkpoint, openvino_cache, crops):
     """With a threshold between the two hands' presence only the likelier hand is decoded."""
     probe = InterNetEstimator(checkpoint, EngineConfig(device='cpu', presence_threshold=0.0))

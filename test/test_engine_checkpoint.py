@@ -132,3 +132,20 @@ def test_missing_and_corrupt_files_raise_checkpoint_error(tmp_path):
     garbage.write_bytes(b'\x00not a checkpoint' * 10)
     with pytest.raises(CheckpointError):
         load_internet_state_dict(garbage)
+
+
+def test_random_checkpoint_with_both_hands_runs_the_whole_network(tmp_path):
+    """save_random_checkpoint(both_hands=True): the handedness head says both hands on any
+    image; the same seed without it writes the plain random weights, byte for byte."""
+    from interhand_ros.engine.checkpoint import save_random_checkpoint
+    model = load_internet(save_random_checkpoint(tmp_path / 'two.pth', seed=3, both_hands=True))
+    images = torch.rand(4, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        _, presence = model.pose_net.global_heads(model.backbone_net(images))
+    assert (presence > 0.99).all()
+    for name in ('a', 'b'):  # the file name is part of torch's archive: same name, two folders
+        (tmp_path / name).mkdir()
+    plain = [save_random_checkpoint(tmp_path / name / 'plain.pth', seed=3) for name in 'ab']
+    assert plain[0].read_bytes() == plain[1].read_bytes()
+    assert not torch.equal(load_internet(plain[0]).pose_net.hand_fc[-1].bias,
+                           model.pose_net.hand_fc[-1].bias)

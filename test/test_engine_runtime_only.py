@@ -22,7 +22,7 @@ import pytest
 from interhand_ros.engine.backends import registry
 from interhand_ros.engine.cache import ModelCache, file_sha256
 from interhand_ros.engine.checkpoint import save_random_checkpoint
-from interhand_ros.engine.estimator import InterNetEstimator
+from interhand_ros.estimate import HandPoseEstimator
 from interhand_ros.geometry.crop import INPUT_SIZE
 from interhand_ros.processing.factory import EstimatorError, EstimatorSettings, build_estimator
 
@@ -70,7 +70,7 @@ def crops(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope='module')
-def converted(checkpoint, tmp_path_factory) -> tuple[Path, dict[str, InterNetEstimator]]:
+def converted(checkpoint, tmp_path_factory) -> tuple[Path, dict[str, HandPoseEstimator]]:
     """The cache filled here, where torch converts (the build machine), and its estimators."""
     cache = tmp_path_factory.mktemp('models')
     return cache, {backend: build_estimator(EstimatorSettings(
@@ -87,12 +87,15 @@ def last_json(output: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def test_the_build_only_packages_are_refused_not_faked(tmp_path):
+def test_the_build_only_packages_are_absent_not_faked(tmp_path):
     script = tmp_path / 'probe.py'
-    script.write_text('import torch\n')
+    script.write_text('import importlib.util\n'
+                      "assert importlib.util.find_spec('torch') is None\n"
+                      "assert importlib.util.find_spec('openvino') is not None\n"
+                      'import torch\n')
     done = run_runtime_only(str(script))
     assert done.returncode != 0
-    assert "No module named 'torch' (not in the runtime-only install)" in done.stderr
+    assert "ModuleNotFoundError: No module named 'torch'" in done.stderr
 
 
 @pytest.mark.parametrize('backend', COMPILED)
@@ -151,6 +154,17 @@ def test_a_cache_from_another_checkpoint_or_runtime_version_is_refused_clearly(
         assert 'no int8' in str(error.value) and other_version in str(error.value)
         assert 'checkpoint_sha256' not in str(error.value)  # only the int8 entry is compared
         assert 'interhand-quantize' in str(error.value)
+
+
+def test_the_torch_backend_says_torch_is_not_installed(checkpoint, tmp_path):
+    script = tmp_path / 'estimate.py'
+    script.write_text(ESTIMATE)
+    done = run_runtime_only(str(script), str(checkpoint), 'torch', str(tmp_path),
+                            str(tmp_path / 'crops.npy'), str(tmp_path / 'out.npz'))
+    assert done.returncode == 3, done.stdout + done.stderr
+    message = last_json(done.stdout)['error']
+    assert "backend 'torch' needs the python package 'torch', which is not installed" in message
+    assert "choose 'openvino'" in message or "choose 'onnxruntime'" in message
 
 
 def test_the_node_serves_poses_in_the_runtime_only_install(ros, checkpoint, converted):

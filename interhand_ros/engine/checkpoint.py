@@ -22,6 +22,7 @@ _CONTAINER_KEYS = ('network', 'model')
 _DATA_PARALLEL_PREFIX = 'module.'
 _OPTIONAL_SUFFIX = '.num_batches_tracked'  # absent from snapshots of old torch versions
 _MAX_KEYS_LISTED = 12
+_PRESENT_LOGIT = 20.0  # sigmoid(20 + the random layer's small output) = 1.0: hand present
 
 
 def expected_state_dict_shapes() -> dict[str, tuple[int, ...]]:
@@ -98,10 +99,17 @@ def _listed(keys: list[str]) -> str:
     return f'{shown} (+{more} more)' if more > 0 else shown
 
 
-def save_random_checkpoint(path: str | Path, seed: int = 0) -> Path:
+def save_random_checkpoint(path: str | Path, seed: int = 0, both_hands: bool = False) -> Path:
     """A random-weight InterNet checkpoint (for speed measurements: cost does not depend on the
-    weights). The same seed writes the same bytes, so compiled backends reuse their cache."""
+    weights). The same seed writes the same bytes, so compiled backends reuse their cache.
+    both_hands: the handedness head's last bias makes both hands present on every image, so the
+    whole network runs, as with a trained model tracking two hands."""
     torch.manual_seed(seed)
+    model = InterNet()
+    if both_hands:
+        last = model.pose_net.hand_fc[-1]
+        assert isinstance(last, torch.nn.Linear)
+        torch.nn.init.constant_(last.bias, _PRESENT_LOGIT)
     path = Path(path)
-    torch.save({'network': InterNet().state_dict()}, path)
+    torch.save({'network': model.state_dict()}, path)
     return path

@@ -24,7 +24,7 @@ from interhand_ros.engine.backends.base import (
 )
 from interhand_ros.engine.cache import ModelCache
 from interhand_ros.engine.checkpoint_file import checkpoint_sha256
-from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE
+from interhand_ros.skeleton import LEFT_SLICE, NUM_MODEL_JOINTS, RIGHT_SLICE, SIDES
 
 RUNTIME_INSTALL_DOC = 'docs/runtime_install.md'
 
@@ -45,6 +45,13 @@ class PartsBackend(ABC):
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """features of B' crops -> (crop_xy (B', 21, 2), depth_rel_m (B', 21), conf (B', 21))."""
 
+    def run_hands(self, features: dict[int, np.ndarray]
+                  ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """run_hand for each present side (side -> its crops' features), one after the other;
+        a runtime with asynchronous requests runs them together."""
+        return {side: self.run_hand(side, side_features)
+                for side, side_features in features.items()}
+
     def infer(self, crops: np.ndarray, presence_threshold: float) -> Decoded:
         """The decoded batch, running a hand's part only for the crops in which that hand is
         present (as the torch backend does); an absent hand's joints are NaN, confidence 0."""
@@ -55,15 +62,15 @@ class PartsBackend(ABC):
         crop_xy = np.full((batch, NUM_MODEL_JOINTS, 2), np.nan, np.float32)
         depth_rel = np.full((batch, NUM_MODEL_JOINTS), np.nan, np.float32)
         confidence = np.zeros((batch, NUM_MODEL_JOINTS), np.float32)
-        for side, joints in enumerate((RIGHT_SLICE, LEFT_SLICE)):
-            rows = np.flatnonzero(presence[:, side] >= presence_threshold)
-            if rows.size == 0:
-                continue
-            hand_features = features if rows.size == batch else features[rows]
-            hand_xy, hand_depth, hand_confidence = self.run_hand(side, hand_features)
-            crop_xy[rows, joints] = hand_xy
-            depth_rel[rows, joints] = hand_depth
-            confidence[rows, joints] = hand_confidence
+        rows = {side: np.flatnonzero(presence[:, side] >= presence_threshold)
+                for side in range(len(SIDES))}
+        present = {side: features if found.size == batch else features[found]
+                   for side, found in rows.items() if found.size}
+        for side, (hand_xy, hand_depth, hand_confidence) in self.run_hands(present).items():
+            joints = (RIGHT_SLICE, LEFT_SLICE)[side]
+            crop_xy[rows[side], joints] = hand_xy
+            depth_rel[rows[side], joints] = hand_depth
+            confidence[rows[side], joints] = hand_confidence
         return crop_xy, depth_rel, confidence, root_m, presence
 
 

@@ -16,6 +16,7 @@ ties. Outputs are fresh arrays (ONNX Runtime copies them out).
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -42,6 +43,17 @@ def native_precisions(device_type: str = 'cpu') -> tuple[str, ...]:
     return ('fp32', 'int8') if cpu_isa() in _INT8_ISAS else ('fp32',)
 
 
+@functools.cache
+def share_one_arena() -> None:
+    """Register one CPU memory arena for every session of the process (once). By default each
+    session keeps an arena of its own at its own peak, so the three parts held the sum of their
+    working memory; sharing one holds the largest part's: 413 -> 309 MB RSS for the int8 parts
+    after a few frames, the same CPU time per frame (measured 2026-12-07, Zen 4, busy)."""
+    memory = ort.OrtMemoryInfo('Cpu', ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                               ort.OrtMemType.DEFAULT)
+    ort.create_and_register_allocator(memory, ort.OrtArenaCfg(0, 0, -1, -1))  # ORT's defaults
+
+
 class OnnxBackend(PartsBackend):
     """The three parts as ONNX Runtime sessions on the CPU."""
 
@@ -55,6 +67,8 @@ class OnnxBackend(PartsBackend):
         # ONNX Runtime's default is one thread per physical core (1 on a 2-vCPU VM); use every
         # logical CPU like torch and OpenVINO unless told otherwise.
         options.intra_op_num_threads = threads or os.cpu_count() or 1
+        share_one_arena()
+        options.add_session_config_entry('session.use_env_allocators', '1')
         self._sessions = {
             name: ort.InferenceSession(str(folder / f'{name}.onnx'), options,
                                        providers=['CPUExecutionProvider'])

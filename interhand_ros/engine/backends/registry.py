@@ -51,7 +51,8 @@ _PACKAGE = 'interhand_ros.engine.backends'
 # 'auto' on a CPU: OpenVINO, else torch, else ONNX Runtime (its fp32 gains nothing dependable
 # over torch's: benchmarks/README.md); on CUDA torch, the only CUDA backend.
 BACKENDS: dict[str, BackendEntry] = {
-    'torch': BackendEntry(f'{_PACKAGE}.torch_backend', auto_rank=1, devices=('cpu', 'cuda')),
+    'torch': BackendEntry(f'{_PACKAGE}.torch_backend', requires='torch', auto_rank=1,
+                          devices=('cpu', 'cuda')),
     'openvino': BackendEntry(f'{_PACKAGE}.openvino_backend', requires='openvino', auto_rank=0,
                              quantizes=('int8', 'bf16')),
     'onnxruntime': BackendEntry(f'{_PACKAGE}.onnx_backend', requires='onnxruntime',
@@ -97,9 +98,11 @@ def load(name: str) -> BackendModule:
     """The backend's module; BackendError saying what to install when its package is absent."""
     found = entry(name)
     if not installed(name):
+        others = ' or '.join(repr(other) for other in BACKENDS if other != name and
+                             installed(other)) or 'another backend'
         raise BackendError(
-            f"backend {name!r} needs the python package {found.requires!r}, which is not "
-            "installed (pip install -r requirements.txt, or choose backend 'torch')")
+            f'backend {name!r} needs the python package {found.requires!r}, which is not '
+            f'installed (pip install -r requirements.txt, or choose {others})')
     module: ModuleType = importlib.import_module(found.module)
     return cast(BackendModule, module)
 
