@@ -4,6 +4,7 @@ prints; and the bad inputs a user makes, each refused with a message naming the 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +124,13 @@ def test_printed_board_is_at_true_scale_and_detectable(tmp_path):
     result = calibrate('--print-board', out)
     assert result.returncode == 0, result.stderr
     assert '--square 0.05' in result.stdout
+    pdf = tmp_path / 'board.pdf'
+    assert calibrate('--print-board', pdf).returncode == 0
+    # The page: the board (350 x 250 mm) plus 15 mm margins and a 12 mm caption, in points.
+    width, height = map(float, re.search(rb'/MediaBox \[ 0 0 ([\d.]+) ([\d.]+) \]',
+                                         pdf.read_bytes()).groups())
+    assert (width, height) == pytest.approx(((0.35 + 0.03) / INCH_M * 72,
+                                             (0.25 + 0.042) / INCH_M * 72), rel=1e-3)
     image = cv2.imread(str(out), cv2.IMREAD_GRAYSCALE)
     found = BoardDetector(SPEC).detect(image)
     assert found is not None and len(found) == SPEC.corner_count

@@ -83,11 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def given_lens(name: str, path: str) -> Intrinsics:
+    """A --camera-info YAML's lens; the error names the camera."""
+    try:
+        return Intrinsics.from_camera_info(load_camera_yaml(path))
+    except (CameraYamlError, CalibrationError) as error:
+        raise CalibrationError(f'{name}: --camera-info {path}: {error}') from error
+
+
 def camera_views(args: argparse.Namespace, spec: BoardSpec) -> list[CameraViews]:
     """Each camera's detections from the chosen source."""
     detector = BoardDetector(spec)
-    lenses = {name: Intrinsics.from_camera_info(load_camera_yaml(path))
-              for name, path in parse_named(args.camera_info, '--camera-info').items()}
+    lenses = {name: given_lens(name, path)  # --intrinsics estimates every lens instead
+              for name, path in parse_named(args.camera_info, '--camera-info').items()
+              if not args.intrinsics}
     frame_ids = parse_named(args.frame_id, '--frame-id')
     if args.images:
         paths = parse_named(args.images, '--images')
