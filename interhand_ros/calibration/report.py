@@ -88,6 +88,8 @@ def format_report(calibration: Calibration) -> str:
                      f'{s.tilt_range_deg:>8.0f} ° {s.distance_m:>6.2f} m  {lens}')
     lines += ['', 'shared board views per camera pair:']
     lines += [f'  {a} - {b}: {count}' for (a, b), count in calibration.shared.items()]
+    if not calibration.shared:
+        lines.append('  (one camera: its lens and its pose in the world frame only)')
     found = warnings(calibration)
     lines += ['', 'warnings:' if found else 'warnings: none']
     lines += [f'  - {warning}' for warning in found]
