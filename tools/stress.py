@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--hog', action='store_true', help='a busy loop on every core')
     parser.add_argument('--out', type=Path, default=REPO / 'out' / 'stress')
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     paths = args.paths if args.what == 'tests' else TARGETS[args.what]
     if not paths:
         parser.error("'tests' needs test paths")

@@ -6,7 +6,9 @@ sends Ctrl-C to the launch process and the node together, and users press it twi
 SIGINT must not break the stop. So Python's SIGINT handler raises KeyboardInterrupt only while
 the node is being built (Ctrl-C interrupts model loading), does nothing while it spins and
 stops, and SIGINT is ignored once rclpy is shut down (the interpreter's exit resets a Python
-handler to the default action, and a Ctrl-C then killed the exiting process: status -2).
+handler to the default action, and a Ctrl-C then killed the exiting process: status -2). A
+Ctrl-C while building interrupts it once: the SIGINT launch forwards after a terminal's press
+then finds the stop under way and does nothing (it interrupted the clean-up, status -2).
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ class _CtrlC:
         signal.signal(signal.SIGINT, self)
 
     def __call__(self, signum: int, frame: object) -> None:
-        if self.building:
+        if self.building:  # only the first press interrupts: the stop after it runs to its end
+            self.building = False
             raise KeyboardInterrupt
 
 
