@@ -32,9 +32,10 @@ from interhand_msgs.msg import TwoHandPose
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
 COLCON = VENV / 'bin' / 'colcon'
-ENTRY_POINTS = ('hands_node', 'retarget_node', 'interhand-run', 'interhand-export',
-                'interhand-quantize')
-COMMAND_LINE_TOOLS = ('interhand-run', 'interhand-export', 'interhand-quantize')
+ENTRY_POINTS = ('hands_node', 'retarget_node', 'fusion_node', 'extrinsics_publisher',
+                'interhand-run', 'interhand-export', 'interhand-quantize', 'interhand-calibrate')
+COMMAND_LINE_TOOLS = ('interhand-run', 'interhand-export', 'interhand-quantize',
+                      'interhand-calibrate')
 # The README's build command, word for word.
 COLCON_BUILD = [str(COLCON), 'build', '--base-paths', 'src', 'src/*/interhand_msgs']
 NOT_SOURCE = shutil.ignore_patterns('.git', '.venv', 'build', 'install', 'log', '__pycache__',
