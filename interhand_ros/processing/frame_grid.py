@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 
-MAX_LEVEL = 5  # widest slot: 32 base periods (about 1 s for a 30 Hz camera)
+MAX_LEVEL = 4  # widest slot: 16 base periods (0.53 s for a 30 Hz camera), under the fusion
+#               node's default view_timeout (1 s), so a slow view is never taken for silent
 SMOOTHING = 0.2  # weight of the newest busy time in its moving average
 HYSTERESIS = 0.25  # a level is left downwards only when the busy time fits the lower level
 #                    with this margin, so a busy time near a slot width does not flap
