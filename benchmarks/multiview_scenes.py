@@ -24,6 +24,7 @@ from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.geometry.crop import apply_affine, crop_transform, square_and_enlarge
 from interhand_ros.multiview.observations import ViewObservation
 from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, ROS_TO_INTERHAND, SIDES, WRIST
+from tools.synthetic_scene import look_at
 
 WIDTH, HEIGHT = 640, 480
 RELATIVE_DEPTH_NOISE_M = 0.010
@@ -47,19 +48,6 @@ class ViewSpec:
     outlier_fraction: float = 0.0
     outlier_px: float = 50.0
     extrinsic_error_deg: float = 0.0
-
-
-def look_at(position: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """4 x 4 world_from_camera of an optical frame at position looking at target (image up =
-    world up as far as possible)."""
-    forward = (target - position) / np.linalg.norm(target - position)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    pose = np.eye(4)
-    pose[:3, :3] = np.column_stack([right, down, forward])
-    pose[:3, 3] = position
-    return pose
 
 
 def camera(rng: np.random.Generator) -> CameraModel:

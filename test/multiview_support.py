@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.multiview_scenes import look_at
 from interhand_ros.estimate import DepthSource, EstimatorKind, HandEstimate, TwoHandEstimate
 from interhand_ros.geometry.box import Box
 from interhand_ros.geometry.camera import CameraModel
 from interhand_ros.multiview.observations import ViewObservation
 from interhand_ros.skeleton import LEFT, NUM_JOINTS, RIGHT, SIDES
 from tools.synthetic_hands import hand_joints
+from tools.synthetic_scene import look_at
 
 DISTORTED = CameraModel.from_intrinsics(
     np.array([[600.0, 0, 318.0], [0, 605.0, 243.0], [0, 0, 1]]), 640, 480,

@@ -21,6 +21,7 @@ from interhand_ros.calibration.detection import Detection
 from interhand_ros.calibration.intrinsics import Intrinsics
 from interhand_ros.calibration.poses import rotation_angle_deg, transform
 from interhand_ros.geometry.transforms import invert
+from tools.synthetic_scene import look_at
 
 SUPERSAMPLE = 2
 PAPER_MARGIN = 0.5    # white paper around the chequered area, in squares
@@ -54,18 +55,6 @@ def lens(width: int, height: int, focal: float, distortion: tuple[float, ...]) -
     matrix = np.array([[focal, 0.0, width / 2 + 6.5], [0.0, focal * 1.001, height / 2 - 4.5],
                        [0.0, 0.0, 1.0]])
     return Intrinsics(matrix, np.asarray(distortion, dtype=np.float64), width, height)
-
-
-def look_at(position: np.ndarray, target: np.ndarray, roll_deg: float = 0.0) -> np.ndarray:
-    """T_world_camera of an optical frame (z forward, y down) at position looking at target,
-    world z up."""
-    forward = (target - position) / np.linalg.norm(target - position)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    rotation = np.stack([right, down, forward], axis=1)
-    roll = Rotation.from_rotvec(np.radians(roll_deg) * np.array([0.0, 0.0, 1.0])).as_matrix()
-    return transform(rotation @ roll, position)
 
 
 class BoardRenderer:

@@ -56,14 +56,18 @@ class SceneCamera:
         return pixels.reshape(-1, 2), points
 
 
-def look_at(position: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """world <- optical frame of a camera at position looking at target, image up = world z."""
+def look_at(position: np.ndarray, target: np.ndarray, roll_deg: float = 0.0) -> np.ndarray:
+    """world <- optical frame (z forward, y down) of a camera at position looking at target,
+    image up = world z, turned by roll_deg about its optical axis (the one look_at of the
+    synthetic scenes, the multi-view benchmark and the ChArUco renderer)."""
     forward = (target - position) / np.linalg.norm(target - position)
     right = np.cross(forward, (0.0, 0.0, 1.0))
     right /= np.linalg.norm(right)
     down = np.cross(forward, right)
+    cos, sin = np.cos(np.radians(roll_deg)), np.sin(np.radians(roll_deg))
+    roll = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
     pose = np.eye(4)
-    pose[:3, :3] = np.column_stack([right, down, forward])
+    pose[:3, :3] = np.column_stack([right, down, forward]) @ roll
     pose[:3, 3] = position
     return pose
 

@@ -10,32 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rclpy.node import Node
-from rclpy.qos_overriding_options import QoSOverridingOptions
 from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
 
-from interhand_msgs.msg import TwoHandPose
 from interhand_ros.estimate import TwoHandEstimate
 from interhand_ros.messages import to_two_hand_pose
-from interhand_ros.ros.pipeline import marker_style, output_qos
-from interhand_ros.ros.teleop_outputs import TeleopOutputs
+from interhand_ros.ros.pipeline import PoseOutputs, marker_style
 from interhand_ros.visualization.markers import to_marker_array
 
 NO_IMAGE = (0, 0)  # width, height given to the encoder: the roi of a fused pose is empty
 
 
-class FusedOutputs:
-    """Publishers of one activation; destroy() removes them."""
-
-    def __init__(self, node: Node, params: Mapping[str, Any]) -> None:
-        self._node = node
-        self.teleop = TeleopOutputs(node, output_qos(), params['tf.prefix'], params['tf.publish'])
-        overrides = QoSOverridingOptions.with_default_policies()
-        self.hands = node.create_publisher(TwoHandPose, 'hands', output_qos(),
-                                           qos_overriding_options=overrides)
-        self.markers = node.create_publisher(MarkerArray, 'hands/markers', output_qos(),
-                                             qos_overriding_options=overrides)
+class FusedOutputs(PoseOutputs):
+    """The fusion node's publishers of one activation; destroy() removes them."""
 
     def publish(self, estimate: TwoHandEstimate, raw: TwoHandEstimate, header: Header,
                 params: Mapping[str, Any]) -> None:
@@ -45,8 +31,3 @@ class FusedOutputs:
         self.teleop.publish_raw(raw, header, *NO_IMAGE)
         if params['publish_markers'] and self.markers.get_subscription_count() > 0:
             self.markers.publish(to_marker_array(estimate, header, marker_style(params)))
-
-    def destroy(self) -> None:
-        for publisher in (self.hands, self.markers):
-            self._node.destroy_publisher(publisher)
-        self.teleop.destroy()

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import Image
@@ -53,24 +54,40 @@ def output_qos() -> QoSProfile:
                       reliability=ReliabilityPolicy.RELIABLE)
 
 
-class Outputs:
-    """The node's publishers for one activation; destroy() removes them."""
+class PoseOutputs:
+    """What every hands publisher has (hands, markers, wrist poses and /tf), for one
+    activation; destroy() removes them. The hands node adds its debug image (Outputs), the
+    fusion node its world-frame publishing (ros/fusion_outputs.py)."""
 
     def __init__(self, node: Node, params: Mapping[str, Any]) -> None:
         self._node = node
+        self._overrides = QoSOverridingOptions.with_default_policies()
         self.teleop = TeleopOutputs(node, output_qos(), params['tf.prefix'], params['tf.publish'])
-        overrides = QoSOverridingOptions.with_default_policies()
-        self.hands = node.create_publisher(TwoHandPose, 'hands', output_qos(),
-                                           qos_overriding_options=overrides)
-        self.markers = node.create_publisher(MarkerArray, 'hands/markers', output_qos(),
-                                             qos_overriding_options=overrides)
-        self.debug = node.create_publisher(Image, 'hands/debug_image', output_qos(),
-                                           qos_overriding_options=overrides)
+        self.hands = self._publisher(TwoHandPose, 'hands')
+        self.markers = self._publisher(MarkerArray, 'hands/markers')
+
+    def _publisher(self, message_type: type, topic: str) -> Publisher:
+        return self._node.create_publisher(message_type, topic, output_qos(),
+                                           qos_overriding_options=self._overrides)
+
+    def _publishers(self) -> tuple[Publisher, ...]:
+        return self.hands, self.markers
 
     def destroy(self) -> None:
-        for publisher in (self.hands, self.markers, self.debug):
+        for publisher in self._publishers():
             self._node.destroy_publisher(publisher)
         self.teleop.destroy()
+
+
+class Outputs(PoseOutputs):
+    """The hands node's publishers: the pose outputs and the debug image."""
+
+    def __init__(self, node: Node, params: Mapping[str, Any]) -> None:
+        super().__init__(node, params)
+        self.debug = self._publisher(Image, 'hands/debug_image')
+
+    def _publishers(self) -> tuple[Publisher, ...]:
+        return *super()._publishers(), self.debug
 
 
 def marker_style(params: Mapping[str, Any]) -> MarkerStyle:
